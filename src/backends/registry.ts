@@ -1,0 +1,154 @@
+import { EventEmitter } from 'node:events';
+import type { BackendSpec } from '../config/parse.ts';
+import type { Picker, Strategy } from '../strategies/strategy.ts';
+import { Backend, type AdminState, type Health } from './backend.ts';
+
+/**
+ * An immutable view of the registered backends and the picker built for
+ * them. Replaced whole whenever membership or a weight changes; readers hold
+ * one reference and never see a half-made set.
+ */
+export interface BackendSet {
+  readonly version: number;
+  /** Registered backends in registration order, down and draining ones included. */
+  readonly backends: readonly Backend[];
+  readonly picker: Picker;
+}
+
+export interface RegistryEvents {
+  /** Membership or weights changed; `set` is the new snapshot. */
+  change: [set: BackendSet];
+  /** A backend's health or admin state changed (no rebuild needed). */
+  state: [backend: Backend];
+  /** A backend was deregistered; it may still have open connections. */
+  removed: [backend: Backend];
+}
+
+export interface RegistryOptions {
+  readonly strategy: Strategy;
+  /**
+   * Health of a newly added backend: 'unknown' when health checks run (ready
+   * on its first passing probe), 'up' when they are off.
+   */
+  readonly initialHealth: Health;
+}
+
+/**
+ * The single owner of which backends exist. Every change goes through here,
+ * so the snapshot, the `ready` flags and `readyCount` are always consistent.
+ */
+export class Registry extends EventEmitter<RegistryEvents> {
+  readonly #strategy: Strategy;
+  readonly #initialHealth: Health;
+  readonly #byKey = new Map<string, Backend>();
+  readonly #byId = new Map<string, Backend>();
+  #set: BackendSet;
+  #readyCount = 0;
+
+  constructor(options: RegistryOptions) {
+    super();
+    this.#strategy = options.strategy;
+    this.#initialHealth = options.initialHealth;
+    this.#set = { version: 0, backends: [], picker: options.strategy.build([]) };
+  }
+
+  get strategyName(): string {
+    return this.#strategy.name;
+  }
+
+  /** The current snapshot; read once per connection. */
+  get set(): BackendSet {
+    return this.#set;
+  }
+
+  /** How many backends are ready; 0 means panic mode. */
+  get readyCount(): number {
+    return this.#readyCount;
+  }
+
+  list(): readonly Backend[] {
+    return this.#set.backends;
+  }
+
+  get(id: string): Backend | undefined {
+    return this.#byId.get(id);
+  }
+
+  getByKey(key: string): Backend | undefined {
+    return this.#byKey.get(key);
+  }
+
+  /**
+   * Registers a backend, or updates the weight of the one already at that
+   * address. Returns it and whether it is new.
+   */
+  upsert(spec: BackendSpec): { backend: Backend; created: boolean } {
+    const probe = new Backend(spec, this.#initialHealth);
+    const existing = this.#byKey.get(probe.key);
+    if (existing) {
+      if (existing.weight !== spec.weight) {
+        existing.weight = spec.weight;
+        this.#rebuild();
+      }
+      return { backend: existing, created: false };
+    }
+    this.#byKey.set(probe.key, probe);
+    this.#byId.set(probe.id, probe);
+    this.#recount();
+    this.#rebuild();
+    return { backend: probe, created: true };
+  }
+
+  setWeight(backend: Backend, weight: number): void {
+    if (backend.removed || backend.weight === weight) return;
+    backend.weight = weight;
+    this.#rebuild();
+  }
+
+  setAdminState(backend: Backend, state: AdminState): void {
+    if (backend.removed || backend.state === state) return;
+    backend.state = state;
+    this.#stateChanged(backend);
+  }
+
+  setHealth(backend: Backend, health: Health): void {
+    if (backend.health === health) return;
+    backend.health = health;
+    this.#stateChanged(backend);
+  }
+
+  /** Deregisters a backend: no new connections from now on. Existing ones are the caller's to keep or close. */
+  remove(backend: Backend): boolean {
+    if (backend.removed || this.#byKey.get(backend.key) !== backend) return false;
+    this.#byKey.delete(backend.key);
+    this.#byId.delete(backend.id);
+    backend.removed = true;
+    backend.updateReady();
+    this.#recount();
+    this.#rebuild();
+    this.emit('removed', backend);
+    return true;
+  }
+
+  #stateChanged(backend: Backend): void {
+    backend.updateReady();
+    this.#recount();
+    this.emit('state', backend);
+  }
+
+  #recount(): void {
+    let n = 0;
+    for (const b of this.#byKey.values()) if (b.ready) n++;
+    this.#readyCount = n;
+  }
+
+  #rebuild(): void {
+    const backends = Object.freeze([...this.#byKey.values()]);
+    this.#set = Object.freeze({
+      version: this.#set.version + 1,
+      backends,
+      picker: this.#strategy.build(backends),
+    });
+    this.emit('change', this.#set);
+  }
+}

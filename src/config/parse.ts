@@ -1,0 +1,111 @@
+/**
+ * Parsers for the value types users type: addresses, durations, weights.
+ * Each throws ConfigError naming the field, so the CLI, the config file and
+ * the admin API report bad input the same way.
+ */
+import { isIP } from 'node:net';
+import { ConfigError } from '../errors.ts';
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export function parsePort(field: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new ConfigError(field, `port "${text}" is not a number (use 0-65535)`);
+  const port = Number(text);
+  if (port > 65535) throw new ConfigError(field, `port ${text} is out of range (use 0-65535)`);
+  return port;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?$/;
+
+function checkHost(field: string, host: string, original: string): string {
+  if (isIP(host) !== 0 || HOSTNAME.test(host)) return host;
+  throw new ConfigError(field, `"${original}" has an invalid host "${host}"`);
+}
+
+/**
+ * `host:port`, `[v6]:port`, `tcp://host:port` or `http://host[:port]` (port 80
+ * when omitted). `defaultHost`, when given, allows a bare `port`.
+ */
+export function parseHostPort(field: string, text: string, defaultHost?: string): HostPort {
+  const original = text;
+  let s = text.trim();
+  let defaultPort: number | undefined;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s);
+  if (scheme) {
+    const name = scheme[1]!.toLowerCase();
+    if (name === 'http') defaultPort = 80;
+    else if (name !== 'tcp') throw new ConfigError(field, `"${original}" has an unsupported scheme "${name}" (use tcp:// or http://)`);
+    s = s.slice(scheme[0].length).replace(/\/.*$/, '');
+  }
+  if (s === '') throw new ConfigError(field, 'address is empty (use host:port)');
+  if (defaultHost !== undefined && /^\d+$/.test(s)) return { host: defaultHost, port: parsePort(field, s) };
+
+  let host: string;
+  let portText: string | undefined;
+  if (s.startsWith('[')) {
+    const end = s.indexOf(']');
+    if (end < 0) throw new ConfigError(field, `"${original}" has an unclosed "[" (use [v6]:port)`);
+    host = s.slice(1, end);
+    if (isIP(host) !== 6) throw new ConfigError(field, `"${original}" has an invalid IPv6 address "${host}"`);
+    const rest = s.slice(end + 1);
+    if (rest !== '' && !rest.startsWith(':')) throw new ConfigError(field, `"${original}" is not [v6]:port`);
+    portText = rest === '' ? undefined : rest.slice(1);
+  } else {
+    const colon = s.lastIndexOf(':');
+    if (colon >= 0 && s.indexOf(':') !== colon) {
+      throw new ConfigError(field, `"${original}" looks like a bare IPv6 address (write it as [v6]:port)`);
+    }
+    host = colon < 0 ? s : s.slice(0, colon);
+    portText = colon < 0 ? undefined : s.slice(colon + 1);
+    host = checkHost(field, host, original);
+  }
+  if (portText === undefined) {
+    if (defaultPort === undefined) throw new ConfigError(field, `"${original}" has no port (use host:port)`);
+    return { host, port: defaultPort };
+  }
+  return { host, port: parsePort(field, portText) };
+}
+
+/** `host:port` the way people write it back: IPv6 in brackets. */
+export function formatHostPort({ host, port }: HostPort): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** `500ms`, `3s`, `10m`, `1h`, or a bare number of seconds. Returns milliseconds. */
+export function parseDuration(field: string, value: string | number): number {
+  const text = String(value).trim();
+  const m = DURATION.exec(text);
+  if (!m) throw new ConfigError(field, `"${text}" is not a duration (use e.g. 500ms, 3s, 10m; a bare number is seconds)`);
+  const ms = Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS];
+  if (!Number.isFinite(ms) || ms > 2 ** 31 - 1) throw new ConfigError(field, `"${text}" is too long`);
+  return Math.round(ms);
+}
+
+export const MIN_WEIGHT = 1;
+export const MAX_WEIGHT = 1000;
+
+export function parseWeight(field: string, value: unknown): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < MIN_WEIGHT || n > MAX_WEIGHT) {
+    throw new ConfigError(field, `weight ${JSON.stringify(value)} is invalid (use an integer ${MIN_WEIGHT}-${MAX_WEIGHT})`);
+  }
+  return n;
+}
+
+export interface BackendSpec extends HostPort {
+  readonly weight: number;
+}
+
+/** `host:port[@weight]` as given to `--backend`. */
+export function parseBackendSpec(field: string, text: string): BackendSpec {
+  const at = text.lastIndexOf('@');
+  const address = at < 0 ? text : text.slice(0, at);
+  const weight = at < 0 ? 1 : parseWeight(field, text.slice(at + 1));
+  return { ...parseHostPort(field, address), weight };
+}
