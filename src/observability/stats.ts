@@ -1,0 +1,16 @@
+/**
+ * Process-wide counters of the data plane. Plain numbers, bumped in place on
+ * the hot path; metrics and the admin API read them when asked.
+ */
+export class ProxyStats {
+  /** Client connections accepted by the listener. */
+  accepted = 0;
+  /** Client connections closed because no backend could take them. */
+  noBackend = 0;
+  /** Connect attempts made after a first one failed. */
+  retries = 0;
+  /** Picks made in panic mode (no backend ready, every enabled one tried). */
+  panic = 0;
+  /** Connections closed by the idle timeout. */
+  idleTimeouts = 0;
+}
