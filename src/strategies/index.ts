@@ -1,6 +1,12 @@
 /** The name → factory map behind `--algo`. Short and long names, case-insensitive. */
 import { ConfigError } from '../errors.ts';
+import { leastConnections } from './least-connections.ts';
+import { powerOfTwoChoices } from './power-of-two-choices.ts';
 import { roundRobin } from './round-robin.ts';
+import { sourceIpHash } from './source-ip-hash.ts';
+import { stickyRoundRobin } from './sticky-round-robin.ts';
+import { weightedRandom } from './weighted-random.ts';
+import { weightedRoundRobin } from './weighted-round-robin.ts';
 import type { StrategyFactory, StrategyOptions, Strategy } from './strategy.ts';
 
 interface Entry {
@@ -11,6 +17,13 @@ interface Entry {
 
 const ENTRIES: readonly Entry[] = [
   { short: 'rr', long: 'round-robin', factory: roundRobin },
+  { short: 'wrr', long: 'weighted-round-robin', factory: weightedRoundRobin },
+  { short: 'srr', long: 'sticky-round-robin', factory: stickyRoundRobin },
+  { short: 'lc', long: 'least-connections', factory: leastConnections },
+  { short: 'ptc', long: 'power-of-two-choices', factory: powerOfTwoChoices },
+  { short: 'sih', long: 'source-ip-hash', factory: sourceIpHash },
+  // One name only: `random` already says it, and it is always weighted.
+  { short: 'random', long: 'random', factory: weightedRandom },
 ];
 
 const BY_NAME = new Map<string, Entry>();
@@ -19,8 +32,8 @@ for (const e of ENTRIES) {
   BY_NAME.set(e.long, e);
 }
 
-/** Every valid name, for help text and error messages: `rr|round-robin, …`. */
-export const STRATEGY_NAMES: readonly string[] = ENTRIES.map((e) => `${e.short}|${e.long}`);
+/** Every valid name, for help text and error messages: `rr|round-robin, …, random`. */
+export const STRATEGY_NAMES: readonly string[] = ENTRIES.map((e) => (e.short === e.long ? e.short : `${e.short}|${e.long}`));
 
 /** The canonical long name for a short or long name, or a ConfigError listing the valid ones. */
 export function resolveStrategyName(field: string, name: string): string {

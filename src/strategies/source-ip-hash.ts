@@ -1,0 +1,105 @@
+import type { Backend } from '../backends/backend.ts';
+import { DeadlinePicker } from './earliest-deadline.ts';
+import { firstAcceptedFrom, MAX_TRIES } from './fallback.ts';
+import type { Accept, PickContext, Picker, Strategy } from './strategy.ts';
+import { reducedWeights } from './weights.ts';
+
+/** Slots per unit of (gcd-reduced) weight: a slot more or less moves a backend's share by under 2%. */
+const SLOTS_PER_WEIGHT = 64;
+/**
+ * Largest table, about 1 MiB and a few ms to build. Sets whose reduced
+ * weights sum past MAX_SLOTS / SLOTS_PER_WEIGHT (4,096) get coarser shares.
+ */
+const MAX_SLOTS = 1 << 18;
+
+/**
+ * FNV-1a (32-bit) over the UTF-16 code units, then murmur3's finalizer,
+ * because FNV alone mixes the last characters of short, similar strings
+ * such as IP addresses poorly into the low bits a modulo keeps.
+ */
+export function hashString(text: string, seed = 0x811c9dc5): number {
+  let h = seed;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** A prime table size makes every skip in 1..size-1 a full permutation of the slots. */
+function primeAtLeast(n: number): number {
+  let p = Math.max(2, n);
+  while (!isPrime(p)) p++;
+  return p;
+}
+
+function isPrime(n: number): boolean {
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}
+
+/**
+ * A Maglev lookup table (Eisenbud et al., NSDI 2016): every backend walks
+ * its own permutation of the slots, derived from its key, and claims the
+ * first free one on its turn. Turns follow the smooth weighted schedule, so
+ * slot counts follow the weights; and since permutations depend on keys
+ * alone, adding or removing a backend moves few client IPs.
+ */
+function maglevTable(backends: readonly Backend[], weights: Int32Array): Uint32Array {
+  let units = 0;
+  for (let i = 0; i < weights.length; i++) units += weights[i]!;
+  const size = primeAtLeast(Math.max(backends.length, Math.min(MAX_SLOTS, units * SLOTS_PER_WEIGHT)));
+  const next = new Uint32Array(backends.length);
+  const skip = new Uint32Array(backends.length);
+  for (let i = 0; i < backends.length; i++) {
+    const key = backends[i]!.key;
+    next[i] = hashString(key) % size;
+    skip[i] = (hashString(key, 0x9e3779b9) % (size - 1)) + 1;
+  }
+  const table = new Uint32Array(size);
+  const taken = new Uint8Array(size);
+  const turns = new DeadlinePicker(backends, weights);
+  for (let filled = 0; filled < size; filled++) {
+    const i = turns.next();
+    let slot = next[i]!;
+    while (taken[slot] === 1) slot = (slot + skip[i]!) % size;
+    taken[slot] = 1;
+    table[slot] = i;
+    next[i] = (slot + skip[i]!) % size;
+  }
+  return table;
+}
+
+/**
+ * Source IP hash: one client IP reaches the same backend for as long as the
+ * set is unchanged (health flaps do not change it). When that backend is not
+ * accepted, the pick walks on through the table from the IP's slot, and after
+ * MAX_TRIES slots through the list from a hash-chosen start: a fixed order
+ * per IP, never a random one.
+ */
+class SourceIpHashPicker implements Picker {
+  readonly #backends: readonly Backend[];
+  readonly #table: Uint32Array;
+
+  constructor(backends: readonly Backend[]) {
+    this.#backends = backends;
+    this.#table = backends.length === 0 ? new Uint32Array(0) : maglevTable(backends, reducedWeights(backends));
+  }
+
+  pick(ctx: PickContext, accept: Accept): Backend | undefined {
+    const table = this.#table;
+    const size = table.length;
+    if (size === 0) return undefined;
+    const h = hashString(ctx.clientIp);
+    let slot = h % size;
+    for (let t = 0; t < MAX_TRIES; t++) {
+      const b = this.#backends[table[slot]!]!;
+      if (accept(b)) return b;
+      slot = slot + 1 === size ? 0 : slot + 1;
+    }
+    return firstAcceptedFrom(this.#backends, h % this.#backends.length, accept);
+  }
+}
+
+export function sourceIpHash(): Strategy {
+  return { name: 'source-ip-hash', build: (backends) => new SourceIpHashPicker(backends) };
+}

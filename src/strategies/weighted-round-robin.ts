@@ -1,0 +1,90 @@
+import type { Backend } from '../backends/backend.ts';
+import type { Accept, PickContext, Picker, Strategy } from './strategy.ts';
+import { DeadlinePicker } from './earliest-deadline.ts';
+import { firstAcceptedFrom, MAX_TRIES } from './fallback.ts';
+import { reducedWeights } from './weights.ts';
+
+/** Longest cycle precomputed: 2^20 entries, 4 MiB. */
+export const MAX_CYCLE = 1 << 20;
+/**
+ * Most steps the nginx simulation may take (backends × cycle length): about
+ * 10 ms of event-loop time. Beyond either bound the EDF heap takes over.
+ */
+export const MAX_BUILD_STEPS = 1 << 23;
+
+/**
+ * The cycle nginx's smooth weighted round robin produces: each step every
+ * current weight grows by its weight, the largest (first on ties) is chosen
+ * and loses the total. 5:1:1 gives `a a b a c a a`. Weights must be reduced
+ * by their gcd first, since the cycle is as long as their sum.
+ */
+export function smoothCycle(weights: Int32Array): Uint32Array {
+  const n = weights.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) total += weights[i]!;
+  const cycle = new Uint32Array(total);
+  const current = new Int32Array(n);
+  for (let t = 0; t < total; t++) {
+    let best = 0;
+    let bestCurrent = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const c = current[i]! + weights[i]!;
+      current[i] = c;
+      if (c > bestCurrent) {
+        bestCurrent = c;
+        best = i;
+      }
+    }
+    current[best] = bestCurrent - total;
+    cycle[t] = best;
+  }
+  return cycle;
+}
+
+/** Steps through the precomputed cycle: O(1) per pick. */
+class CyclePicker implements Picker {
+  readonly #backends: readonly Backend[];
+  readonly #cycle: Uint32Array;
+  #next = 0;
+
+  constructor(backends: readonly Backend[], cycle: Uint32Array) {
+    this.#backends = backends;
+    this.#cycle = cycle;
+  }
+
+  /** A backend that is not accepted is passed over and the cycle moves on, as round robin does. */
+  pick(_ctx: PickContext, accept: Accept): Backend | undefined {
+    const cycle = this.#cycle;
+    const len = cycle.length;
+    if (len === 0) return undefined;
+    const tries = len < MAX_TRIES ? len : MAX_TRIES;
+    let index = 0;
+    for (let i = 0; i < tries; i++) {
+      index = cycle[this.#next]!;
+      this.#next = this.#next + 1 === len ? 0 : this.#next + 1;
+      const b = this.#backends[index]!;
+      if (accept(b)) return b;
+    }
+    return firstAcceptedFrom(this.#backends, index, accept);
+  }
+}
+
+/**
+ * Smooth weighted round robin. The nginx cycle is precomputed when it has at
+ * most MAX_CYCLE entries and costs at most MAX_BUILD_STEPS to simulate;
+ * otherwise the O(log n) deadline heap is used.
+ */
+export function weightedRoundRobin(): Strategy {
+  return {
+    name: 'weighted-round-robin',
+    build(backends) {
+      const weights = reducedWeights(backends);
+      let total = 0;
+      for (let i = 0; i < weights.length; i++) total += weights[i]!;
+      if (total <= MAX_CYCLE && total * weights.length <= MAX_BUILD_STEPS) {
+        return new CyclePicker(backends, smoothCycle(weights));
+      }
+      return new DeadlinePicker(backends, weights);
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DeadlinePicker } from '../../../src/strategies/earliest-deadline.ts';
+import { MAX_BUILD_STEPS, MAX_CYCLE, smoothCycle, weightedRoundRobin } from '../../../src/strategies/weighted-round-robin.ts';
+import { mulberry32 } from '../../helpers/random.ts';
+import { except, makeBackends, nameOf, picks, ready } from './fixtures.ts';
+
+/** nginx's loop, written out independently: every pick scans every backend. */
+function nginx(weights: number[], count: number): string[] {
+  const current = weights.map(() => 0);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const out: string[] = [];
+  for (let t = 0; t < count; t++) {
+    let best = -1;
+    for (let i = 0; i < weights.length; i++) {
+      current[i]! += weights[i]!;
+      if (best === -1 || current[i]! > current[best]!) best = i;
+    }
+    current[best]! -= total;
+    out.push(String.fromCharCode(97 + best));
+  }
+  return out;
+}
+
+const cases: { weights: number[]; expected: string }[] = [
+  { weights: [5, 1, 1], expected: 'aabacaa' },
+  { weights: [10, 2, 2], expected: 'aabacaa' },
+  { weights: [1, 1, 1], expected: 'abc' },
+  { weights: [2, 1], expected: 'aba' },
+  { weights: [1, 5, 1], expected: 'bbabcbb' },
+  { weights: [3, 2], expected: 'ababa' },
+  { weights: [7], expected: 'a' },
+];
+
+for (const { weights, expected } of cases) {
+  test(`wrr ${weights.join(':')} cycles ${expected}`, () => {
+    const picker = weightedRoundRobin().build(makeBackends(...weights));
+    assert.equal(picks(picker, expected.length * 3).join(''), expected.repeat(3));
+  });
+}
+
+test('wrr matches nginx pick for pick on random weights', () => {
+  const random = mulberry32(7);
+  for (let round = 0; round < 20; round++) {
+    const weights = Array.from({ length: 1 + Math.floor(random() * 12) }, () => 1 + Math.floor(random() * 20));
+    const picker = weightedRoundRobin().build(makeBackends(...weights));
+    const total = weights.reduce((a, b) => a + b, 0);
+    assert.deepEqual(picks(picker, total * 2), nginx(weights, total * 2), `weights ${weights.join(':')}`);
+  }
+});
+
+test('wrr passes over a backend that is not accepted and moves on along the cycle', () => {
+  const picker = weightedRoundRobin().build(makeBackends(5, 1, 1));
+  // Cycle a a b a c a a: b's turn goes to the a after it.
+  assert.equal(picks(picker, 12, except('b')).join(''), 'aaacaa'.repeat(2));
+  assert.equal(picks(picker, 7, except('a')).join(''), 'bcbcbcb');
+});
+
+test('wrr precomputes the cycle for small sets and uses the deadline heap beyond the bounds', () => {
+  assert.ok(!(weightedRoundRobin().build(makeBackends(5, 1, 1)) instanceof DeadlinePicker));
+  assert.ok(!(weightedRoundRobin().build(makeBackends(...Array.from({ length: 1000 }, (_, i) => 1 + (i % 5)))) instanceof DeadlinePicker));
+  // 100 backends of weight 999/1000: a cycle of 99,950 entries, 10M steps to simulate.
+  const costly = Array.from({ length: 100 }, (_, i) => 999 + (i % 2));
+  assert.ok(costly.reduce((a, b) => a + b) * costly.length > MAX_BUILD_STEPS);
+  assert.ok(weightedRoundRobin().build(makeBackends(...costly)) instanceof DeadlinePicker);
+  // Three backends whose cycle would be longer than MAX_CYCLE.
+  const long = [MAX_CYCLE, 1, 1];
+  assert.ok(weightedRoundRobin().build(makeBackends(...long)) instanceof DeadlinePicker);
+});
+
+test('smoothCycle gives every backend exactly its weight per cycle', () => {
+  const cycle = smoothCycle(Int32Array.from([4, 3, 2, 1]));
+  const counts = [0, 0, 0, 0];
+  for (const i of cycle) counts[i]!++;
+  assert.deepEqual(counts, [4, 3, 2, 1]);
+});
+
+test('the deadline heap is exact per round and smooth', () => {
+  const weights = [5, 1, 1, 3];
+  const backends = makeBackends(...weights);
+  const picker = new DeadlinePicker(backends, Int32Array.from(weights));
+  const sequence = picks(picker, 10 * 50);
+  for (let round = 0; round < 50; round++) {
+    const slice = sequence.slice(round * 10, round * 10 + 10).sort().join('');
+    assert.equal(slice, 'aaaaabcddd');
+  }
+  // Deadlines a: .1 .3 .5 .7 .9, b and c: .5, d: 1/6 .5 5/6; ties by order.
+  assert.equal(sequence.slice(0, 10).join(''), 'adaabcdada');
+  // No bursts: a backend of weight w is never left waiting more than twice its ideal spacing of 10/w picks.
+  for (const [i, w] of weights.entries()) {
+    const at = sequence.flatMap((name, k) => (name === nameOf(backends[i]) ? [k] : []));
+    for (let k = 1; k < at.length; k++) {
+      const gap = at[k]! - at[k - 1]!;
+      assert.ok(gap <= 2 * Math.ceil(10 / w), `${nameOf(backends[i])} waited ${gap} picks`);
+    }
+  }
+});
+
+test('the deadline heap passes over a backend that is not accepted', () => {
+  const weights = [5, 1, 1, 3];
+  const picker = new DeadlinePicker(makeBackends(...weights), Int32Array.from(weights));
+  // The order a d a a b c d a d a without a's turns.
+  assert.equal(picks(picker, 10, except('a')).join(''), 'dbcdd'.repeat(2));
+  assert.equal(picker.pick({ clientIp: '192.0.2.1' }, () => false), undefined);
+});
+
+test('wrr on a large set is exact per round and never starves a light backend', () => {
+  const weights = Array.from({ length: 100 }, (_, i) => (i === 0 ? 1 : 999 + (i % 2)));
+  const picker = weightedRoundRobin().build(makeBackends(...weights));
+  const total = weights.reduce((a, b) => a + b);
+  const counts = new Map<string, number>();
+  for (let k = 0; k < total; k++) {
+    const name = nameOf(picker.pick({ clientIp: '192.0.2.1' }, ready));
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  assert.equal(counts.get('a'), 1);
+  assert.equal(counts.get('b'), 1000);
+  assert.equal(counts.get('c'), 999);
+});
