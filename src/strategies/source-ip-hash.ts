@@ -4,13 +4,15 @@ import { firstAcceptedFrom, MAX_TRIES } from './fallback.ts';
 import type { Accept, PickContext, Picker, Strategy } from './strategy.ts';
 import { reducedWeights } from './weights.ts';
 
-/** Slots per unit of (gcd-reduced) weight: a slot more or less moves a backend's share by under 2%. */
+/** Least slots per unit of (gcd-reduced) weight: a slot more or less moves a backend's share by under 2%. */
 const SLOTS_PER_WEIGHT = 64;
 /**
  * Largest table, about 1 MiB and a few ms to build. Sets whose reduced
  * weights sum past MAX_SLOTS / SLOTS_PER_WEIGHT (4,096) get coarser shares.
  */
 const MAX_SLOTS = 1 << 18;
+/** Seeds the second hashes: of a backend key for its Maglev skip, of a client IP for its fallback step. */
+const STEP_SEED = 0x9e3779b9;
 
 /**
  * FNV-1a (32-bit) over the UTF-16 code units, then murmur3's finalizer,
@@ -25,9 +27,14 @@ export function hashString(text: string, seed = 0x811c9dc5): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** A prime table size makes every skip in 1..size-1 a full permutation of the slots. */
-function primeAtLeast(n: number): number {
-  let p = Math.max(2, n);
+/**
+ * The table size: the first prime at or above the power of two that covers
+ * `slots`. Prime, so that every skip in 1..size-1 walks all slots; taken
+ * from a fixed ladder, so that adding or removing a backend usually keeps
+ * the size, which Maglev needs to keep most IPs where they were.
+ */
+function tableSize(slots: number): number {
+  let p = 2 ** Math.ceil(Math.log2(Math.max(2, slots)));
   while (!isPrime(p)) p++;
   return p;
 }
@@ -47,13 +54,13 @@ function isPrime(n: number): boolean {
 function maglevTable(backends: readonly Backend[], weights: Int32Array): Uint32Array {
   let units = 0;
   for (let i = 0; i < weights.length; i++) units += weights[i]!;
-  const size = primeAtLeast(Math.max(backends.length, Math.min(MAX_SLOTS, units * SLOTS_PER_WEIGHT)));
+  const size = tableSize(Math.max(backends.length, Math.min(MAX_SLOTS, units * SLOTS_PER_WEIGHT)));
   const next = new Uint32Array(backends.length);
   const skip = new Uint32Array(backends.length);
   for (let i = 0; i < backends.length; i++) {
     const key = backends[i]!.key;
     next[i] = hashString(key) % size;
-    skip[i] = (hashString(key, 0x9e3779b9) % (size - 1)) + 1;
+    skip[i] = (hashString(key, STEP_SEED) % (size - 1)) + 1;
   }
   const table = new Uint32Array(size);
   const taken = new Uint8Array(size);
@@ -72,9 +79,11 @@ function maglevTable(backends: readonly Backend[], weights: Int32Array): Uint32A
 /**
  * Source IP hash: one client IP reaches the same backend for as long as the
  * set is unchanged (health flaps do not change it). When that backend is not
- * accepted, the pick walks on through the table from the IP's slot, and after
- * MAX_TRIES slots through the list from a hash-chosen start: a fixed order
- * per IP, never a random one.
+ * accepted, the pick steps on through the table by a second hash of the IP,
+ * and after MAX_TRIES slots walks the list from a hash-chosen start: a fixed
+ * order per IP, never a random one. The step is per IP, not +1, because a
+ * Maglev table's neighbouring slots are correlated: a linear walk would send
+ * most of a refused backend's clients to the same few neighbours.
  */
 class SourceIpHashPicker implements Picker {
   readonly #backends: readonly Backend[];
@@ -91,10 +100,14 @@ class SourceIpHashPicker implements Picker {
     if (size === 0) return undefined;
     const h = hashString(ctx.clientIp);
     let slot = h % size;
-    for (let t = 0; t < MAX_TRIES; t++) {
-      const b = this.#backends[table[slot]!]!;
-      if (accept(b)) return b;
-      slot = slot + 1 === size ? 0 : slot + 1;
+    const b = this.#backends[table[slot]!]!;
+    if (accept(b)) return b;
+    const step = (hashString(ctx.clientIp, STEP_SEED) % (size - 1)) + 1;
+    for (let t = 1; t < MAX_TRIES; t++) {
+      slot += step;
+      if (slot >= size) slot -= size;
+      const next = this.#backends[table[slot]!]!;
+      if (accept(next)) return next;
     }
     return firstAcceptedFrom(this.#backends, h % this.#backends.length, accept);
   }
