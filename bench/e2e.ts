@@ -1,0 +1,190 @@
+/**
+ * End-to-end benchmark: the same loads, in interleaved rounds, against the
+ * backend directly, a minimal Node proxy, Fulcrum, HAProxy and nginx stream;
+ * prints one markdown table of medians and writes it to bench/results/latest.md.
+ *
+ *   npm run bench:e2e                       # ~6 minutes
+ *   npm run bench:e2e -- --quick            # ~1 minute
+ *   npm run bench:e2e -- --targets direct,fulcrum --loads keepalive --fulcrum-args="--workers 2"
+ *
+ * Rounds are interleaved (every target once per round, in rotated order) so
+ * that noise from the shared machine lands on every target alike; medians
+ * over rounds then discard the outliers. The CPU-time figures are the fairest
+ * comparison here: throughput on two shared cores depends on how the load
+ * generator, the backend and the balancer happen to be scheduled.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installSignalHandlers, killAllSync, onCleanup } from './e2e/children.ts';
+import { findExecutable } from './e2e/net-util.ts';
+import { fdLimit } from './e2e/proc.ts';
+import { runLoad, type LoadName, type LoadSettings, type TrafficLoad } from './e2e/loads.ts';
+import { measureIdleConnections } from './e2e/memory.ts';
+import { parseOptions, USAGE, type Options } from './e2e/options.ts';
+import { startBackend, startTarget, type Backend, type Running, type TargetName } from './e2e/targets.ts';
+import { renderTable, rowSpecs, Samples, type Column } from './e2e/table.ts';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MIB = 2 ** 20;
+
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+const num = (v: number, digits = 0): string => v.toLocaleString('en-US', { maximumFractionDigits: digits });
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Records one traffic load's figures; returns a one-line summary for the progress log. */
+async function measureTraffic(load: TrafficLoad, t: Running, settings: LoadSettings, samples: Samples): Promise<string> {
+  const r = await runLoad(load, t.port, t.pid, settings);
+  const perReq = r.cpuUs !== undefined && r.requests > 0 ? r.cpuUs / r.requests : undefined;
+  const errs = r.errors > 0 ? `, ${num(r.errors)} errors` : '';
+  const cpu = perReq !== undefined ? `, cpu ${num(perReq, 1)} µs/req` : '';
+  switch (load) {
+    case 'keepalive':
+      samples.add(t.name, 'keepalive.rps', r.requests / r.durationS);
+      samples.add(t.name, 'keepalive.cpuPerReq', perReq);
+      return `${num(r.requests / r.durationS)} req/s${cpu}${errs}`;
+    case 'close':
+      samples.add(t.name, 'close.cps', r.requests / r.durationS);
+      samples.add(t.name, 'close.cpuPerConn', perReq);
+      return `${num(r.requests / r.durationS)} conn/s${cpu}${errs}`;
+    case 'large': {
+      const mib = r.bytes / MIB;
+      samples.add(t.name, 'large.mibps', mib / r.durationS);
+      samples.add(t.name, 'large.cpuPerMiB', r.cpuUs !== undefined && mib > 0 ? r.cpuUs / mib : undefined);
+      return `${num(mib / r.durationS)} MiB/s${errs}`;
+    }
+    case 'latency':
+      samples.add(t.name, 'latency.p50', r.p50Ms);
+      samples.add(t.name, 'latency.p99', r.p99Ms);
+      return `p50 ${num(r.p50Ms, 3)} ms, p99 ${num(r.p99Ms, 3)} ms over ${num(r.requests)} requests${errs}`;
+  }
+}
+
+async function measure(load: LoadName, t: Running, opts: Options, settings: LoadSettings, samples: Samples, minOpen: { n: number }): Promise<string | undefined> {
+  if (load !== 'memory') return measureTraffic(load, t, settings, samples);
+  if (t.pid === undefined) return undefined;
+  const m = await measureIdleConnections(t.port, t.pid, opts.idleConns, REPO);
+  samples.add(t.name, 'memory.rssIdleMiB', m.rssIdleKiB / 1024);
+  samples.add(t.name, 'memory.kibPerConn', m.kibPerConn);
+  minOpen.n = Math.min(minOpen.n, m.open);
+  const failed = m.failed > 0 ? ` (${num(m.failed)} could not be opened)` : '';
+  return `RSS ${num(m.rssIdleKiB / 1024, 1)} → ${num(m.rssLoadedKiB / 1024, 1)} MiB with ${num(m.open)} open${failed}: ${num(m.kibPerConn, 1)} KiB/conn`;
+}
+
+function header(opts: Options, backend: Backend, wrk: string | undefined, started: Date, elapsedS: number): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return [
+    `# Fulcrum end-to-end benchmark`,
+    ``,
+    `${started.toISOString()} · ${cpus().length} × ${cpu} · Node ${process.version} · load average at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    ``,
+    `Backend: ${backend.kind} (1 worker) serving \`/small\` ("ok\\n") and \`/large\` (1 MiB). ` +
+      `Loads: ${wrk ? 'wrk -t1' : 'tools/loadgen.ts'} for throughput, tools/loadgen.ts (fixed rate, latency from the scheduled time when a request had to queue) for latency. ` +
+      `${opts.rounds} interleaved rounds of ${opts.durationS} s per load; medians shown. Run took ${Math.round(elapsedS)} s.`,
+    ``,
+    ``,
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  let opts: Options;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    log(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  installSignalHandlers();
+  const started = new Date();
+  const tmp = mkdtempSync(join(tmpdir(), 'fulcrum-e2e-'));
+  chmodSync(tmp, 0o755); // nginx workers run as nobody when started by root
+  onCleanup(() => rmSync(tmp, { recursive: true, force: true }));
+
+  const wrk = opts.noWrk ? undefined : findExecutable('wrk');
+  const settings: LoadSettings = { ...opts, wrk, tmp, repo: REPO };
+  const samples = new Samples();
+  const notes: string[] = [];
+  const running: Running[] = [];
+  const columns: Column[] = [];
+  const minOpen = { n: Infinity };
+  let backend: Backend | undefined;
+  try {
+    backend = await startBackend(tmp, REPO, opts.nodeBackend);
+    log(`backend: ${backend.kind} on 127.0.0.1:${backend.port}; load tool: ${wrk ?? 'tools/loadgen.ts'}`);
+    const ctx = { tmp, repo: REPO, backend, fulcrumArgs: opts.fulcrumArgs, idleConns: opts.idleConns };
+    for (const name of opts.targets) {
+      const s = await startTarget(name, ctx);
+      if (s.ok) running.push(s.target);
+      columns.push(s.ok ? { name } : { name, unavailable: s.reason });
+      log(s.ok ? `${name}: ready on 127.0.0.1:${s.target.port}` : `${name}: unavailable (${s.reason})`);
+      if (!s.ok) notes.push(`**${name}** unavailable: ${s.reason}`);
+    }
+
+    const warm = { ...settings, durationS: opts.warmupS };
+    for (const t of running) await runLoad('keepalive', t.port, t.pid, warm).catch(() => undefined);
+
+    const dead = new Set<TargetName>();
+    for (let round = 0; round < opts.rounds; round++) {
+      // Rotate the order so no target always runs first (or right after the memory test of another).
+      const order = running.map((_, i) => running[(i + round) % running.length]!);
+      for (const t of order) {
+        for (const load of opts.loads) {
+          if (dead.has(t.name)) continue;
+          if (!alive(t.pid)) {
+            dead.add(t.name);
+            notes.push(`**${t.name}** exited during round ${round + 1}; later rounds skipped it.`);
+            log(`${t.name}: process exited; skipping it from now on`);
+            continue;
+          }
+          try {
+            const line = await measure(load, t, opts, settings, samples, minOpen);
+            if (line) log(`round ${round + 1}/${opts.rounds} ${t.name.padEnd(7)} ${load.padEnd(9)} ${line}`);
+          } catch (err) {
+            notes.push(`round ${round + 1}, ${t.name}, ${load}: ${(err as Error).message}`);
+            log(`round ${round + 1}/${opts.rounds} ${t.name} ${load}: FAILED ${(err as Error).message}`);
+          }
+        }
+      }
+    }
+
+    const idleShown = Number.isFinite(minOpen.n) ? minOpen.n : opts.idleConns;
+    const rows = rowSpecs({ ...opts, idleConns: idleShown }).filter((r) => opts.loads.includes(r.figure.split('.')[0] as LoadName));
+    const table = renderTable(rows, columns, samples);
+    const footer = [
+      ``,
+      `Ratios are target ÷ reference: above 1 is better for rates, worse for latency, CPU and memory. ` +
+        `"Balancer" rows charge the whole process tree (nginx master + worker, Fulcrum workers) from /proc; \`direct\` has no balancer.`,
+      ...(idleShown < 10_000 && opts.loads.includes('memory')
+        ? [`The idle test held ${num(idleShown)} connections: not 10,000: each costs a proxy two fds, and \`ulimit -n\` is ${num(fdLimit())}.`]
+        : []),
+      ...(notes.length > 0 ? [``, `Notes:`, ...notes.map((n) => `- ${n}`)] : []),
+      ``,
+    ].join('\n');
+    const doc = `${header(opts, backend, wrk, started, (Date.now() - started.getTime()) / 1000)}${table}\n${footer}`;
+    process.stdout.write(`\n${doc}`);
+    const out = resolve(REPO, opts.out);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, doc);
+    log(`written to ${out}`);
+    return 0;
+  } catch (err) {
+    log(`e2e benchmark failed: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  } finally {
+    for (const t of running) await t.stop();
+    await backend?.stop();
+    killAllSync();
+  }
+}
+
+process.exitCode = await main();

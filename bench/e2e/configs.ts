@@ -1,0 +1,103 @@
+/**
+ * Config files for the native processes: the nginx HTTP backend and the two
+ * reference balancers. All of them: one worker, loopback only, no logging,
+ * room for the idle-connection test, and every path inside the run's temp dir
+ * so that nothing touches /etc, /var or /run (safe as root and as a user).
+ */
+
+export interface NginxBackendConf {
+  dir: string;
+  port: number;
+  largeFile: string;
+  /** The open-file limit (`ulimit -n`) nginx inherits. */
+  fdLimit: number;
+}
+
+/** Paths nginx would otherwise take from its compile-time defaults under /var/lib/nginx. */
+function tempPaths(dir: string): string {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${dir}/${k}_temp;`).join('\n');
+}
+
+/**
+ * nginx counts both legs of a proxied connection in worker_connections, so it
+ * gets twice the fd limit: the kernel's limit is then the one that binds, and
+ * nginx merely warns about the mismatch.
+ */
+function nginxMain(dir: string, fdLimit: number, streamModule: string | undefined): string {
+  return `${streamModule ? `load_module ${streamModule};\n` : ''}worker_processes 1;
+worker_rlimit_nofile ${fdLimit};
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log crit;
+events {
+  worker_connections ${2 * fdLimit + 1024};
+  multi_accept on;
+}
+`;
+}
+
+/**
+ * The backend: a tiny body for request rates, a 1 MiB file for throughput.
+ * Long keepalive and header timeouts keep the idle test's connections open;
+ * a huge keepalive_requests stops nginx from closing busy wrk connections.
+ */
+export function nginxBackendConf(c: NginxBackendConf): string {
+  return `${nginxMain(c.dir, c.fdLimit, undefined)}http {
+  access_log off;
+${tempPaths(c.dir)}
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 100000000;
+  keepalive_timeout 600s;
+  client_header_timeout 600s;
+  server {
+    listen 127.0.0.1:${c.port} backlog=4096;
+    location = /small { default_type text/plain; return 200 "ok\\n"; }
+    location = /large { default_type application/octet-stream; alias ${c.largeFile}; }
+  }
+}
+`;
+}
+
+/** nginx `stream` proxy: round robin over the one backend. */
+export function nginxStreamConf(dir: string, port: number, backendPort: number, fdLimit: number, streamModule: string | undefined): string {
+  return `${nginxMain(dir, fdLimit, streamModule)}stream {
+  upstream backends {
+    server 127.0.0.1:${backendPort};
+  }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    proxy_pass backends;
+    proxy_connect_timeout 5s;
+    proxy_timeout 10m;
+  }
+}
+`;
+}
+
+/**
+ * HAProxy in TCP mode, one thread. maxconn is what the fd limit allows for
+ * two sockets per connection, so the idle test hits a known cap rather than
+ * EMFILE; haproxy only warns if it cannot raise its own limit to match.
+ */
+export function haproxyConf(port: number, backendPort: number, maxconn: number): string {
+  return `global
+  nbthread 1
+  maxconn ${maxconn}
+
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 10m
+  timeout server 10m
+  maxconn ${maxconn}
+
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend be
+
+backend be
+  balance roundrobin
+  server s1 127.0.0.1:${backendPort}
+`;
+}

@@ -1,0 +1,118 @@
+/**
+ * Command-line flags (and E2E_* environment variables) for bench/e2e.ts,
+ * validated once into a frozen options object.
+ */
+import { parseArgs } from 'node:util';
+import { TARGET_NAMES, type TargetName } from './targets.ts';
+import { LOAD_NAMES, type LoadName } from './loads.ts';
+import { fdLimit } from './proc.ts';
+
+export interface Options {
+  readonly rounds: number;
+  /** Seconds per load per target per round. */
+  readonly durationS: number;
+  /** Unmeasured keep-alive load per target before round 1 (JIT, caches, connection pools). */
+  readonly warmupS: number;
+  readonly targets: readonly TargetName[];
+  readonly loads: readonly LoadName[];
+  readonly fulcrumArgs: readonly string[];
+  readonly idleConns: number;
+  readonly connections: number;
+  readonly largeConnections: number;
+  readonly rate: number;
+  readonly rateConnections: number;
+  /** Ignore an installed wrk and drive every load with tools/loadgen.ts. */
+  readonly noWrk: boolean;
+  /** Ignore an installed nginx and use the Node backend. */
+  readonly nodeBackend: boolean;
+  readonly out: string;
+}
+
+export const USAGE = `Usage: npm run bench:e2e -- [flags]   (or: tsx bench/e2e.ts [flags])
+
+  --quick                 about a minute: 2 rounds of 1 s loads, 2,000 idle connections
+  --rounds N              interleaved rounds, medians reported          (E2E_ROUNDS, default 3)
+  --duration S            seconds per load                              (E2E_DURATION, default 4)
+  --targets a,b           of ${TARGET_NAMES.join(',')}                  (E2E_TARGETS, default all)
+  --loads a,b             of ${LOAD_NAMES.join(',')}     (E2E_LOADS, default all)
+  --fulcrum-args "…"      extra Fulcrum flags, e.g. "--workers 2"        (E2E_FULCRUM_ARGS)
+  --idle-conns N          connections for the memory figure             (E2E_IDLE_CONNS, default: 10,000 or what ulimit -n allows)
+  --connections N         connections for keep-alive/close loads        (default 50)
+  --large-connections N   connections for the 1 MiB load                (default 10)
+  --rate R                fixed request rate for the latency load       (default 2000, over 20 connections)
+  --no-wrk                use tools/loadgen.ts even if wrk is installed
+  --node-backend          use the Node backend even if nginx is installed
+  --out FILE              markdown output                               (default bench/results/latest.md)
+`;
+
+function list<T extends string>(flag: string, text: string, valid: readonly T[]): T[] {
+  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!valid.includes(item as T)) throw new Error(`${flag}: unknown "${item}" (use ${valid.join(', ')})`);
+  }
+  if (items.length === 0) throw new Error(`${flag}: empty list (use ${valid.join(', ')})`);
+  return valid.filter((v) => items.includes(v));
+}
+
+function int(flag: string, text: string | undefined, fallback: number, min: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${flag}: "${text}" must be a number >= ${min}`);
+  return n;
+}
+
+/** parseArgs refuses `--fulcrum-args "--workers 2"` (value looks like a flag); glue it as `--fulcrum-args=…`. */
+function glueDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--fulcrum-args' && i + 1 < argv.length) out.push(`${a}=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
+}
+
+export function parseOptions(argv: string[], env = process.env): Options {
+  const { values } = parseArgs({
+    args: glueDashValues(argv),
+    options: {
+      quick: { type: 'boolean', default: env.E2E_QUICK === '1' },
+      rounds: { type: 'string', default: env.E2E_ROUNDS },
+      duration: { type: 'string', default: env.E2E_DURATION },
+      targets: { type: 'string', default: env.E2E_TARGETS ?? TARGET_NAMES.join(',') },
+      loads: { type: 'string', default: env.E2E_LOADS ?? LOAD_NAMES.join(',') },
+      'fulcrum-args': { type: 'string', default: env.E2E_FULCRUM_ARGS ?? '' },
+      'idle-conns': { type: 'string', default: env.E2E_IDLE_CONNS },
+      connections: { type: 'string' },
+      'large-connections': { type: 'string' },
+      rate: { type: 'string' },
+      'no-wrk': { type: 'boolean', default: false },
+      'node-backend': { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench/results/latest.md' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick;
+  // Two sockets per proxied connection, plus headroom for the proxy's own fds.
+  const fdCap = Math.floor((fdLimit() - 256) / 2);
+  return Object.freeze({
+    rounds: Math.floor(int('--rounds', values.rounds, quick ? 2 : 3, 1)),
+    durationS: int('--duration', values.duration, quick ? 1 : 4, 1),
+    warmupS: quick ? 1 : 2,
+    targets: list('--targets', values.targets, TARGET_NAMES),
+    loads: list('--loads', values.loads, LOAD_NAMES),
+    fulcrumArgs: values['fulcrum-args'].split(/\s+/).filter(Boolean),
+    idleConns: Math.floor(int('--idle-conns', values['idle-conns'], Math.min(quick ? 2000 : 10_000, fdCap), 1)),
+    connections: Math.floor(int('--connections', values.connections, 50, 1)),
+    largeConnections: Math.floor(int('--large-connections', values['large-connections'], 10, 1)),
+    rate: int('--rate', values.rate, 2000, 1),
+    rateConnections: 20,
+    noWrk: values['no-wrk'],
+    nodeBackend: values['node-backend'],
+    out: values.out,
+  });
+}

@@ -1,0 +1,147 @@
+/**
+ * Starting and stopping what we measure: the backend, and each target that
+ * stands in front of it. A target that cannot start (not installed, or
+ * Fulcrum's entry point not there yet) comes back as `unavailable` with a
+ * reason, and the run goes on without it.
+ */
+import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { spawnGroup, stopGroup, type Spawned } from './children.ts';
+import { HOST, findExecutable, freePort, httpGet, lastLines, waitForPort } from './net-util.ts';
+import { haproxyConf, nginxBackendConf, nginxStreamConf } from './configs.ts';
+import { fdLimit } from './proc.ts';
+
+export const TARGET_NAMES = ['direct', 'minimal', 'fulcrum', 'haproxy', 'nginx'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+export interface Running {
+  readonly name: TargetName;
+  readonly port: number;
+  /** Root of the process tree charged for CPU and memory; undefined for `direct` (no balancer). */
+  readonly pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+export type Started = { ok: true; target: Running } | { ok: false; name: TargetName; reason: string };
+
+export interface Backend {
+  readonly kind: 'nginx' | 'node';
+  readonly port: number;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export interface TargetContext {
+  readonly tmp: string;
+  readonly repo: string;
+  readonly backend: Backend;
+  readonly fulcrumArgs: readonly string[];
+  /** Connections the idle test will hold; sizes haproxy's maxconn. */
+  readonly idleConns: number;
+}
+
+const LARGE_BYTES = 1 << 20;
+const READY_MS = 10_000;
+/** tsx compiles Fulcrum's sources on first start, which takes a few seconds on a busy machine. */
+const FULCRUM_READY_MS = 30_000;
+
+function nodeScript(repo: string, script: string, args: string[]): [string, string[]] {
+  return [process.execPath, ['--import', 'tsx', join(repo, script), ...args]];
+}
+
+/** nginx's stream module: built in, loadable from the Debian module dir, or missing. */
+function streamModule(nginx: string): { load: string | undefined } | undefined {
+  // `nginx -V` writes its configure arguments to stderr.
+  const v = spawnSync(nginx, ['-V'], { encoding: 'utf8' });
+  if (/--with-stream(\s|$)/.test(`${v.stdout}${v.stderr}`)) return { load: undefined };
+  const so = '/usr/lib/nginx/modules/ngx_stream_module.so';
+  return existsSync(so) ? { load: so } : undefined;
+}
+
+/** Spawns, waits for the port, checks that one request goes through; stops the process on failure. */
+async function launch(name: TargetName, cmd: [string, string[]], port: number, readyMs: number, cwd?: string): Promise<Spawned> {
+  const proc = spawnGroup(cmd[0], cmd[1], cwd ? { cwd } : {});
+  try {
+    await waitForPort(port, proc, readyMs);
+    const res = await httpGet(port, '/small');
+    if (res.status !== 200) throw new Error(`GET /small through ${name} answered ${res.status}`);
+    return proc;
+  } catch (err) {
+    await stopGroup(proc);
+    throw err;
+  }
+}
+
+function dirFor(tmp: string, name: string): string {
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  // nginx workers drop to `nobody` when started as root; they must reach the large file.
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+export async function startBackend(tmp: string, repo: string, preferNode: boolean): Promise<Backend> {
+  const port = await freePort();
+  const nginx = preferNode ? undefined : findExecutable('nginx');
+  if (nginx) {
+    const dir = dirFor(tmp, 'backend');
+    const largeFile = join(dir, 'large.bin');
+    writeFileSync(largeFile, Buffer.alloc(LARGE_BYTES, 'x'), { mode: 0o644 });
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, nginxBackendConf({ dir, port, largeFile, fdLimit: fdLimit() }));
+    const proc = await launch('direct', [nginx, ['-p', dir, '-c', conf, '-g', 'daemon off;']], port, READY_MS);
+    return { kind: 'nginx', port, pid: proc.pid, stop: () => stopGroup(proc) };
+  }
+  const proc = await launch('direct', nodeScript(repo, 'bench/e2e/node-backend.ts', [String(port)]), port, READY_MS);
+  return { kind: 'node', port, pid: proc.pid, stop: () => stopGroup(proc) };
+}
+
+type Starter = (ctx: TargetContext, port: number) => Promise<[string, string[]] | string>;
+
+/** Each returns the command to run, or a string saying why the target is unavailable. */
+const STARTERS: Record<Exclude<TargetName, 'direct'>, Starter> = {
+  minimal: async (ctx, port) => nodeScript(ctx.repo, 'bench/minimal-proxy.ts', [String(port), String(ctx.backend.port), HOST]),
+
+  fulcrum: async (ctx, port) => {
+    if (!existsSync(join(ctx.repo, 'src/main.ts'))) return 'src/main.ts does not exist yet';
+    const args = ['--listen', `${HOST}:${port}`, '--admin', `${HOST}:0`, '--algo', 'rr', '--backend', `${HOST}:${ctx.backend.port}`];
+    return nodeScript(ctx.repo, 'src/main.ts', [...args, '--health-interval', '0', '--log-level', 'warn', ...ctx.fulcrumArgs]);
+  },
+
+  haproxy: async (ctx, port) => {
+    const haproxy = findExecutable('haproxy');
+    if (!haproxy) return 'haproxy is not installed';
+    const conf = join(dirFor(ctx.tmp, 'haproxy'), 'haproxy.cfg');
+    writeFileSync(conf, haproxyConf(port, ctx.backend.port, Math.max(ctx.idleConns + 512, 4096)));
+    // -db: foreground, no daemon, no master process: one process to measure.
+    return [haproxy, ['-db', '-f', conf]];
+  },
+
+  nginx: async (ctx, port) => {
+    const nginx = findExecutable('nginx');
+    if (!nginx) return 'nginx is not installed';
+    const mod = streamModule(nginx);
+    if (!mod) return 'nginx has no stream module (install libnginx-mod-stream)';
+    const dir = dirFor(ctx.tmp, 'nginx-stream');
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, nginxStreamConf(dir, port, ctx.backend.port, fdLimit(), mod.load));
+    return [nginx, ['-p', dir, '-c', conf, '-g', 'daemon off;']];
+  },
+};
+
+export async function startTarget(name: TargetName, ctx: TargetContext): Promise<Started> {
+  if (name === 'direct') {
+    const target: Running = { name, port: ctx.backend.port, pid: undefined, stop: async () => undefined };
+    return { ok: true, target };
+  }
+  try {
+    const port = await freePort();
+    const cmd = await STARTERS[name](ctx, port);
+    if (typeof cmd === 'string') return { ok: false, name, reason: cmd };
+    const proc = await launch(name, cmd, port, name === 'fulcrum' ? FULCRUM_READY_MS : READY_MS, ctx.repo);
+    return { ok: true, target: { name, port, pid: proc.pid, stop: () => stopGroup(proc) } };
+  } catch (err) {
+    return { ok: false, name, reason: lastLines((err as Error).message, 2) };
+  }
+}
