@@ -4,11 +4,19 @@
  * their lifecycle. Nothing here runs per connection.
  */
 import type { AddressInfo } from 'node:net';
+import { AdminServer } from './admin/server.ts';
 import type { Backend } from './backends/backend.ts';
 import { Registry } from './backends/registry.ts';
 import type { FulcrumConfig } from './config/config.ts';
 import type { BackendSpec } from './config/parse.ts';
+import { HealthChecker } from './health/checker.ts';
+import { httpCheck } from './health/http-check.ts';
+import { HealthMonitor, HealthStats } from './health/monitor.ts';
+import { PanicWatch } from './health/panic.ts';
+import { PassiveHealth } from './health/passive.ts';
+import { tcpCheck } from './health/tcp-check.ts';
 import { silentLogger, type Logger } from './observability/log.ts';
+import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { ProxyStats } from './observability/stats.ts';
 import { ProxyListener } from './proxy/listener.ts';
 import type { ConnectObserver } from './proxy/session.ts';
@@ -29,7 +37,16 @@ export class LoadBalancer {
   readonly log: Logger;
   readonly registry: Registry;
   readonly stats = new ProxyStats();
+  readonly healthStats = new HealthStats();
   readonly listener: ProxyListener;
+  readonly metrics: Metrics;
+  readonly admin: AdminServer;
+  readonly #monitor: HealthMonitor;
+  /** Undefined when active checks are off (`health.intervalMs` 0). */
+  readonly #checker: HealthChecker | undefined;
+  /** Undefined when passive health is off (`passive.maxFails` 0). */
+  readonly #passive: PassiveHealth | undefined;
+  readonly #panic: PanicWatch;
   #closed: Promise<void> | undefined;
 
   private constructor(config: FulcrumConfig, options: LoadBalancerOptions) {
@@ -41,16 +58,43 @@ export class LoadBalancer {
       stickyTtlMs: config.stickyTtlMs,
       stickyMaxEntries: config.stickyMaxEntries,
     });
-    this.registry = new Registry({ strategy, initialHealth: config.health.intervalMs > 0 ? 'unknown' : 'up' });
+    const activeChecks = config.health.intervalMs > 0;
+    this.registry = new Registry({ strategy, initialHealth: activeChecks ? 'unknown' : 'up' });
+    this.#monitor = new HealthMonitor({
+      registry: this.registry,
+      log: this.log,
+      stats: this.healthStats,
+      thresholds: config.health,
+      activeChecks,
+      now: options.now ?? Date.now,
+    });
+    // Built before any backend is added, so it sees every one through the registry's 'change'.
+    this.#checker = activeChecks
+      ? new HealthChecker({
+          registry: this.registry,
+          monitor: this.#monitor,
+          probe: config.health.httpPath === undefined ? tcpCheck : httpCheck(config.health.httpPath),
+          intervalMs: config.health.intervalMs,
+          timeoutMs: config.health.timeoutMs,
+          random: options.random ?? Math.random,
+        })
+      : undefined;
+    this.#passive =
+      config.passive.maxFails > 0
+        ? new PassiveHealth({ registry: this.registry, ejector: this.#monitor, config: config.passive, now: options.now ?? Date.now })
+        : undefined;
+    this.#panic = new PanicWatch(this.registry, this.log);
+    this.metrics = createMetrics({ registry: this.registry, stats: this.stats, health: this.healthStats });
     this.listener = new ProxyListener({
       registry: this.registry,
       stats: this.stats,
       log: this.log,
-      observer: NO_OBSERVER,
+      observer: this.#passive ?? NO_OBSERVER,
       connectTimeoutMs: config.connectTimeoutMs,
       retries: config.retries,
       idleTimeoutMs: config.idleTimeoutMs,
     });
+    this.admin = new AdminServer({ api: this, log: this.log, token: config.adminToken });
   }
 
   /** Builds everything, registers the configured backends and binds the listeners. */
@@ -59,6 +103,7 @@ export class LoadBalancer {
     for (const spec of config.backends) lb.addBackend(spec);
     try {
       await lb.listener.listen(config.listen);
+      await lb.admin.listen(config.admin);
     } catch (err) {
       await lb.destroy();
       throw err;
@@ -70,6 +115,10 @@ export class LoadBalancer {
     return this.listener.address!;
   }
 
+  get adminAddress(): AddressInfo {
+    return this.admin.address!;
+  }
+
   /** Registers a backend or updates the weight of the one at that address. */
   addBackend(spec: BackendSpec): { backend: Backend; created: boolean } {
     const result = this.registry.upsert(spec);
@@ -79,23 +128,34 @@ export class LoadBalancer {
 
   /**
    * Deregisters a backend: no new connections from now on. Existing ones run
-   * to their end unless `force`. Returns how many are still open.
+   * to their end unless `force`. Returns how many are still open: with
+   * `force`, 0, since their sockets are destroyed here (the per-backend
+   * `active` counter catches up when their 'close' events run).
    */
   removeBackend(backend: Backend, { force = false } = {}): number {
     this.registry.remove(backend);
     this.log.info({ backend: backend.key, force }, 'backend deregistered');
-    if (force) this.listener.destroyConnectionsTo(backend);
+    if (force) {
+      this.listener.destroyConnectionsTo(backend);
+      return 0;
+    }
     return backend.active;
   }
 
   /** Graceful: stop accepting, let connections finish (at most `graceMs`). Idempotent. */
   close(graceMs = 5000): Promise<void> {
-    this.#closed ??= this.listener.close(graceMs);
+    this.#closed ??= (() => {
+      this.#checker?.close();
+      this.#passive?.close();
+      this.#monitor.close();
+      this.#panic.close();
+      return Promise.all([this.listener.close(graceMs), this.admin.close(graceMs)]).then(() => {});
+    })();
     return this.#closed;
   }
 
   /** Now: stop accepting and close every connection. Idempotent. */
   async destroy(): Promise<void> {
-    await Promise.all([this.listener.destroy(), this.close(0)]);
+    await Promise.all([this.listener.destroy(), this.admin.destroy(), this.close(0)]);
   }
 }

@@ -43,6 +43,8 @@ async function main(): Promise<void> {
   }
   const proxy = lb.proxyAddress;
   console.log(`fulcrum: proxy listening on ${formatHostPort({ host: proxy.address, port: proxy.port })} (${lb.registry.strategyName})`);
+  const admin = lb.adminAddress;
+  console.log(`fulcrum: admin listening on ${formatHostPort({ host: admin.address, port: admin.port })}${config.adminToken === undefined ? '' : ' (bearer token required)'}`);
   for (const d of demos) console.log(`fulcrum: demo backend ${d.name} on 127.0.0.1:${d.address.port}`);
 
   let stopping = false;

@@ -1,0 +1,70 @@
+/**
+ * A bounded JSON body reader. The limit is checked against Content-Length
+ * before reading and against the bytes actually read while reading, so a
+ * client that lies about (or omits) the length cannot make us buffer more.
+ */
+import type { IncomingMessage } from 'node:http';
+import { HttpError } from './http-error.ts';
+
+/** @default 64 KiB */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const tooLarge = (limit: number) =>
+  new HttpError(413, 'ERR_BODY_TOO_LARGE', `body is larger than ${limit} bytes`);
+
+export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      try {
+        resolve(parse(Buffer.concat(chunks)));
+      } catch (err) {
+        reject(err);
+      }
+    };
+    const onAborted = () => {
+      cleanup();
+      reject(new HttpError(400, 'ERR_ABORTED', 'request aborted before its body was complete'));
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAborted);
+      req.off('aborted', onAborted);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAborted);
+    req.on('aborted', onAborted);
+  });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function parse(bytes: Buffer): unknown {
+  if (bytes.length === 0) throw new HttpError(400, 'ERR_BODY_MISSING', 'body is missing (send a JSON object)');
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new HttpError(400, 'ERR_INVALID_JSON', 'body is not valid UTF-8');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new HttpError(400, 'ERR_INVALID_JSON', `body is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The admin HTTP server: auth, routing, bounded bodies and JSend errors
+ * around the route table. Whatever a request contains, it gets a JSON answer
+ * and the process goes on; only a valid request reaches a handler that
+ * changes anything.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { HostPort } from '../config/parse.ts';
+import type { Logger } from '../observability/log.ts';
+import { bearerAuth } from './auth.ts';
+import { readJsonBody } from './body.ts';
+import { asClientError, HttpError, notFound } from './http-error.ts';
+import { error, fail, sendJson, type JSend } from './jsend.ts';
+import { ROUTES, type AdminApi, type Method, type Route } from './routes.ts';
+
+export interface AdminServerOptions {
+  readonly api: AdminApi;
+  readonly log: Logger;
+  /** When set, every request but `GET /healthz` needs `Authorization: Bearer <token>`. */
+  readonly token: string | undefined;
+  readonly routes?: readonly Route[];
+}
+
+export class AdminServer {
+  readonly #api: AdminApi;
+  readonly #log: Logger;
+  readonly #routes: readonly Route[];
+  readonly #authorized: (header: string | undefined) => boolean;
+  readonly #server: Server;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: AdminServerOptions) {
+    this.#api = options.api;
+    this.#log = options.log;
+    this.#routes = options.routes ?? ROUTES;
+    this.#authorized = bearerAuth(options.token);
+    this.#server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+      void this.#handle(req, res);
+    });
+    this.#server.on('clientError', (err, socket) => this.#clientError(err, socket as Socket));
+    this.#server.on('error', (err) => this.#log.error({ err }, 'admin listener error'));
+  }
+
+  listen(address: HostPort): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const server = this.#server;
+      server.once('error', reject);
+      server.listen({ host: address.host, port: address.port }, () => {
+        server.off('error', reject);
+        resolve(server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get address(): AddressInfo | undefined {
+    return (this.#server.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /** Stops accepting; requests in progress get `graceMs` to finish. Idempotent. */
+  close(graceMs = 5000): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      const server = this.#server;
+      if (!server.listening) return resolve();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs).unref();
+      server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+    return this.#closing;
+  }
+
+  destroy(): Promise<void> {
+    const closed = this.close(0);
+    this.#server.closeAllConnections();
+    return closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      // Split by hand rather than with URL: `//x` would become a host there, not a path.
+      const target = req.url ?? '/';
+      const q = target.indexOf('?');
+      const path = q < 0 ? target : target.slice(0, q);
+      const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
+      const method = req.method ?? 'GET';
+      if (!(method === 'GET' && path === '/healthz') && !this.#authorized(req.headers.authorization)) {
+        throw new HttpError(401, 'ERR_UNAUTHORIZED', 'missing or invalid bearer token (send "Authorization: Bearer <token>")', {
+          headers: { 'www-authenticate': 'Bearer realm="fulcrum-admin"' },
+        });
+      }
+      const match = this.#match(path);
+      if (!match) throw notFound(`no such endpoint: ${path.slice(0, 128)}`);
+      const handler = match.route.methods[method as Method];
+      if (!handler) {
+        const allow = Object.keys(match.route.methods).join(', ');
+        throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', `${method.slice(0, 16)} is not allowed on ${path} (use ${allow})`, { headers: { allow } });
+      }
+      const reply = await handler({ api: this.#api, params: match.params, query, body: () => readJsonBody(req) });
+      if ('json' in reply) return sendJson(res, reply.status, reply.json);
+      res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.text), 'cache-control': 'no-store' });
+      res.end(reply.text);
+    } catch (err) {
+      this.#fail(req, res, err);
+    }
+  }
+
+  #fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const clientError = asClientError(err);
+    let body: JSend;
+    let status: number;
+    const headers: Record<string, string> = {};
+    if (clientError) {
+      status = clientError.status;
+      body = fail(clientError.message, clientError.code, clientError.field);
+      Object.assign(headers, clientError.headers);
+    } else {
+      status = 500;
+      body = error('internal error; see the balancer log');
+      this.#log.error({ err, method: req.method, url: req.url?.slice(0, 256) }, 'admin request failed');
+    }
+    // A body we stopped reading (too large, aborted) leaves the connection unusable for another request.
+    if (!req.complete) {
+      headers.connection = 'close';
+      req.resume();
+    }
+    sendJson(res, status, body, headers);
+  }
+
+  /** Malformed HTTP never reaches #handle; answer it in JSend too, then hang up. */
+  #clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const [status, reason] =
+      err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+    const text = JSON.stringify(fail(`malformed request: ${reason.toLowerCase()}`, err.code ?? 'ERR_BAD_REQUEST'));
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+
+  #match(path: string): { route: Route; params: Record<string, string> } | undefined {
+    const segments = path.split('/');
+    for (const route of this.#routes) {
+      const pattern = route.path.split('/');
+      if (pattern.length !== segments.length) continue;
+      const params: Record<string, string> = {};
+      let ok = true;
+      for (let i = 0; i < pattern.length && ok; i++) {
+        const p = pattern[i]!;
+        const s = segments[i]!;
+        if (p.startsWith(':')) {
+          params[p.slice(1)] = s;
+          ok = s !== '';
+        } else ok = p === s;
+      }
+      if (ok) return { route, params };
+    }
+    return undefined;
+  }
+}
