@@ -23,7 +23,7 @@ import { fdLimit } from './e2e/proc.ts';
 import { runLoad, type LoadName, type LoadSettings, type TrafficLoad } from './e2e/loads.ts';
 import { measureIdleConnections } from './e2e/memory.ts';
 import { parseOptions, USAGE, type Options } from './e2e/options.ts';
-import { startBackend, startTarget, type Backend, type Running, type TargetName } from './e2e/targets.ts';
+import { startBackend, startTarget, type Backend, type Running, type TargetContext, type TargetName } from './e2e/targets.ts';
 import { renderTable, rowSpecs, Samples, type Column } from './e2e/table.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,15 +70,27 @@ async function measureTraffic(load: TrafficLoad, t: Running, settings: LoadSetti
   }
 }
 
-async function measure(load: LoadName, t: Running, opts: Options, settings: LoadSettings, samples: Samples, minOpen: { n: number }): Promise<string | undefined> {
+/**
+ * The memory figure comes from a fresh instance of the target, started for the
+ * purpose and stopped after: a process that just served a load is still
+ * shrinking its heap, and V8's memory reducer firing mid-test once made the
+ * per-connection cost come out negative.
+ */
+async function measure(load: LoadName, t: Running, ctx: TargetContext, opts: Options, settings: LoadSettings, samples: Samples, minOpen: { n: number }): Promise<string | undefined> {
   if (load !== 'memory') return measureTraffic(load, t, settings, samples);
   if (t.pid === undefined) return undefined;
-  const m = await measureIdleConnections(t.port, t.pid, opts.idleConns, REPO);
-  samples.add(t.name, 'memory.rssIdleMiB', m.rssIdleKiB / 1024);
-  samples.add(t.name, 'memory.kibPerConn', m.kibPerConn);
-  minOpen.n = Math.min(minOpen.n, m.open);
-  const failed = m.failed > 0 ? ` (${num(m.failed)} could not be opened)` : '';
-  return `RSS ${num(m.rssIdleKiB / 1024, 1)} → ${num(m.rssLoadedKiB / 1024, 1)} MiB with ${num(m.open)} open${failed}: ${num(m.kibPerConn, 1)} KiB/conn`;
+  const fresh = await startTarget(t.name, ctx);
+  if (!fresh.ok) throw new Error(`could not start a fresh instance: ${fresh.reason}`);
+  try {
+    const m = await measureIdleConnections(fresh.target.port, fresh.target.pid!, opts.idleConns, REPO);
+    samples.add(t.name, 'memory.rssIdleMiB', m.rssIdleKiB / 1024);
+    samples.add(t.name, 'memory.kibPerConn', m.kibPerConn);
+    minOpen.n = Math.min(minOpen.n, m.open);
+    const failed = m.failed > 0 ? ` (${num(m.failed)} could not be opened)` : '';
+    return `RSS ${num(m.rssIdleKiB / 1024, 1)} → ${num(m.rssLoadedKiB / 1024, 1)} MiB with ${num(m.open)} open${failed}: ${num(m.kibPerConn, 1)} KiB/conn`;
+  } finally {
+    await fresh.target.stop();
+  }
 }
 
 function header(opts: Options, backend: Backend, wrk: string | undefined, started: Date, elapsedS: number): string {
@@ -121,7 +133,7 @@ async function main(): Promise<number> {
   try {
     backend = await startBackend(tmp, REPO, opts.nodeBackend);
     log(`backend: ${backend.kind} on 127.0.0.1:${backend.port}; load tool: ${wrk ?? 'tools/loadgen.ts'}`);
-    const ctx = { tmp, repo: REPO, backend, fulcrumArgs: opts.fulcrumArgs, idleConns: opts.idleConns };
+    const ctx: TargetContext = { tmp, repo: REPO, backend, fulcrumArgs: opts.fulcrumArgs, idleConns: opts.idleConns };
     for (const name of opts.targets) {
       const s = await startTarget(name, ctx);
       if (s.ok) running.push(s.target);
@@ -147,7 +159,7 @@ async function main(): Promise<number> {
             continue;
           }
           try {
-            const line = await measure(load, t, opts, settings, samples, minOpen);
+            const line = await measure(load, t, ctx, opts, settings, samples, minOpen);
             if (line) log(`round ${round + 1}/${opts.rounds} ${t.name.padEnd(7)} ${load.padEnd(9)} ${line}`);
           } catch (err) {
             notes.push(`round ${round + 1}, ${t.name}, ${load}: ${(err as Error).message}`);
@@ -165,7 +177,7 @@ async function main(): Promise<number> {
       `Ratios are target ÷ reference: above 1 is better for rates, worse for latency, CPU and memory. ` +
         `"Balancer" rows charge the whole process tree (nginx master + worker, Fulcrum workers) from /proc; \`direct\` has no balancer.`,
       ...(idleShown < 10_000 && opts.loads.includes('memory')
-        ? [`The idle test held ${num(idleShown)} connections: not 10,000: each costs a proxy two fds, and \`ulimit -n\` is ${num(fdLimit())}.`]
+        ? [`The idle test held ${num(idleShown)} connections rather than 10,000: each costs a proxy two fds, and \`ulimit -n\` is ${num(fdLimit())}.`]
         : []),
       ...(notes.length > 0 ? [``, `Notes:`, ...notes.map((n) => `- ${n}`)] : []),
       ``,

@@ -75,11 +75,7 @@ export function nginxStreamConf(dir: string, port: number, backendPort: number, 
 `;
 }
 
-/**
- * HAProxy in TCP mode, one thread. maxconn is what the fd limit allows for
- * two sockets per connection, so the idle test hits a known cap rather than
- * EMFILE; haproxy only warns if it cannot raise its own limit to match.
- */
+/** HAProxy in TCP mode, one thread, no logging (no `log` lines at all). */
 export function haproxyConf(port: number, backendPort: number, maxconn: number): string {
   return `global
   nbthread 1

@@ -17,7 +17,7 @@ export interface MemoryResult {
   readonly kibPerConn: number;
 }
 
-/** Time for the balancer to finish allocating after the last answer, and to release after the close. */
+/** Time for the balancer to finish allocating after the last answer. */
 const SETTLE_MS = 1000;
 
 interface Event {
@@ -51,7 +51,6 @@ export async function measureIdleConnections(port: number, pid: number, count: n
     await stopGroup(proc);
     const closing = events(proc.tail()).find((e) => e.event === 'closing');
     const open = Math.min(ready.open, closing?.open ?? ready.open);
-    await sleep(SETTLE_MS);
     return {
       rssIdleKiB,
       rssLoadedKiB,

@@ -101,7 +101,8 @@ export function parseOptions(argv: string[], env = process.env): Options {
   const fdCap = Math.floor((fdLimit() - 256) / 2);
   return Object.freeze({
     rounds: Math.floor(int('--rounds', values.rounds, quick ? 2 : 3, 1)),
-    durationS: int('--duration', values.duration, quick ? 1 : 4, 1),
+    // Whole seconds: wrk's -d takes no fractions.
+    durationS: Math.floor(int('--duration', values.duration, quick ? 1 : 4, 1)),
     warmupS: quick ? 1 : 2,
     targets: list('--targets', values.targets, TARGET_NAMES),
     loads: list('--loads', values.loads, LOAD_NAMES),

@@ -73,6 +73,7 @@ async function launch(name: TargetName, cmd: [string, string[]], port: number, r
   }
 }
 
+/** One directory per instance: the memory test runs a second instance beside the first. */
 function dirFor(tmp: string, name: string): string {
   const dir = join(tmp, name);
   mkdirSync(dir, { recursive: true });
@@ -112,8 +113,10 @@ const STARTERS: Record<Exclude<TargetName, 'direct'>, Starter> = {
   haproxy: async (ctx, port) => {
     const haproxy = findExecutable('haproxy');
     if (!haproxy) return 'haproxy is not installed';
-    const conf = join(dirFor(ctx.tmp, 'haproxy'), 'haproxy.cfg');
-    writeFileSync(conf, haproxyConf(port, ctx.backend.port, Math.max(ctx.idleConns + 512, 4096)));
+    const conf = join(dirFor(ctx.tmp, `haproxy-${port}`), 'haproxy.cfg');
+    // haproxy refuses to start if maxconn needs more fds than it may open (two per connection, plus its own).
+    const maxconn = Math.min(Math.floor((fdLimit() - 100) / 2), Math.max(ctx.idleConns + 512, 4096));
+    writeFileSync(conf, haproxyConf(port, ctx.backend.port, maxconn));
     // -db: foreground, no daemon, no master process: one process to measure.
     return [haproxy, ['-db', '-f', conf]];
   },
@@ -123,7 +126,7 @@ const STARTERS: Record<Exclude<TargetName, 'direct'>, Starter> = {
     if (!nginx) return 'nginx is not installed';
     const mod = streamModule(nginx);
     if (!mod) return 'nginx has no stream module (install libnginx-mod-stream)';
-    const dir = dirFor(ctx.tmp, 'nginx-stream');
+    const dir = dirFor(ctx.tmp, `nginx-stream-${port}`);
     const conf = join(dir, 'nginx.conf');
     writeFileSync(conf, nginxStreamConf(dir, port, ctx.backend.port, fdLimit(), mod.load));
     return [nginx, ['-p', dir, '-c', conf, '-g', 'daemon off;']];
