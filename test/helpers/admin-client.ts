@@ -32,9 +32,9 @@ export function adminClient(address: AddressInfo, token?: string): AdminClient {
   const base = `http://127.0.0.1:${address.port}`;
   const request = async (method: string, path: string, { body, headers = {} }: RequestOptions = {}): Promise<AdminResponse> => {
     const h: Record<string, string> = { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...headers };
-    let payload: string | Buffer | undefined;
+    let payload: string | Blob | undefined;
     if (body !== undefined) {
-      payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+      payload = typeof body === 'string' ? body : Buffer.isBuffer(body) ? new Blob([new Uint8Array(body)]) : JSON.stringify(body);
       h['content-type'] ??= 'application/json';
     }
     const res = await fetch(base + path, { method, headers: h, ...(payload === undefined ? {} : { body: payload }) });
