@@ -6,7 +6,8 @@
  *   tsx tools/loadgen.ts --url … -c 50 -d 5 --close                               # one connection per request
  *   tsx tools/loadgen.ts --url … -c 20 -d 5 --rate 2000                           # fixed rate, latency
  *
- * Prints one JSON line: requests, errors, bytes, durationS, rps, mibps, latencyMs {p50,p90,p99,max}.
+ * Prints one JSON line: requests, errors, bytes, durationS, rps, mibps, latencyMs {p50,p90,p99,max},
+ * and at a fixed rate maxTickGapMs: the longest the generator itself went unscheduled (a busy machine).
  *
  * Fixed rate avoids coordinated omission the way wrk2 does, with one
  * difference: a request that finds an idle connection is timed from when it is
@@ -144,12 +145,18 @@ export async function run(o: Options): Promise<Record<string, unknown>> {
 
   const slots = Array.from({ length: o.connections }, () => new Slot(o, onDone));
   let issued = 0;
+  /** Longest wait between scheduler ticks (due every 1 ms): our own stalls, which inflate the tail. */
+  let maxTickGap = 0;
   let timer: NodeJS.Timeout | undefined;
+  let tick = (): void => undefined;
   if (o.rate > 0) {
     idle.push(...slots);
     const interval = 1000 / o.rate;
-    const tick = (): void => {
+    let lastTick = start;
+    tick = (): void => {
       const now = performance.now();
+      maxTickGap = Math.max(maxTickGap, now - lastTick);
+      lastTick = now;
       while (issued < total && start + issued * interval <= now) {
         const slot = idle.pop();
         if (slot) slot.send(now);
@@ -164,6 +171,7 @@ export async function run(o: Options): Promise<Record<string, unknown>> {
   }
 
   await new Promise((r) => setTimeout(r, o.durationS * 1000));
+  tick(); // the interval may have last run just short of the end: issue the final due requests
   clearInterval(timer);
   // Let in-flight requests land; a fixed-rate run owes answers to every scheduled request.
   const grace = performance.now() + Math.min(o.timeoutMs, 3000);
@@ -185,6 +193,7 @@ export async function run(o: Options): Promise<Record<string, unknown>> {
     rps: Math.round(stats.requests / durationS),
     mibps: Math.round((stats.bytes / durationS / 2 ** 20) * 100) / 100,
     latencyMs: { p50: ms(percentile(sorted, 0.5)), p90: ms(percentile(sorted, 0.9)), p99: ms(percentile(sorted, 0.99)), max: ms(percentile(sorted, 1)) },
+    ...(o.rate > 0 ? { maxTickGapMs: ms(maxTickGap) } : {}),
   };
 }
 

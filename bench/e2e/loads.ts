@@ -39,6 +39,8 @@ export interface LoadResult {
   /** CPU time of the balancer's process tree during the load; undefined without a balancer. */
   readonly cpuUs: number | undefined;
   readonly tool: 'wrk' | 'loadgen';
+  /** Fixed-rate runs: the longest the generator's own scheduler stalled, which inflates p99 for any target. */
+  readonly generatorStallMs?: number;
 }
 
 interface Shape {
@@ -109,7 +111,7 @@ async function viaLoadgen(port: number, shape: Shape, s: LoadSettings): Promise<
   const out = await runChild(spawnGroup(process.execPath, args), s.durationS + 30);
   const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   if (!line) throw new Error(`loadgen printed no result: ${lastLines(out)}`);
-  const j = JSON.parse(line) as { requests: number; bytes: number; durationS: number; errors: number; non2xx: number; latencyMs: { p50: number; p99: number } };
+  const j = JSON.parse(line) as { requests: number; bytes: number; durationS: number; errors: number; non2xx: number; latencyMs: { p50: number; p99: number }; maxTickGapMs?: number };
   return {
     requests: j.requests,
     bytes: j.bytes,
@@ -118,6 +120,7 @@ async function viaLoadgen(port: number, shape: Shape, s: LoadSettings): Promise<
     p50Ms: j.latencyMs.p50,
     p99Ms: j.latencyMs.p99,
     tool: 'loadgen',
+    ...(j.maxTickGapMs !== undefined ? { generatorStallMs: j.maxTickGapMs } : {}),
   };
 }
 

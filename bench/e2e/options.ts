@@ -17,6 +17,8 @@ export interface Options {
   readonly loads: readonly LoadName[];
   readonly fulcrumArgs: readonly string[];
   readonly idleConns: number;
+  /** Why idleConns is not 10,000, for the table's footnote. */
+  readonly idleConnsWhy: string | undefined;
   readonly connections: number;
   readonly largeConnections: number;
   readonly rate: number;
@@ -108,6 +110,14 @@ export function parseOptions(argv: string[], env = process.env): Options {
     loads: list('--loads', values.loads, LOAD_NAMES),
     fulcrumArgs: values['fulcrum-args'].split(/\s+/).filter(Boolean),
     idleConns: Math.floor(int('--idle-conns', values['idle-conns'], Math.min(quick ? 2000 : 10_000, fdCap), 1)),
+    idleConnsWhy:
+      values['idle-conns'] !== undefined
+        ? 'set by --idle-conns'
+        : quick
+          ? '--quick'
+          : fdCap < 10_000
+            ? `each costs a proxy two fds, and \`ulimit -n\` is ${fdLimit().toLocaleString('en-US')}`
+            : undefined,
     connections: Math.floor(int('--connections', values.connections, 50, 1)),
     largeConnections: Math.floor(int('--large-connections', values['large-connections'], 10, 1)),
     rate: int('--rate', values.rate, 2000, 1),

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { spawnGroup, stopGroup, type Spawned } from './children.ts';
+import { sleep, spawnGroup, stopGroup, type Spawned } from './children.ts';
 import { HOST, findExecutable, freePort, httpGet, lastLines, waitForPort } from './net-util.ts';
 import { haproxyConf, nginxBackendConf, nginxStreamConf } from './configs.ts';
 import { fdLimit } from './proc.ts';
@@ -59,13 +59,32 @@ function streamModule(nginx: string): { load: string | undefined } | undefined {
   return existsSync(so) ? { load: so } : undefined;
 }
 
+/**
+ * One GET through the target, retried briefly: a process may accept before
+ * it is wired to its backend (a reset on the very first connection once
+ * happened with a Fulcrum that was being edited mid-run).
+ */
+async function checkProxies(name: TargetName, port: number): Promise<void> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (attempt > 0) await sleep(300);
+    try {
+      const res = await httpGet(port, '/small');
+      if (res.status === 200) return;
+      last = new Error(`GET /small through ${name} answered ${res.status}`);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
 /** Spawns, waits for the port, checks that one request goes through; stops the process on failure. */
 async function launch(name: TargetName, cmd: [string, string[]], port: number, readyMs: number, cwd?: string): Promise<Spawned> {
   const proc = spawnGroup(cmd[0], cmd[1], cwd ? { cwd } : {});
   try {
     await waitForPort(port, proc, readyMs);
-    const res = await httpGet(port, '/small');
-    if (res.status !== 200) throw new Error(`GET /small through ${name} answered ${res.status}`);
+    await checkProxies(name, port);
     return proc;
   } catch (err) {
     await stopGroup(proc);
