@@ -17,7 +17,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installSignalHandlers, killAllSync, onCleanup } from './e2e/children.ts';
+import { installSignalHandlers, killAllSync, onCleanup, startWatchdog } from './e2e/children.ts';
 import { findExecutable } from './e2e/net-util.ts';
 import { runLoad, type LoadName, type LoadSettings, type TrafficLoad } from './e2e/loads.ts';
 import { measureIdleConnections } from './e2e/memory.ts';
@@ -41,33 +41,44 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
+/** What every measurement needs; one per run. */
+interface Run {
+  readonly opts: Options;
+  readonly settings: LoadSettings;
+  readonly ctx: TargetContext;
+  readonly samples: Samples;
+  /** Fewest idle connections any target held, for the row label. */
+  minOpen: number;
+}
+
 /** Records one traffic load's figures; returns a one-line summary for the progress log. */
-async function measureTraffic(load: TrafficLoad, t: Running, settings: LoadSettings, samples: Samples): Promise<string> {
+async function measureTraffic(load: TrafficLoad, t: Running, { settings, samples }: Run): Promise<string> {
   const r = await runLoad(load, t.port, t.pid, settings);
   const perReq = r.cpuUs !== undefined && r.requests > 0 ? r.cpuUs / r.requests : undefined;
   const errs = r.errors > 0 ? `, ${num(r.errors)} errors` : '';
-  const cpu = perReq !== undefined ? `, cpu ${num(perReq, 1)} µs/req` : '';
+  const cpu = (unit: string): string => (perReq !== undefined ? `, cpu ${num(perReq, 1)} µs/${unit}` : '');
   switch (load) {
     case 'keepalive':
       samples.add(t.name, 'keepalive.rps', r.requests / r.durationS);
       samples.add(t.name, 'keepalive.cpuPerReq', perReq);
-      return `${num(r.requests / r.durationS)} req/s${cpu}${errs}`;
+      return `${num(r.requests / r.durationS)} req/s${cpu('req')}${errs}`;
     case 'close':
       samples.add(t.name, 'close.cps', r.requests / r.durationS);
       samples.add(t.name, 'close.cpuPerConn', perReq);
-      return `${num(r.requests / r.durationS)} conn/s${cpu}${errs}`;
+      return `${num(r.requests / r.durationS)} conn/s${cpu('conn')}${errs}`;
     case 'large': {
       const mib = r.bytes / MIB;
       samples.add(t.name, 'large.mibps', mib / r.durationS);
       samples.add(t.name, 'large.cpuPerMiB', r.cpuUs !== undefined && mib > 0 ? r.cpuUs / mib : undefined);
       return `${num(mib / r.durationS)} MiB/s${errs}`;
     }
-    case 'latency':
+    case 'latency': {
       samples.add(t.name, 'latency.p50', r.p50Ms);
       samples.add(t.name, 'latency.p99', r.p99Ms);
       // A generator that went unscheduled for many ms means a busy machine, not a slow target.
       const stall = (r.generatorStallMs ?? 0) > 10 ? `, generator stalled ${num(r.generatorStallMs!, 0)} ms` : '';
       return `p50 ${num(r.p50Ms, 3)} ms, p99 ${num(r.p99Ms, 3)} ms over ${num(r.requests)} requests${errs}${stall}`;
+    }
   }
 }
 
@@ -77,16 +88,16 @@ async function measureTraffic(load: TrafficLoad, t: Running, settings: LoadSetti
  * shrinking its heap, and V8's memory reducer firing mid-test once made the
  * per-connection cost come out negative.
  */
-async function measure(load: LoadName, t: Running, ctx: TargetContext, opts: Options, settings: LoadSettings, samples: Samples, minOpen: { n: number }): Promise<string | undefined> {
-  if (load !== 'memory') return measureTraffic(load, t, settings, samples);
+async function measure(load: LoadName, t: Running, run: Run): Promise<string | undefined> {
+  if (load !== 'memory') return measureTraffic(load, t, run);
   if (t.pid === undefined) return undefined;
-  const fresh = await startTarget(t.name, ctx);
+  const fresh = await startTarget(t.name, run.ctx);
   if (!fresh.ok) throw new Error(`could not start a fresh instance: ${fresh.reason}`);
   try {
-    const m = await measureIdleConnections(fresh.target.port, fresh.target.pid!, opts.idleConns, REPO);
-    samples.add(t.name, 'memory.rssIdleMiB', m.rssIdleKiB / 1024);
-    samples.add(t.name, 'memory.kibPerConn', m.kibPerConn);
-    minOpen.n = Math.min(minOpen.n, m.open);
+    const m = await measureIdleConnections(fresh.target.port, fresh.target.pid!, run.opts.idleConns, REPO);
+    run.samples.add(t.name, 'memory.rssIdleMiB', m.rssIdleKiB / 1024);
+    run.samples.add(t.name, 'memory.kibPerConn', m.kibPerConn);
+    run.minOpen = Math.min(run.minOpen, m.open);
     const failed = m.failed > 0 ? ` (${num(m.failed)} could not be opened)` : '';
     return `RSS ${num(m.rssIdleKiB / 1024, 1)} → ${num(m.rssLoadedKiB / 1024, 1)} MiB with ${num(m.open)} open${failed}: ${num(m.kibPerConn, 1)} KiB/conn`;
   } finally {
@@ -126,6 +137,7 @@ async function main(): Promise<number> {
   const tmp = mkdtempSync(join(tmpdir(), 'fulcrum-e2e-'));
   chmodSync(tmp, 0o755); // nginx workers run as nobody when started by root
   onCleanup(() => rmSync(tmp, { recursive: true, force: true }));
+  startWatchdog(tmp);
 
   const wrk = opts.noWrk ? undefined : findExecutable('wrk');
   const settings: LoadSettings = { ...opts, wrk, tmp, repo: REPO };
@@ -133,12 +145,12 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const running: Running[] = [];
   const columns: Column[] = [];
-  const minOpen = { n: Infinity };
   let backend: Backend | undefined;
   try {
     backend = await startBackend(tmp, REPO, opts.nodeBackend);
     log(`backend: ${backend.kind} on 127.0.0.1:${backend.port}; load tool: ${wrk ?? 'tools/loadgen.ts'}`);
     const ctx: TargetContext = { tmp, repo: REPO, backend, fulcrumArgs: opts.fulcrumArgs, idleConns: opts.idleConns };
+    const run: Run = { opts, settings, ctx, samples, minOpen: Infinity };
     for (const name of opts.targets) {
       const s = await startTarget(name, ctx);
       if (s.ok) running.push(s.target);
@@ -164,7 +176,7 @@ async function main(): Promise<number> {
             continue;
           }
           try {
-            const line = await measure(load, t, ctx, opts, settings, samples, minOpen);
+            const line = await measure(load, t, run);
             if (line) log(`round ${round + 1}/${opts.rounds} ${t.name.padEnd(7)} ${load.padEnd(9)} ${line}`);
           } catch (err) {
             notes.push(`round ${round + 1}, ${t.name}, ${load}: ${(err as Error).message}`);
@@ -174,7 +186,7 @@ async function main(): Promise<number> {
       }
     }
 
-    const idleShown = Number.isFinite(minOpen.n) ? minOpen.n : opts.idleConns;
+    const idleShown = Number.isFinite(run.minOpen) ? run.minOpen : opts.idleConns;
     const rows = rowSpecs({ ...opts, idleConns: idleShown }).filter((r) => opts.loads.includes(r.figure.split('.')[0] as LoadName));
     const table = renderTable(rows, columns, samples);
     const footer = [

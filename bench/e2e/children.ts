@@ -8,9 +8,32 @@
  * workers) that would otherwise outlive their parent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const groups = new Set<number>();
 const cleanups: Array<() => void> = [];
+let groupsFile: string | undefined;
+
+/** Mirrors the live groups to a file for the watchdog; small, and only written on start/stop. */
+function persist(): void {
+  if (groupsFile) writeFileSync(groupsFile, [...groups].join('\n'));
+}
+
+/**
+ * Signal handlers cannot run when the harness is SIGKILLed (or its tsx parent
+ * vanishes), and nginx or haproxy would then run forever. A detached shell
+ * polls the harness once a second and, once it is gone, kills every group
+ * listed in `dir` and removes `dir`. It exits by itself after a normal run.
+ */
+export function startWatchdog(dir: string): void {
+  groupsFile = join(dir, 'process-groups');
+  persist();
+  const script =
+    'while kill -0 "$1" 2>/dev/null; do sleep 1; done; ' +
+    'for g in $(cat "$2/process-groups" 2>/dev/null); do kill -s KILL -- "-$g" 2>/dev/null; done; rm -rf "$2"';
+  spawn('sh', ['-c', script, 'watchdog', String(process.pid), dir], { detached: true, stdio: 'ignore' }).unref();
+}
 
 export interface Spawned {
   readonly child: ChildProcess;
@@ -46,7 +69,10 @@ export function spawnGroup(cmd: string, args: readonly string[], opts: { cwd?: s
   });
   // pid is undefined only when spawn itself failed (ENOENT); the 'error' path above reports that.
   const pid = child.pid ?? -1;
-  if (pid > 0) groups.add(pid);
+  if (pid > 0) {
+    groups.add(pid);
+    persist();
+  }
   return { child, pid, tail: () => tail, exited, hasExited: () => done };
 }
 
@@ -71,12 +97,14 @@ export async function stopGroup(p: Spawned, graceMs = 3000): Promise<void> {
   clearTimeout(timer);
   signalGroup(p.pid, 'SIGKILL');
   groups.delete(p.pid);
+  persist();
 }
 
 /** Synchronous, so it can run from an 'exit' handler. */
 export function killAllSync(): void {
   for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
   groups.clear();
+  groupsFile = undefined; // the cleanups below remove its directory
   for (const fn of cleanups.splice(0)) {
     try {
       fn();
