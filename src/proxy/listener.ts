@@ -1,13 +1,22 @@
 /**
  * The client-facing TCP listener: accepts, hands each connection to a
  * Session, and owns the sessions for graceful and immediate shutdown.
+ *
+ * `net.Server` does the listening, so binding, errors and node:cluster (the
+ * primary sharing its socket with workers, or handing them connections round
+ * robin) work as usual. Accepted connections skip `net.Socket`: once the
+ * server listens, its handle's `onconnection` (which Node calls with each
+ * accepted raw handle, see native.ts) is ours. The server then never counts a
+ * connection, so `server.close()` returns as soon as it stops listening, and
+ * draining is tracked here, by the sessions set.
  */
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import type { HostPort } from '../config/parse.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
+import { errnoName, type TcpHandle } from './native.ts';
 import { Session, type ConnectObserver, type SessionHost } from './session.ts';
 import { Sweeper } from './sweeper.ts';
 
@@ -22,6 +31,12 @@ export interface ProxyListenerOptions {
   readonly idleTimeoutMs: number;
 }
 
+/** The listening handle as net.Server keeps it (`server._handle`), with our back-reference. */
+interface ServerHandle {
+  onconnection: (this: ServerHandle, status: number, client: TcpHandle | undefined) => void;
+  proxy?: ProxyListener;
+}
+
 export class ProxyListener implements SessionHost {
   readonly registry: Registry;
   readonly stats: ProxyStats;
@@ -33,6 +48,8 @@ export class ProxyListener implements SessionHost {
   readonly sessions = new Set<Session>();
   readonly #server: Server;
   #closing: Promise<void> | undefined;
+  /** Set while `close()` waits for the last session. */
+  #drained: (() => void) | undefined;
 
   constructor(options: ProxyListenerOptions) {
     this.registry = options.registry;
@@ -42,10 +59,7 @@ export class ProxyListener implements SessionHost {
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.maxAttempts = 1 + options.retries;
     this.sweeper = new Sweeper(options.connectTimeoutMs, options.idleTimeoutMs);
-    this.#server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket: Socket) => {
-      this.stats.accepted++;
-      new Session(this, socket).start();
-    });
+    this.#server = createServer();
     this.#server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
   }
 
@@ -57,6 +71,13 @@ export class ProxyListener implements SessionHost {
       server.once('error', onError);
       server.listen({ host: address.host, port: address.port, backlog: 4096 }, () => {
         server.off('error', onError);
+        const handle = (server as unknown as { _handle?: ServerHandle | null })._handle;
+        if (!handle || typeof handle.onconnection !== 'function') {
+          server.close();
+          return reject(new Error(`fulcrum: net.Server on this Node (${process.version}) has no _handle.onconnection to take connections from`));
+        }
+        handle.proxy = this;
+        handle.onconnection = onConnection;
         resolve(server.address() as AddressInfo);
       });
     });
@@ -64,6 +85,19 @@ export class ProxyListener implements SessionHost {
 
   get address(): AddressInfo | undefined {
     return (this.#server.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /** @internal from the listening handle. */
+  accepted(client: TcpHandle): void {
+    client.setNoDelay(true);
+    this.stats.accepted++;
+    new Session(this, client).start();
+  }
+
+  /** @internal from each session, once. */
+  release(session: Session): void {
+    this.sessions.delete(session);
+    if (this.sessions.size === 0) this.#drained?.();
   }
 
   /** Closes every connection to `backend` now; returns how many there were. */
@@ -85,19 +119,20 @@ export class ProxyListener implements SessionHost {
   close(graceMs = 5000): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
       const server = this.#server;
+      let pending = 2; // the listening socket, the sessions
       const done = () => {
+        if (--pending > 0) return;
         clearTimeout(timer);
+        this.#drained = undefined;
         this.sweeper.stop();
         resolve();
       };
-      const timer = setTimeout(() => {
-        for (const s of this.sessions) s.destroy();
-      }, graceMs).unref();
-      if (!server.listening) {
-        for (const s of this.sessions) s.destroy();
-        return done();
-      }
-      server.close(() => done());
+      const timer = setTimeout(() => this.#destroyAll(), graceMs).unref();
+      if (server.listening) server.close(() => done());
+      else done();
+      if (this.sessions.size === 0) done();
+      else this.#drained = done;
+      if (graceMs <= 0) this.#destroyAll();
     });
     return this.#closing;
   }
@@ -105,7 +140,26 @@ export class ProxyListener implements SessionHost {
   /** Stops accepting and closes every connection now. Idempotent. */
   destroy(): Promise<void> {
     const closed = this.close(0);
-    for (const s of this.sessions) s.destroy();
+    this.#destroyAll();
     return closed;
+  }
+
+  #destroyAll(): void {
+    for (const s of this.sessions) s.destroy();
+  }
+}
+
+function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {
+  const listener = this.proxy!;
+  if (status !== 0 || client === undefined) {
+    // As net.Server would emit it (EMFILE and the like); the listener keeps accepting.
+    listener.log.error({ code: errnoName(status) }, 'proxy listener accept failed');
+    return;
+  }
+  try {
+    listener.accepted(client);
+  } catch (err) {
+    listener.log.error({ err }, 'data plane error: connection dropped at accept');
+    client.close();
   }
 }

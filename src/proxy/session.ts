@@ -1,20 +1,25 @@
 /**
  * One client connection: pick a backend, connect (retrying elsewhere on
- * failure), then relay bytes both ways until both sides are done.
+ * failure), then relay bytes both ways (relay.ts) until both sides are done.
  *
- * The hot path allocates nothing per chunk and no closure per connection:
- * socket events go to module-level handlers that find their session through
- * `socket.session`. The client socket arrives paused (`pauseOnConnect`), so
- * bytes it sends before the backend is up wait in the kernel's receive buffer
- * (bounded, in order) and survive any number of failed connect attempts.
+ * The client handle is not read until the backend is up, so bytes it sends
+ * early wait in the kernel's receive buffer (bounded, in order) and survive
+ * any number of failed connect attempts. Nothing here allocates a closure per
+ * connection: callbacks are shared and find their session through the handle.
+ *
+ * Per-backend counters stay exact on every path: `active` is taken at the
+ * pick and given back exactly once (failed attempt, or `#finish`); `total` on
+ * a successful connect; `failed` on a failed one; bytes when the relay ends.
  */
-import { connect, type Socket } from 'node:net';
 import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import { BackendConnectError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import type { Accept, PickContext } from '../strategies/strategy.ts';
+import { dial, type Dialing } from './connect.ts';
+import { errnoName, newSocketHandle, type PeerName, type TcpHandle } from './native.ts';
+import { Relay, type Side } from './relay.ts';
 import type { Connecting, Relaying, Sweeper } from './sweeper.ts';
 
 /** Told about every connect outcome on real traffic (passive health). */
@@ -33,54 +38,63 @@ export interface SessionHost {
   readonly connectTimeoutMs: number;
   /** 1 + retries. */
   readonly maxAttempts: number;
+  /** Open sessions; a session adds itself on start and leaves through `release`. */
   readonly sessions: Set<Session>;
+  /** Called once per session, when both its sides are closed. */
+  release(session: Session): void;
 }
-
-type Side = Socket & { session: Session; peer: Side };
 
 const isReady: Accept = (b) => b.ready;
 
-export class Session implements PickContext, Connecting, Relaying {
-  readonly clientIp: string;
+const CONNECTING = 0;
+const RELAYING = 1;
+const DONE = 2;
+
+export class Session extends Relay implements PickContext, Connecting, Relaying, Dialing {
   readonly #host: SessionHost;
-  readonly #client: Side;
   /** The backend of the current attempt; after connect, of the relay. */
   backend: Backend | undefined;
-  #upstream: Side | undefined;
+  #clientIp: string | undefined;
   #tried: Backend[] | undefined;
   #attempts = 0;
-  #relaying = false;
-  #clientClosed = false;
-  #upstreamClosed = false;
-  #finished = false;
+  #phase = CONNECTING;
 
   connectDeadline = 0;
   lastProgress = 0;
   idleSince = 0;
 
-  constructor(host: SessionHost, client: Socket) {
+  constructor(host: SessionHost, client: TcpHandle) {
+    super(client);
     this.#host = host;
-    this.#client = client as Side;
-    this.#client.session = this;
-    const ip = client.remoteAddress ?? '';
-    this.clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-    client.on('error', onSideError);
-    client.on('close', onClientClose);
+  }
+
+  /** Asked of the kernel (getpeername) the first time a strategy or a log line needs it. */
+  get clientIp(): string {
+    return (this.#clientIp ??= peerIp(this.client));
   }
 
   start(): void {
     this.#host.sessions.add(this);
-    this.#attempt();
+    try {
+      this.#attempt();
+    } catch (error) {
+      this.crashed(error);
+    }
   }
 
-  /** Closes both sides now (admin force-delete, shutdown). */
+  /** Closes both sides now (admin force-delete, shutdown, idle timeout). Idempotent. */
   destroy(): void {
-    this.#client.destroy();
-    this.#upstream?.destroy();
+    if (this.#phase === RELAYING) return this.closeRelay();
+    if (this.#phase === DONE) return;
+    const upstream = this.upstream;
+    this.upstream = undefined;
+    upstream?.close();
+    this.client.close();
+    this.#finish();
   }
 
   progress(): number {
-    return this.#client.bytesRead + (this.#upstream?.bytesRead ?? 0);
+    return this.client.bytesRead + (this.upstream?.bytesRead ?? 0);
   }
 
   idleTimedOut(): void {
@@ -89,10 +103,12 @@ export class Session implements PickContext, Connecting, Relaying {
   }
 
   connectTimedOut(): void {
-    const socket = this.#upstream;
-    if (!socket || this.#relaying) return;
-    this.#connectFailed(new BackendConnectError(`connect to ${this.backend?.key} timed out`, 'ETIMEDOUT'));
-    socket.destroy();
+    if (this.#phase !== CONNECTING || this.upstream === undefined) return;
+    try {
+      this.#connectFailed(new BackendConnectError(`connect to ${this.backend?.key} timed out`, 'ETIMEDOUT'));
+    } catch (error) {
+      this.crashed(error);
+    }
   }
 
   #attempt(): void {
@@ -111,62 +127,51 @@ export class Session implements PickContext, Connecting, Relaying {
     this.#attempts++;
     this.backend = backend;
     backend.active++;
-    const socket = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true }) as Side;
-    socket.session = this;
-    this.#upstream = socket;
-    socket.on('connect', onUpstreamConnect);
-    socket.on('error', onSideError);
-    socket.on('close', onUpstreamClose);
+    const upstream = newSocketHandle() as Side;
+    upstream.relay = this;
+    upstream.setNoDelay(true);
+    this.upstream = upstream;
     this.connectDeadline = Date.now() + host.connectTimeoutMs;
     host.sweeper.connecting.add(this);
+    const err = dial(upstream, backend.host, backend.port);
+    if (err !== 0) this.dialed(upstream, errnoName(err));
   }
 
-  /** @internal from the upstream socket's 'connect'. */
-  connected(socket: Side): void {
+  /** @internal from connect.ts: the attempt on `upstream` (the current one) is over. */
+  dialed(upstream: TcpHandle, code: string | undefined): void {
+    if (code !== undefined) {
+      const message = `connect to ${this.backend?.key} failed: ${code}`;
+      return this.#connectFailed(new BackendConnectError(message, code));
+    }
     const host = this.#host;
-    const client = this.#client;
     const backend = this.backend!;
     host.sweeper.connecting.delete(this);
     backend.total++;
-    host.observer.connectSucceeded(backend);
-    if (this.#clientClosed) {
-      socket.destroy();
-      return;
-    }
-    this.#relaying = true;
-    client.peer = socket;
-    socket.peer = client;
-    client.on('data', onData);
-    client.on('end', onEnd);
-    client.on('drain', onDrain);
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('drain', onDrain);
+    this.#phase = RELAYING;
     this.idleSince = Date.now();
     host.sweeper.relaying.add(this);
-    client.resume();
+    this.startRelay();
+    host.observer.connectSucceeded(backend);
   }
 
-  /** @internal from either socket's 'error'. */
-  failed(socket: Side, error: Error): void {
-    if (socket === this.#upstream && !this.#relaying) {
-      this.#connectFailed(new BackendConnectError(`connect to ${this.backend?.key} failed: ${error.message}`, (error as NodeJS.ErrnoException).code, { cause: error }));
-    }
-    // During the relay the 'close' that follows does the teardown.
+  /** @internal */
+  dialCrashed(error: unknown): void {
+    this.crashed(error);
   }
 
   #connectFailed(error: BackendConnectError): void {
     const host = this.#host;
     const backend = this.backend!;
     host.sweeper.connecting.delete(this);
-    this.#upstream = undefined;
+    this.upstream?.close();
+    this.upstream = undefined;
     this.backend = undefined;
     backend.active--;
     backend.failed++;
-    host.observer.connectFailed(backend, error);
-    host.log.debug({ backend: backend.key, code: error.code, attempt: this.#attempts }, 'backend connect failed');
     (this.#tried ??= []).push(backend);
-    if (this.#clientClosed) return this.#finish();
+    host.log.debug({ backend: backend.key, code: error.code, attempt: this.#attempts }, 'backend connect failed');
+    host.observer.connectFailed(backend, error);
+    if (this.#phase !== CONNECTING) return; // destroyed by the observer
     if (this.#attempts >= host.maxAttempts) return this.#noBackend();
     host.stats.retries++;
     this.#attempt();
@@ -176,75 +181,40 @@ export class Session implements PickContext, Connecting, Relaying {
     const host = this.#host;
     host.stats.noBackend++;
     host.log.warn({ client: this.clientIp, attempts: this.#attempts }, 'no backend could take the connection');
-    if (this.#clientClosed) return this.#finish();
-    this.#client.destroy();
+    this.client.close();
+    this.#finish();
   }
 
-  /** @internal */
-  clientClosed(hadError: boolean): void {
-    this.#clientClosed = true;
-    const upstream = this.#upstream;
-    if (upstream && !upstream.destroyed) {
-      if (!this.#relaying) upstream.destroy();
-      else if (hadError) upstream.resetAndDestroy();
-    }
-    this.#maybeFinish();
+  protected override relayEnding(): void {
+    const backend = this.backend!;
+    const upstream = this.upstream!;
+    backend.bytesIn += this.sentUpstream;
+    backend.bytesOut += upstream.bytesRead;
+    this.#finish();
   }
 
-  /** @internal */
-  upstreamClosed(socket: Side, hadError: boolean): void {
-    if (socket !== this.#upstream) return; // a failed attempt, already accounted for
-    this.#upstreamClosed = true;
-    // An abortive close on one side is passed on as one: the client sees a reset, not a clean end.
-    if (hadError && !this.#client.destroyed) this.#client.resetAndDestroy();
-    this.#maybeFinish();
-  }
-
-  #maybeFinish(): void {
-    if (this.#clientClosed && (this.#upstream === undefined || this.#upstreamClosed)) this.#finish();
+  protected override crashed(error: unknown): void {
+    this.#host.log.error({ err: error, backend: this.backend?.key }, 'data plane error: connection closed');
+    this.destroy();
   }
 
   #finish(): void {
-    if (this.#finished) return;
-    this.#finished = true;
+    if (this.#phase === DONE) return;
+    this.#phase = DONE;
     const host = this.#host;
-    host.sessions.delete(this);
     host.sweeper.connecting.delete(this);
     host.sweeper.relaying.delete(this);
-    const backend = this.backend;
-    const upstream = this.#upstream;
-    if (backend && upstream) {
-      backend.active--;
-      backend.bytesIn += upstream.bytesWritten;
-      backend.bytesOut += upstream.bytesRead;
-    }
+    if (this.backend) this.backend.active--;
+    host.release(this);
   }
 }
 
-function onData(this: Side, chunk: Buffer): void {
-  if (!this.peer.write(chunk)) this.pause();
-}
+const peer: PeerName = {};
 
-function onDrain(this: Side): void {
-  this.peer.resume();
-}
-
-function onEnd(this: Side): void {
-  this.peer.end();
-}
-
-function onSideError(this: Side, error: Error): void {
-  this.session.failed(this, error);
-}
-
-function onClientClose(this: Side, hadError: boolean): void {
-  this.session.clientClosed(hadError);
-}
-
-function onUpstreamClose(this: Side, hadError: boolean): void {
-  this.session.upstreamClosed(this, hadError);
-}
-
-function onUpstreamConnect(this: Side): void {
-  this.session.connected(this);
+function peerIp(handle: TcpHandle): string {
+  peer.address = undefined;
+  const err = handle.getpeername(peer);
+  const ip = peer.address as string | undefined;
+  if (err !== 0 || ip === undefined) return '';
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }

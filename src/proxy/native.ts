@@ -1,0 +1,121 @@
+/**
+ * Node's raw TCP stream handles, the layer under `net.Socket`: the data plane
+ * uses them directly, because a `net.Socket` (an EventEmitter plus a Duplex
+ * stream with its state objects, about 60 µs of CPU and several KiB per
+ * connection) costs more than everything else a proxied connection needs.
+ *
+ * These are internals: `process.binding('tcp_wrap')` and
+ * `process.binding('stream_wrap')`, on the allow-list that `process.binding`
+ * serves without a warning in Node 20. What `lib/net.js` and
+ * `lib/internal/stream_base_commons.js` rely on, and so do we:
+ *
+ * - `handle.onread = fn` before `readStart()`; `fn` runs with `this` = the
+ *   handle and one argument, an ArrayBuffer of exactly the bytes read (or
+ *   undefined at EOF or on error). The count, or a negative libuv error, is in
+ *   `streamBaseState[kReadBytesOrError]`, the view's offset in
+ *   `streamBaseState[kArrayBufferOffset]`. libuv stops reading by itself at EOF.
+ * - `handle.writeBuffer(req, bytes)` returns a libuv error or 0. Node first
+ *   tries a synchronous write; only if the kernel did not take everything does
+ *   it queue the rest, set `streamBaseState[kLastWriteWasAsync]`, bind `req` to
+ *   the queued write and later call `req.oncomplete(status, handle)`. The
+ *   queued bytes are not copied: the caller keeps `bytes` alive until then. A
+ *   `req` that was not bound (synchronous write) can be used again.
+ * - `handle.shutdown(req)` queues a FIN after pending writes (libuv defers the
+ *   syscall to the next loop turn); `req.oncomplete(status, handle)` when done.
+ * - `handle.reset()` sends RST and closes; libuv refuses it (EINVAL, and Node
+ *   then ignores a later `close()`: a leaked fd) while a shutdown is pending.
+ * - `handle.close()` closes now; pending requests complete with ECANCELED.
+ * - `new TCP(SOCKET)` + `connect(req, ip, port)` / `connect6`, where `ip` is
+ *   a numeric address; `req.oncomplete(status, handle, req, readable, writable)`.
+ * - A `net.Server` calls `server._handle.onconnection(err, clientHandle)` for
+ *   each accepted connection, in the primary and in cluster workers alike.
+ *
+ * An exception thrown from any of these callbacks is an uncaught exception:
+ * every callback the data plane installs catches its own.
+ *
+ * On a Node upgrade, check these names and signatures against lib/net.js; the
+ * proxy tests exercise every one of them, so a change fails there first.
+ */
+import { constants as os } from 'node:os';
+import { getSystemErrorName } from 'node:util';
+
+export interface PeerName {
+  address?: string;
+  family?: string;
+  port?: number;
+}
+
+/** A request object passed to a handle method; Node binds its C++ half to it. */
+export interface Req {
+  /** Called by Node only (hence `never`: any handle type the callback expects will do). */
+  oncomplete?: (this: never, status: number, handle: never) => void;
+  /** Keeps the bytes of a queued write alive. */
+  buffer?: Uint8Array;
+}
+
+export interface TcpHandle {
+  /** Called by Node only, with `this` the handle. */
+  onread: (this: never, buffer: ArrayBuffer | undefined) => void;
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: Req, bytes: Uint8Array): number;
+  shutdown(req: Req): number;
+  connect(req: Req, ip: string, port: number): number;
+  connect6(req: Req, ip: string, port: number): number;
+  setNoDelay(on: boolean): number;
+  useUserBuffer(buffer: Uint8Array): void;
+  /** The socket's file descriptor (-1 where there is none, on Windows). */
+  readonly fd: number;
+  getpeername(out: PeerName): number;
+  reset(): number;
+  close(): void;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+}
+
+interface TcpWrapBinding {
+  TCP: new (type: number) => TcpHandle;
+  TCPConnectWrap: new () => Req;
+  constants: { SOCKET: number; SERVER: number };
+}
+
+interface StreamWrapBinding {
+  WriteWrap: new () => Req;
+  ShutdownWrap: new () => Req;
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+  kArrayBufferOffset: number;
+  kLastWriteWasAsync: number;
+}
+
+const binding = (process as unknown as { binding(name: string): unknown }).binding;
+const tcp = binding('tcp_wrap') as TcpWrapBinding;
+const stream = binding('stream_wrap') as StreamWrapBinding;
+
+export const { TCPConnectWrap, constants: TCPConstants } = tcp;
+export const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kArrayBufferOffset, kLastWriteWasAsync } = stream;
+
+export function newSocketHandle(): TcpHandle {
+  return new tcp.TCP(TCPConstants.SOCKET);
+}
+
+/** libuv's UV_EOF, the same on every platform. */
+export const UV_EOF = -4095;
+/** libuv errors are negated errno values on Unix. */
+export const UV_ENOTCONN = -os.errno.ENOTCONN;
+/** Node 20 gives libuv's codes their POSIX names. */
+export const errnoName = (status: number): string => (status < 0 ? getSystemErrorName(status) : `status ${status}`);
+
+// Fail at startup, not on the first connection, if the internals have moved.
+for (const [what, ok] of [
+  ['tcp_wrap.TCP', typeof tcp.TCP === 'function'],
+  ['tcp_wrap.TCPConnectWrap', typeof tcp.TCPConnectWrap === 'function'],
+  ['stream_wrap.WriteWrap', typeof stream.WriteWrap === 'function'],
+  ['stream_wrap.ShutdownWrap', typeof stream.ShutdownWrap === 'function'],
+  ['stream_wrap.streamBaseState', stream.streamBaseState instanceof Int32Array],
+  ['TCP.prototype.writeBuffer', typeof (tcp.TCP.prototype as Partial<TcpHandle>).writeBuffer === 'function'],
+  ['TCP.prototype.reset', typeof (tcp.TCP.prototype as Partial<TcpHandle>).reset === 'function'],
+  ['UV_EOF', getSystemErrorName(UV_EOF) === 'EOF'],
+] as const) {
+  if (!ok) throw new Error(`fulcrum: this Node (${process.version}) lacks ${what}, which the data plane needs`);
+}

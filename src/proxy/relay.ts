@@ -1,0 +1,181 @@
+/**
+ * Bytes both ways between two connected raw handles (see native.ts), with
+ * half-close, backpressure and abort passed through, and both handles closed
+ * exactly once whatever way the connection ends.
+ *
+ * - Each chunk read from one side is written to the other as is: no copy, no
+ *   queue. The write is almost always taken by the kernel at once; when it is
+ *   not, the source stops reading until the write completes, so at most one
+ *   chunk per direction waits in memory (backpressure, like `pipe()` with a
+ *   high-water mark of zero).
+ * - EOF from one side becomes a FIN (shutdown) on the other, which may go on
+ *   talking: half-close passes through. When the second side reaches EOF
+ *   nothing is left to send either way (a side is only read while no write
+ *   from it is pending), so both handles are closed at once: the kernel sends
+ *   the remaining FIN, and the second shutdown syscall is saved.
+ * - A read or write error on one side (reset, broken pipe) is passed on as a
+ *   reset of the other, so an abort looks like an abort at both ends.
+ *
+ * Callbacks are static methods, shared by every connection; a handle finds
+ * its relay through its `relay` property.
+ */
+import { writeSync } from 'node:fs';
+import {
+  ShutdownWrap,
+  UV_ENOTCONN,
+  UV_EOF,
+  WriteWrap,
+  kLastWriteWasAsync,
+  kReadBytesOrError,
+  streamBaseState,
+  type Req,
+  type TcpHandle,
+} from './native.ts';
+
+/** A handle that belongs to a relay (or to a session still connecting it). */
+export type Side = TcpHandle & { relay: Relay };
+
+const CLIENT_ENDED = 1;
+const UPSTREAM_ENDED = 2;
+const CLIENT_SHUTTING = 4;
+const UPSTREAM_SHUTTING = 8;
+const CLOSED = 16;
+
+/**
+ * Every read of every connection lands here, and is written out before the
+ * next read can happen (reads run one at a time, on the loop thread).
+ */
+const shared = Buffer.allocUnsafeSlow(64 * 1024);
+
+export abstract class Relay {
+  readonly client: Side;
+  /** Set by the subclass while connecting; the relay's other side once `startRelay()` runs. */
+  upstream: Side | undefined;
+  /** Bytes relayed from the client to the upstream (written or queued). */
+  sentUpstream = 0;
+  #flags = 0;
+  #clientFd = -1;
+  #upstreamFd = -1;
+
+  constructor(client: TcpHandle) {
+    this.client = client as Side;
+    this.client.relay = this;
+  }
+
+  /** Called once, just before both handles close: the last moment their byte counts can be read. */
+  protected abstract relayEnding(): void;
+
+  /** A bug of ours surfaced in a callback; the connection is beyond saving. */
+  protected abstract crashed(error: unknown): void;
+
+  /** Starts reading both sides. `upstream` must be connected. */
+  protected startRelay(): void {
+    const client = this.client;
+    const upstream = this.upstream!;
+    this.#clientFd = client.fd;
+    this.#upstreamFd = upstream.fd;
+    client.useUserBuffer(shared);
+    upstream.useUserBuffer(shared);
+    client.onread = Relay.#onRead;
+    upstream.onread = Relay.#onRead;
+    const err = client.readStart() || upstream.readStart();
+    if (err !== 0) this.closeRelay();
+  }
+
+  /** Closes both sides now (graceful: FIN, or RST if unread bytes remain). Idempotent. */
+  protected closeRelay(): void {
+    this.#teardown(undefined);
+  }
+
+  #peer(side: Side): Side {
+    return side === this.client ? this.upstream! : this.client;
+  }
+
+  /** The first `n` bytes of `shared` came from `source`. */
+  #forward(source: Side, n: number): void {
+    const toUpstream = source === this.client;
+    const target = toUpstream ? this.upstream! : this.client;
+    let written: number;
+    try {
+      written = writeSync(toUpstream ? this.#upstreamFd : this.#clientFd, shared, 0, n);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return this.#abort(target);
+      written = 0;
+    }
+    if (toUpstream) this.sentUpstream += n;
+    if (written === n) return;
+    // The kernel is full: the rest leaves the shared buffer for a copy that libuv sends when it can.
+    const rest = Buffer.from(shared.subarray(written, n));
+    const req = new WriteWrap();
+    if (target.writeBuffer(req, rest) !== 0) return this.#abort(target);
+    if (streamBaseState[kLastWriteWasAsync] === 0) return;
+    req.buffer = rest;
+    req.oncomplete = Relay.#onWritten;
+    source.readStop();
+  }
+
+  #ended(source: Side): void {
+    const client = source === this.client;
+    this.#flags |= client ? CLIENT_ENDED : UPSTREAM_ENDED;
+    if ((this.#flags & (CLIENT_ENDED | UPSTREAM_ENDED)) === (CLIENT_ENDED | UPSTREAM_ENDED)) return this.#teardown(undefined);
+    const target = this.#peer(source);
+    const req = new ShutdownWrap();
+    req.oncomplete = Relay.#onShutdown;
+    const err = target.shutdown(req);
+    if (err === 0) this.#flags |= client ? UPSTREAM_SHUTTING : CLIENT_SHUTTING;
+    else if (err !== UV_ENOTCONN) this.#abort(target);
+  }
+
+  /** `failed` broke (reset, broken pipe): close it, and reset the other side. */
+  #abort(failed: Side): void {
+    this.#teardown(this.#peer(failed));
+  }
+
+  #teardown(reset: Side | undefined): void {
+    const flags = this.#flags;
+    if (flags & CLOSED) return;
+    this.#flags = flags | CLOSED;
+    try {
+      this.relayEnding();
+    } finally {
+      const client = this.client;
+      const upstream = this.upstream!;
+      // libuv refuses a reset while a shutdown is pending, and Node then ignores close(): fall back to a plain close.
+      if (reset === client && !(flags & CLIENT_SHUTTING)) client.reset();
+      else client.close();
+      if (reset === upstream && !(flags & UPSTREAM_SHUTTING)) upstream.reset();
+      else upstream.close();
+    }
+  }
+
+  static #onRead(this: Side): void {
+    const n = streamBaseState[kReadBytesOrError]!;
+    const relay = this.relay;
+    try {
+      if (n > 0) relay.#forward(this, n);
+      else if (n === UV_EOF) relay.#ended(this);
+      else if (n < 0) relay.#abort(this);
+    } catch (error) {
+      relay.crashed(error);
+    }
+  }
+
+  static #onWritten(this: Req, status: number, target: Side): void {
+    this.buffer = undefined;
+    const relay = target.relay;
+    try {
+      if (relay.#flags & CLOSED) return;
+      if (status < 0) return relay.#abort(target);
+      const source = relay.#peer(target);
+      if (source.readStart() !== 0) relay.#abort(source);
+    } catch (error) {
+      relay.crashed(error);
+    }
+  }
+
+  static #onShutdown(this: Req, _status: number, target: Side): void {
+    // A failed shutdown is not an error of the connection (Node's net ignores it too); the reads decide.
+    const relay = target.relay;
+    relay.#flags &= target === relay.client ? ~CLIENT_SHUTTING : ~UPSTREAM_SHUTTING;
+  }
+}
