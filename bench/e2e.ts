@@ -147,7 +147,7 @@ async function main(): Promise<number> {
   const columns: Column[] = [];
   let backend: Backend | undefined;
   try {
-    backend = await startBackend(tmp, REPO, opts.nodeBackend);
+    backend = await startBackend(tmp, REPO, opts.nodeBackend, opts.idleConns);
     log(`backend: ${backend.kind} on 127.0.0.1:${backend.port}; load tool: ${wrk ?? 'tools/loadgen.ts'}`);
     const ctx: TargetContext = { tmp, repo: REPO, backend, fulcrumArgs: opts.fulcrumArgs, idleConns: opts.idleConns };
     const run: Run = { opts, settings, ctx, samples, minOpen: Infinity };

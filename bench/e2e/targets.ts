@@ -101,7 +101,7 @@ function dirFor(tmp: string, name: string): string {
   return dir;
 }
 
-export async function startBackend(tmp: string, repo: string, preferNode: boolean): Promise<Backend> {
+export async function startBackend(tmp: string, repo: string, preferNode: boolean, idleConns: number): Promise<Backend> {
   const port = await freePort();
   const nginx = preferNode ? undefined : findExecutable('nginx');
   if (nginx) {
@@ -109,7 +109,7 @@ export async function startBackend(tmp: string, repo: string, preferNode: boolea
     const largeFile = join(dir, 'large.bin');
     writeFileSync(largeFile, Buffer.alloc(LARGE_BYTES, 'x'), { mode: 0o644 });
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxBackendConf({ dir, port, largeFile, fdLimit: fdLimit() }));
+    writeFileSync(conf, nginxBackendConf({ dir, port, largeFile, fdLimit: fdLimit(), clients: idleConns }));
     const proc = await launch('direct', [nginx, ['-p', dir, '-c', conf, '-g', 'daemon off;']], port, READY_MS);
     return { kind: 'nginx', port, pid: proc.pid, stop: () => stopGroup(proc) };
   }
@@ -147,7 +147,7 @@ const STARTERS: Record<Exclude<TargetName, 'direct'>, Starter> = {
     if (!mod) return 'nginx has no stream module (install libnginx-mod-stream)';
     const dir = dirFor(ctx.tmp, `nginx-stream-${port}`);
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxStreamConf(dir, port, ctx.backend.port, fdLimit(), mod.load));
+    writeFileSync(conf, nginxStreamConf({ dir, port, fdLimit: fdLimit(), clients: ctx.idleConns, backendPort: ctx.backend.port, streamModule: mod.load }));
     return [nginx, ['-p', dir, '-c', conf, '-g', 'daemon off;']];
   },
 };
