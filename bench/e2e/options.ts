@@ -35,8 +35,8 @@ export const USAGE = `Usage: npm run bench:e2e -- [flags]   (or: tsx bench/e2e.t
   --quick                 about a minute: 2 rounds of 1 s loads, 2,000 idle connections
   --rounds N              interleaved rounds, medians reported          (E2E_ROUNDS, default 3)
   --duration S            seconds per load                              (E2E_DURATION, default 4)
-  --targets a,b           of ${TARGET_NAMES.join(',')}                  (E2E_TARGETS, default all)
-  --loads a,b             of ${LOAD_NAMES.join(',')}     (E2E_LOADS, default all)
+  --targets a,b           some of ${TARGET_NAMES.join(',')}  (E2E_TARGETS, default all)
+  --loads a,b             some of ${LOAD_NAMES.join(',')}  (E2E_LOADS, default all)
   --fulcrum-args "…"      extra Fulcrum flags, e.g. "--workers 2"        (E2E_FULCRUM_ARGS)
   --idle-conns N          connections for the memory figure             (E2E_IDLE_CONNS, default: 10,000 or what ulimit -n allows)
   --connections N         connections for keep-alive/close loads        (default 50)

@@ -37,7 +37,7 @@ export interface TargetContext {
   readonly repo: string;
   readonly backend: Backend;
   readonly fulcrumArgs: readonly string[];
-  /** Connections the idle test will hold; sizes haproxy's maxconn. */
+  /** Connections the idle test will hold; sizes haproxy maxconn and nginx worker_connections. */
   readonly idleConns: number;
 }
 
