@@ -1,0 +1,194 @@
+/**
+ * GET /metrics: valid Prometheus text, and counters that match the traffic
+ * the test sent, byte for byte.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDemoBackend, type DemoBackend } from '../../tools/backend.ts';
+import { adminClient } from '../helpers/admin-client.ts';
+import { closed, dial, httpGet, readAll, refusedPort } from '../helpers/net.ts';
+import { backendAt, startProxy } from '../helpers/proxy.ts';
+import type { LoadBalancer } from '../../src/load-balancer.ts';
+
+const T = { timeout: 15_000 };
+
+interface Family {
+  type: string;
+  help: string;
+  samples: { labels: Record<string, string>; value: number }[];
+}
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/y;
+
+/** A strict parser of the Prometheus text format (0.0.4) for counters and gauges; throws on anything else. */
+function parseProm(text: string): Map<string, Family> {
+  assert.ok(text.endsWith('\n'), 'ends with a newline');
+  const families = new Map<string, Family>();
+  const family = (name: string) => {
+    let f = families.get(name);
+    if (!f) families.set(name, (f = { type: '', help: '', samples: [] }));
+    return f;
+  };
+  for (const line of text.slice(0, -1).split('\n')) {
+    if (line === '') continue;
+    let m: RegExpExecArray | null;
+    if ((m = /^# HELP (\S+) (.*)$/.exec(line))) {
+      assert.match(m[1]!, NAME);
+      family(m[1]!).help = m[2]!;
+    } else if ((m = /^# TYPE (\S+) (counter|gauge)$/.exec(line))) {
+      assert.equal(family(m[1]!).samples.length, 0, `TYPE after samples for ${m[1]}`);
+      family(m[1]!).type = m[2]!;
+    } else if ((m = SAMPLE.exec(line))) {
+      const f = families.get(m[1]!);
+      assert.ok(f?.type, `sample of an undeclared metric: ${line}`);
+      const labels: Record<string, string> = {};
+      if (m[2] !== undefined && m[2] !== '') {
+        LABEL.lastIndex = 0;
+        let l: RegExpExecArray | null;
+        let end = 0;
+        while ((l = LABEL.exec(m[2]))) {
+          labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+          end = LABEL.lastIndex;
+          if (l[3] === '') break;
+        }
+        assert.equal(end, m[2].length, `bad labels in: ${line}`);
+      }
+      const value = Number(m[3]);
+      assert.ok(!Number.isNaN(value) || m[3] === 'NaN', `bad value in: ${line}`);
+      if (f.type === 'counter') assert.ok(value >= 0, `negative counter: ${line}`);
+      f.samples.push({ labels, value });
+    } else {
+      assert.fail(`not Prometheus text: ${JSON.stringify(line)}`);
+    }
+  }
+  return families;
+}
+
+async function scrape(lb: LoadBalancer) {
+  const res = await adminClient(lb.adminAddress).get('/metrics');
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+  const families = parseProm(res.text);
+  /** The value of `name` for `backend` (or the unlabelled one); undefined when there is no such series. */
+  return (name: string, backend?: string) => {
+    const f = families.get(name);
+    assert.ok(f, `no metric ${name}`);
+    const s = f.samples.find((x) => (backend === undefined ? Object.keys(x.labels).length === 0 : x.labels.backend === backend));
+    return s?.value;
+  };
+}
+
+/**
+ * The proxy counts bytes when a connection ends on its side, which the client
+ * cannot see: poll, bounded, until only `open` connections remain.
+ */
+async function settled(lb: LoadBalancer, open = 0): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (lb.registry.list().reduce((n, b) => n + b.active, 0) !== open) {
+    assert.ok(Date.now() < deadline, 'connections still open on the proxy');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function demo(t: TestContext, name: string): Promise<DemoBackend> {
+  const b = await startDemoBackend(name);
+  t.after(() => b.close());
+  return b;
+}
+
+test('/metrics: per-backend and global series match 5 echoed connections exactly', T, async (t) => {
+  const echo = await demo(t, 'echo');
+  const lb = await startProxy(t, { backends: [backendAt(echo.address.port, 3)] });
+  const key = `127.0.0.1:${echo.address.port}`;
+  let sent = 0;
+  for (let i = 1; i <= 5; i++) {
+    const payload = Buffer.alloc(1000 * i, 0x41 + i);
+    const client = await dial({ port: lb.proxyAddress.port, allowHalfOpen: true });
+    const back = readAll(client);
+    client.end(payload);
+    assert.equal((await back).length, payload.length);
+    sent += payload.length;
+  }
+  await settled(lb);
+  const m = await scrape(lb);
+  assert.equal(m('fulcrum_backend_connections_total', key), 5);
+  assert.equal(m('fulcrum_backend_bytes_in_total', key), sent);
+  assert.equal(m('fulcrum_backend_bytes_out_total', key), sent);
+  assert.equal(m('fulcrum_backend_active_connections', key), 0);
+  assert.equal(m('fulcrum_backend_connect_failures_total', key), 0);
+  assert.equal(m('fulcrum_backend_up', key), 1);
+  assert.equal(m('fulcrum_backend_weight', key), 3);
+  assert.equal(m('fulcrum_connections_accepted_total'), 5);
+  assert.equal(m('fulcrum_connections_no_backend_total'), 0);
+  assert.equal(m('fulcrum_panic_picks_total'), 0);
+  assert.equal(m('fulcrum_retries_total'), 0);
+  assert.equal(m('fulcrum_idle_timeouts_total'), 0);
+  assert.equal(m('fulcrum_health_flips_total'), 0);
+  assert.equal(m('fulcrum_passive_ejections_total'), 0);
+  assert.equal(m('fulcrum_backends_ready'), 1);
+  assert.equal(sent, 15_000);
+});
+
+test('/metrics: an open connection is active; failures, retries, ejection, panic and no-backend are counted', T, async (t) => {
+  const good = await demo(t, 'good');
+  const badPort = await refusedPort();
+  const lb = await startProxy(t, { backends: [backendAt(badPort), backendAt(good.address.port)], retries: 1, passive: { maxFails: 1, ejectBaseMs: 60_000 } });
+  const bad = `127.0.0.1:${badPort}`;
+  const goodKey = `127.0.0.1:${good.address.port}`;
+  for (let i = 0; i < 3; i++) assert.equal((await httpGet(lb.proxyAddress.port)).trim(), 'hello from good');
+  const open = await dial({ port: lb.proxyAddress.port });
+  open.write('x');
+  await new Promise((r) => open.once('data', r));
+  await settled(lb, 1);
+  let m = await scrape(lb);
+  assert.equal(m('fulcrum_backend_connect_failures_total', bad), 1);
+  assert.equal(m('fulcrum_backend_connections_total', bad), 0);
+  assert.equal(m('fulcrum_backend_up', bad), 0);
+  assert.equal(m('fulcrum_backend_connections_total', goodKey), 4);
+  assert.equal(m('fulcrum_backend_active_connections', goodKey), 1);
+  assert.equal(m('fulcrum_retries_total'), 1);
+  assert.equal(m('fulcrum_health_flips_total'), 1);
+  assert.equal(m('fulcrum_passive_ejections_total'), 1);
+  assert.equal(m('fulcrum_connections_accepted_total'), 4);
+  assert.equal(m('fulcrum_backends_ready'), 1);
+  const gone = closed(open);
+  open.destroy();
+  await gone;
+
+  // Deregister the good one: its series go, and the bad one, down and alone, is tried in panic.
+  const del = await adminClient(lb.adminAddress).post('/deregister', { address: goodKey });
+  assert.equal(del.status, 200);
+  const client = await dial({ port: lb.proxyAddress.port });
+  await readAll(client).catch(() => {});
+  m = await scrape(lb);
+  assert.equal(m('fulcrum_backend_connections_total', goodKey), undefined);
+  assert.equal(m('fulcrum_backend_up', goodKey), undefined);
+  assert.equal(m('fulcrum_backend_connect_failures_total', bad), 2);
+  assert.equal(m('fulcrum_panic_picks_total'), 1);
+  assert.equal(m('fulcrum_connections_no_backend_total'), 1);
+  assert.equal(m('fulcrum_connections_accepted_total'), 5);
+  assert.equal(m('fulcrum_backends_ready'), 0);
+});
+
+test('/metrics: idle timeouts are counted', T, async (t) => {
+  const echo = await demo(t, 'echo');
+  const lb = await startProxy(t, { backends: [backendAt(echo.address.port)], idleTimeoutMs: 100 });
+  const client = await dial({ port: lb.proxyAddress.port });
+  await closed(client);
+  const m = await scrape(lb);
+  assert.equal(m('fulcrum_idle_timeouts_total'), 1);
+  assert.equal(m('fulcrum_connections_accepted_total'), 1);
+});
+
+test('/metrics: label values are escaped (IPv6 and host names as registered)', T, async (t) => {
+  const lb = await startProxy(t);
+  const api = adminClient(lb.adminAddress);
+  assert.equal((await api.post('/register', { address: '[::1]:9001', weight: 2 })).status, 200);
+  assert.equal((await api.post('/register', { address: 'backend.internal:80' })).status, 200);
+  const m = await scrape(lb);
+  assert.equal(m('fulcrum_backend_weight', '[::1]:9001'), 2);
+  assert.equal(m('fulcrum_backend_weight', 'backend.internal:80'), 1);
+  assert.equal(m('fulcrum_backend_up', '[::1]:9001'), 1);
+});
