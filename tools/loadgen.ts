@@ -181,7 +181,7 @@ export async function run(o: Options): Promise<Record<string, unknown>> {
   if (o.rate > 0) stats.errors += Math.max(0, issued - stats.requests - stats.errors);
   for (const s of slots) s.destroy();
 
-  const durationS = o.rate > 0 ? o.durationS : (deadline - start) / 1000;
+  const durationS = o.durationS;
   const sorted = Float64Array.from(stats.latencies).sort();
   const ms = (v: number): number => Math.round(v * 1000) / 1000;
   return {
