@@ -41,12 +41,7 @@ async function main(): Promise<void> {
     await Promise.all(demos.map((d) => d.close()));
     process.exit(1);
   }
-  const proxy = lb.proxyAddress;
-  console.log(`fulcrum: proxy listening on ${formatHostPort({ host: proxy.address, port: proxy.port })} (${lb.registry.strategyName})`);
-  const admin = lb.adminAddress;
-  console.log(`fulcrum: admin listening on ${formatHostPort({ host: admin.address, port: admin.port })}${config.adminToken === undefined ? '' : ' (bearer token required)'}`);
-  for (const d of demos) console.log(`fulcrum: demo backend ${d.name} on 127.0.0.1:${d.address.port}`);
-
+  // Handlers first: whoever reads the startup lines may signal at once.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) process.exit(0);
@@ -59,6 +54,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', (s) => void stop(s));
   process.on('SIGTERM', (s) => void stop(s));
+
+  const proxy = lb.proxyAddress;
+  console.log(`fulcrum: proxy listening on ${formatHostPort({ host: proxy.address, port: proxy.port })} (${lb.registry.strategyName})`);
+  const admin = lb.adminAddress;
+  console.log(`fulcrum: admin listening on ${formatHostPort({ host: admin.address, port: admin.port })}${config.adminToken === undefined ? '' : ' (bearer token required)'}`);
+  for (const d of demos) console.log(`fulcrum: demo backend ${d.name} on 127.0.0.1:${d.address.port}`);
 }
 
 await main();

@@ -125,8 +125,10 @@ export class AdminServer {
       body = error('internal error; see the balancer log');
       this.#log.error({ err, method: req.method, url: req.url?.slice(0, 256) }, 'admin request failed');
     }
-    // A body we stopped reading (too large, aborted) leaves the connection unusable for another request.
-    if (!req.complete) {
+    // A body we stopped reading part-way (too large) leaves the connection unusable for another
+    // request; drain what is in flight so the client reads this answer instead of a reset. An
+    // untouched body is Node's to discard when the response ends.
+    if (clientError && (clientError.status === 413 || clientError.code === 'ERR_ABORTED')) {
       headers.connection = 'close';
       req.resume();
     }
