@@ -1,5 +1,6 @@
 /**
- * Dials a backend on a raw TCP handle (see native.ts). A numeric address
+ * Dials a backend on a raw TCP handle (see native.ts), prepared for reading
+ * by the relay (`Relay.prepareUpstream`). A numeric address
  * connects at once; a host name is resolved first with `dns.lookup`, for
  * every attempt, as `net.connect` does. The outcome goes to the handle's
  * owner as one call to `dialed(handle, code)`: `code` is undefined on
@@ -45,10 +46,11 @@ export function dial(handle: TcpHandle, host: string, port: number): number {
   return 0;
 }
 
+/** Connects, and arms reading at once (see `Relay.prepareUpstream`). */
 function connect(handle: TcpHandle, ip: string, family: number, port: number): number {
   const req = new TCPConnectWrap();
   req.oncomplete = onConnect;
-  return family === 6 ? handle.connect6(req, ip, port) : handle.connect(req, ip, port);
+  return (family === 6 ? handle.connect6(req, ip, port) : handle.connect(req, ip, port)) || handle.readStart();
 }
 
 function onConnect(this: Req, status: number, handle: TcpHandle): void {

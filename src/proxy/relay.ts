@@ -68,18 +68,25 @@ export abstract class Relay {
   /** A bug of ours surfaced in a callback; the connection is beyond saving. */
   protected abstract crashed(error: unknown): void;
 
-  /** Starts reading both sides. `upstream` must be connected. */
+  /**
+   * Readies a new upstream handle for reading, which may start as soon as its
+   * connect does: libuv reports the connect before any read, so the relay is
+   * running by the time bytes arrive, and the socket is registered with epoll
+   * once for both, not twice.
+   */
+  static prepareUpstream(upstream: TcpHandle): void {
+    upstream.useUserBuffer(shared);
+    upstream.onread = Relay.#onRead;
+  }
+
+  /** Starts relaying: `upstream` is connected and reading (see `prepareUpstream`). */
   protected startRelay(): void {
     const client = this.client;
-    const upstream = this.upstream!;
     this.#clientFd = client.fd;
-    this.#upstreamFd = upstream.fd;
+    this.#upstreamFd = this.upstream!.fd;
     client.useUserBuffer(shared);
-    upstream.useUserBuffer(shared);
     client.onread = Relay.#onRead;
-    upstream.onread = Relay.#onRead;
-    const err = client.readStart() || upstream.readStart();
-    if (err !== 0) this.closeRelay();
+    if (client.readStart() !== 0) this.closeRelay();
   }
 
   /** Closes both sides now (graceful: FIN, or RST if unread bytes remain). Idempotent. */

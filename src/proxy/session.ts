@@ -130,6 +130,7 @@ export class Session extends Relay implements PickContext, Connecting, Relaying,
     const upstream = newSocketHandle() as Side;
     upstream.relay = this;
     upstream.setNoDelay(true);
+    Relay.prepareUpstream(upstream);
     this.upstream = upstream;
     this.connectDeadline = Date.now() + host.connectTimeoutMs;
     host.sweeper.connecting.add(this);
