@@ -211,6 +211,25 @@ test('malformed HTTP gets a JSend 400 and the server goes on', T, async (t) => {
   assert.equal((await api.get('/healthz')).status, 200);
 });
 
+test('a client that hangs up mid-body changes nothing and the server goes on', T, async (t) => {
+  const { lb, api } = await setup(t);
+  const before = await api.backends();
+  for (let i = 0; i < 5; i++) {
+    const socket = await dial({ port: lb.adminAddress.port });
+    socket.write('POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"address": "127.0.0.1:9009"');
+    await new Promise((r) => setTimeout(r, 10)); // let the server start reading the body
+    socket.destroy();
+  }
+  for (let i = 0; i < 5; i++) {
+    const socket = await dial({ port: lb.adminAddress.port });
+    socket.on('error', () => {});
+    socket.write('POST /register HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"address"');
+    socket.resetAndDestroy();
+  }
+  assert.deepEqual(await api.backends(), before);
+  assert.equal((await api.get('/healthz')).status, 200);
+});
+
 test('oversized headers get a JSend 431', T, async (t) => {
   const { lb } = await setup(t);
   const answer = await rawAdminRequest(lb.adminAddress, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'z'.repeat(20_000)}\r\n\r\n`);
