@@ -18,6 +18,7 @@ import { tcpCheck } from './health/tcp-check.ts';
 import { silentLogger, type Logger } from './observability/log.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { ProxyStats } from './observability/stats.ts';
+import { WorkerPool } from './cluster/primary.ts';
 import { ProxyListener } from './proxy/listener.ts';
 import type { ConnectObserver } from './proxy/session.ts';
 import { createStrategy } from './strategies/index.ts';
@@ -38,7 +39,10 @@ export class LoadBalancer {
   readonly registry: Registry;
   readonly stats = new ProxyStats();
   readonly healthStats = new HealthStats();
-  readonly listener: ProxyListener;
+  /** The in-process data plane; undefined with `--workers` > 1, where each worker has its own. */
+  readonly #listener: ProxyListener | undefined;
+  readonly #pool: WorkerPool | undefined;
+  #proxyAddress: AddressInfo | undefined;
   readonly metrics: Metrics;
   readonly admin: AdminServer;
   readonly #monitor: HealthMonitor;
@@ -85,15 +89,20 @@ export class LoadBalancer {
         : undefined;
     this.#panic = new PanicWatch(this.registry, this.log);
     this.metrics = createMetrics({ registry: this.registry, stats: this.stats, health: this.healthStats });
-    this.listener = new ProxyListener({
-      registry: this.registry,
-      stats: this.stats,
-      log: this.log,
-      observer: this.#passive ?? NO_OBSERVER,
-      connectTimeoutMs: config.connectTimeoutMs,
-      retries: config.retries,
-      idleTimeoutMs: config.idleTimeoutMs,
-    });
+    const observer = this.#passive ?? NO_OBSERVER;
+    if (config.workers > 1) {
+      this.#pool = new WorkerPool({ config, registry: this.registry, stats: this.stats, observer, log: this.log });
+    } else {
+      this.#listener = new ProxyListener({
+        registry: this.registry,
+        stats: this.stats,
+        log: this.log,
+        observer,
+        connectTimeoutMs: config.connectTimeoutMs,
+        retries: config.retries,
+        idleTimeoutMs: config.idleTimeoutMs,
+      });
+    }
     this.admin = new AdminServer({ api: this, log: this.log, token: config.adminToken });
   }
 
@@ -102,7 +111,12 @@ export class LoadBalancer {
     const lb = new LoadBalancer(config, options);
     for (const spec of config.backends) lb.addBackend(spec);
     try {
-      await lb.listener.listen(config.listen);
+      if (lb.#pool) {
+        const { host, port } = await lb.#pool.start();
+        lb.#proxyAddress = { address: host, port, family: host.includes(':') ? 'IPv6' : 'IPv4' };
+      } else {
+        lb.#proxyAddress = await lb.#listener!.listen(config.listen);
+      }
       await lb.admin.listen(config.admin);
     } catch (err) {
       await lb.destroy();
@@ -112,7 +126,13 @@ export class LoadBalancer {
   }
 
   get proxyAddress(): AddressInfo {
-    return this.listener.address!;
+    return this.#proxyAddress!;
+  }
+
+  /** The in-process listener. Single-process mode only: with `--workers` > 1 the workers own theirs. */
+  get listener(): ProxyListener {
+    if (!this.#listener) throw new Error('no in-process listener: the data plane runs in worker processes');
+    return this.#listener;
   }
 
   get adminAddress(): AddressInfo {
@@ -136,7 +156,8 @@ export class LoadBalancer {
     this.registry.remove(backend);
     this.log.info({ backend: backend.key, force }, 'backend deregistered');
     if (force) {
-      this.listener.destroyConnectionsTo(backend);
+      this.#listener?.destroyConnectionsTo(backend);
+      this.#pool?.destroyConnectionsTo(backend);
       return 0;
     }
     return backend.active;
@@ -149,13 +170,14 @@ export class LoadBalancer {
       this.#passive?.close();
       this.#monitor.close();
       this.#panic.close();
-      return Promise.all([this.listener.close(graceMs), this.admin.close(graceMs)]).then(() => {});
+      const dataPlane = this.#pool ? this.#pool.close(graceMs) : this.#listener!.close(graceMs);
+      return Promise.all([dataPlane, this.admin.close(graceMs)]).then(() => {});
     })();
     return this.#closed;
   }
 
   /** Now: stop accepting and close every connection. Idempotent. */
   async destroy(): Promise<void> {
-    await Promise.all([this.listener.destroy(), this.admin.destroy(), this.close(0)]);
+    await Promise.all([this.#listener?.destroy(), this.admin.destroy(), this.close(0)]);
   }
 }

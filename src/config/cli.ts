@@ -75,6 +75,12 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
   };
   if (health.timeoutMs === 0) throw new ConfigError('--health-timeout', 'must be more than 0');
 
+  const adminToken = (flag: unknown): string | undefined => {
+    const token = flag === undefined ? process.env.FULCRUM_ADMIN_TOKEN : one('admin-token', flag);
+    if (token !== undefined && token.trim() === '') throw new ConfigError(flag === undefined ? 'FULCRUM_ADMIN_TOKEN' : '--admin-token', 'is empty (give a token, or leave it unset for an open admin API)');
+    return token;
+  };
+
   return Object.freeze({
     ...DEFAULTS,
     listen: parseHostPort('--listen', one('listen', args.listen), '0.0.0.0'),
@@ -92,7 +98,7 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
       maxFails: int('max-fails', one('max-fails', args['max-fails']), 0, 1000),
       ejectBaseMs: duration('eject-time'),
     }),
-    adminToken: args['admin-token'] ?? process.env.FULCRUM_ADMIN_TOKEN ?? undefined,
+    adminToken: adminToken(args['admin-token']),
     workers: workersText === 'auto' ? cpus : int('workers', workersText, 1, 256),
     logLevel,
   });

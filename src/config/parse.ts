@@ -107,5 +107,7 @@ export function parseBackendSpec(field: string, text: string): BackendSpec {
   const at = text.lastIndexOf('@');
   const address = at < 0 ? text : text.slice(0, at);
   const weight = at < 0 ? 1 : parseWeight(field, text.slice(at + 1));
-  return { ...parseHostPort(field, address), weight };
+  const hostPort = parseHostPort(field, address);
+  if (hostPort.port === 0) throw new ConfigError(field, `"${text}" has port 0 (a backend needs a real port, 1-65535)`);
+  return { ...hostPort, weight };
 }

@@ -32,6 +32,9 @@ const BAD: Array<{ args: string[]; message: RegExp }> = [
   { args: ['--connect-timeout', 'soon'], message: /^fulcrum: --connect-timeout: "soon" is not a duration/ },
   { args: ['--idle-timeout', '5 parsecs'], message: /^fulcrum: --idle-timeout: "5 parsecs" is not a duration/ },
   { args: ['--retries', '-1'], message: /^fulcrum: --retries: "-1" is invalid/ },
+  { args: ['--backend', '127.0.0.1:0'], message: /^fulcrum: --backend: "127.0.0.1:0" has port 0/ },
+  { args: ['--admin-token', ''], message: /^fulcrum: --admin-token: is empty/ },
+  { args: ['--workers', 'many'], message: /^fulcrum: --workers: "many" is invalid/ },
   { args: ['--no-such-flag'], message: /^fulcrum: usage: Unknown argument/ },
 ];
 

@@ -1,0 +1,79 @@
+/**
+ * `--workers 2` as a user runs it: traffic through both workers, admin
+ * changes reaching every worker, counters summed over workers, and a killed
+ * worker replaced while the other keeps serving.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { httpGet } from '../helpers/net.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function children(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('two workers serve, share admin changes, sum counters, and survive a worker dying', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--workers', '2', '--demo', '--algo', 'rr',
+    '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--health-interval', '100ms', '--log-level', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  while (!/demo-3/.test(out)) await once(child.stdout, 'data');
+  const port = Number(/proxy listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+  const admin = `http://127.0.0.1:${/admin listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]}`;
+  const backends = async () => ((await (await fetch(`${admin}/backends`)).json()) as { data: { backends: Array<{ id: string; address: string; totalConnections: number; health: string }> } }).data.backends;
+
+  const workers = children(child.pid!).filter((pid) => pid !== undefined);
+  assert.equal(workers.length, 2, `expected 2 worker processes, saw ${workers.join(',')}`);
+  await until('demo backends up', async () => ((await backends()).every((b) => b.health === 'up') ? true : undefined));
+
+  const first = await Promise.all(Array.from({ length: 30 }, () => httpGet(port)));
+  assert.deepEqual(new Set(first.map((b) => b.trim())), new Set(['hello from demo-1', 'hello from demo-2', 'hello from demo-3']));
+  await until('counters summed over workers', async () => {
+    const total = (await backends()).reduce((n, b) => n + b.totalConnections, 0);
+    return total === 30 ? true : undefined;
+  });
+
+  // Drain two of three: every worker must stop sending them traffic.
+  const list = await backends();
+  for (const b of list.slice(1)) {
+    const res = await fetch(`${admin}/backends/${b.id}`, { method: 'PATCH', body: JSON.stringify({ state: 'draining' }) });
+    assert.equal(res.status, 200);
+  }
+  const only = await until('drain reached the workers', async () => {
+    const answers = await Promise.all(Array.from({ length: 10 }, () => httpGet(port)));
+    return new Set(answers).size === 1 ? answers[0] : undefined;
+  });
+  const firstName = (await Promise.all(Array.from({ length: 20 }, () => httpGet(port)))).every((a) => a === only);
+  assert.ok(firstName, 'a drained backend still got a connection');
+
+  // Kill a worker: the other keeps serving, and a replacement appears.
+  process.kill(workers[0]!, 'SIGKILL');
+  for (let i = 0; i < 10; i++) assert.equal(await httpGet(port), only);
+  await until('a replacement worker', () => {
+    const now = children(child.pid!);
+    return now.length === 2 && !now.includes(workers[0]!) ? now : undefined;
+  });
+
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
+});
