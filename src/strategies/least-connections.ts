@@ -7,7 +7,7 @@ import { weightOf } from './weights.ts';
  * connection, so nothing can be precomputed: this is the one strategy that
  * scans the whole set per pick, O(n), kept to a plain loop without
  * allocation. Loads are compared as `a.active × b.weight < b.active × a.weight`
- * (exact integers, no division).
+ * (exact, no division).
  *
  * Ties go by rotation: the scan starts after the previous pick and keeps the
  * first of equally loaded backends, so equal backends take turns. A backend
@@ -16,38 +16,56 @@ import { weightOf } from './weights.ts';
  * idle accepted backend ends the scan since nothing can beat it.
  */
 class LeastConnectionsPicker implements Picker {
-  readonly #backends: readonly Backend[];
+  /** A private copy: indexing the registry's frozen arrays is several times slower. */
+  readonly #backends: Backend[];
   readonly #weights: Int32Array;
   #start = 0;
 
   constructor(backends: readonly Backend[]) {
-    this.#backends = backends;
-    this.#weights = new Int32Array(backends.length);
-    for (let i = 0; i < backends.length; i++) this.#weights[i] = weightOf(backends[i]!);
+    this.#backends = [...backends];
+    this.#weights = Int32Array.from(backends, weightOf);
   }
 
   pick(_ctx: PickContext, accept: Accept): Backend | undefined {
     const list = this.#backends;
-    const weights = this.#weights;
     const n = list.length;
+    const start = this.#start;
     let best = -1;
-    let bestActive = 0;
-    let bestWeight = 1;
-    let i = this.#start;
-    for (let seen = 0; seen < n; seen++) {
-      const b = list[i]!;
-      const w = weights[i]!;
-      if ((best < 0 || b.active * bestWeight < bestActive * w) && accept(b)) {
+    for (let k = 0, i = start; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
+      if (accept(list[i]!)) {
         best = i;
-        bestActive = b.active;
-        bestWeight = w;
-        if (bestActive === 0) break;
+        break;
       }
-      i = i + 1 === n ? 0 : i + 1;
     }
     if (best < 0) return undefined;
+    if (best >= start) {
+      best = this.#scan(best + 1, n, best, accept);
+      best = this.#scan(0, start, best, accept);
+    } else {
+      best = this.#scan(best + 1, start, best, accept);
+    }
     this.#start = best + 1 === n ? 0 : best + 1;
     return list[best];
+  }
+
+  /** The least loaded of `best` and the accepted backends in [from, to); the earliest on a tie. */
+  #scan(from: number, to: number, best: number, accept: Accept): number {
+    const list = this.#backends;
+    const weights = this.#weights;
+    let bestActive = list[best]!.active;
+    let bestWeight = weights[best]!;
+    if (bestActive === 0) return best;
+    for (let i = from; i < to; i++) {
+      const b = list[i]!;
+      const active = b.active;
+      if (active * bestWeight < bestActive * weights[i]! && accept(b)) {
+        best = i;
+        bestActive = active;
+        bestWeight = weights[i]!;
+        if (active === 0) break;
+      }
+    }
+    return best;
   }
 }
 

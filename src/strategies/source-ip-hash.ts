@@ -7,10 +7,11 @@ import { reducedWeights } from './weights.ts';
 /** Least slots per unit of (gcd-reduced) weight: a slot more or less moves a backend's share by under 2%. */
 const SLOTS_PER_WEIGHT = 64;
 /**
- * Largest table, about 1 MiB and a few ms to build. Sets whose reduced
- * weights sum past MAX_SLOTS / SLOTS_PER_WEIGHT (4,096) get coarser shares.
+ * Table size cap (65,537 slots, as in the Maglev paper): 320 KiB and a few
+ * ms to build. Sets whose reduced weights sum past 1,024 get fewer slots per
+ * unit of weight; every backend still gets at least one.
  */
-const MAX_SLOTS = 1 << 18;
+const MAX_SLOTS = 1 << 16;
 /** Seeds the second hashes: of a backend key for its Maglev skip, of a client IP for its fallback step. */
 const STEP_SEED = 0x9e3779b9;
 
@@ -64,15 +65,17 @@ function maglevTable(backends: readonly Backend[], weights: Int32Array): Uint32A
   }
   const table = new Uint32Array(size);
   const taken = new Uint8Array(size);
-  const turns = new DeadlinePicker(backends, weights);
-  for (let filled = 0; filled < size; filled++) {
-    const i = turns.next();
+  const claim = (i: number) => {
     let slot = next[i]!;
     while (taken[slot] === 1) slot = (slot + skip[i]!) % size;
     taken[slot] = 1;
     table[slot] = i;
     next[i] = (slot + skip[i]!) % size;
-  }
+  };
+  // One slot each first, so that no backend is left out of a capped table.
+  for (let i = 0; i < backends.length; i++) claim(i);
+  const turns = new DeadlinePicker(backends, weights);
+  for (let filled = backends.length; filled < size; filled++) claim(turns.next());
   return table;
 }
 
@@ -86,11 +89,12 @@ function maglevTable(backends: readonly Backend[], weights: Int32Array): Uint32A
  * most of a refused backend's clients to the same few neighbours.
  */
 class SourceIpHashPicker implements Picker {
-  readonly #backends: readonly Backend[];
+  /** A private copy: indexing the registry's frozen arrays is several times slower. */
+  readonly #backends: Backend[];
   readonly #table: Uint32Array;
 
   constructor(backends: readonly Backend[]) {
-    this.#backends = backends;
+    this.#backends = [...backends];
     this.#table = backends.length === 0 ? new Uint32Array(0) : maglevTable(backends, reducedWeights(backends));
   }
 

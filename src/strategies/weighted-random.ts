@@ -41,13 +41,14 @@ function aliasTable(weights: readonly number[]): { keep: Float64Array; alias: Ui
  * so it is O(1) expected and O(n) only when almost nothing is accepted.
  */
 class WeightedRandomPicker implements Picker {
-  readonly #backends: readonly Backend[];
+  /** A private copy: indexing the registry's frozen arrays is several times slower. */
+  readonly #backends: Backend[];
   readonly #keep: Float64Array;
   readonly #alias: Uint32Array;
   readonly #random: () => number;
 
   constructor(backends: readonly Backend[], random: () => number) {
-    this.#backends = backends;
+    this.#backends = [...backends];
     this.#random = random;
     const { keep, alias } = aliasTable(backends.map(weightOf));
     this.#keep = keep;

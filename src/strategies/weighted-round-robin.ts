@@ -43,12 +43,13 @@ export function smoothCycle(weights: Int32Array): Uint32Array {
 
 /** Steps through the precomputed cycle: O(1) per pick. */
 class CyclePicker implements Picker {
-  readonly #backends: readonly Backend[];
+  /** A private copy: indexing the registry's frozen arrays is several times slower. */
+  readonly #backends: Backend[];
   readonly #cycle: Uint32Array;
   #next = 0;
 
   constructor(backends: readonly Backend[], cycle: Uint32Array) {
-    this.#backends = backends;
+    this.#backends = [...backends];
     this.#cycle = cycle;
   }
 

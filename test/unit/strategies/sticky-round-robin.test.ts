@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Backend } from '../../../src/backends/backend.ts';
 import type { Accept, Picker } from '../../../src/strategies/strategy.ts';
 import { stickyRoundRobin } from '../../../src/strategies/sticky-round-robin.ts';
+import { mulberry32 } from '../../helpers/random.ts';
 import { except, makeBackends, nameOf, ready } from './fixtures.ts';
 
 /** Picks for each IP in turn, as `ip:backend`. */
@@ -74,4 +75,56 @@ test('srr: stickiness survives a rebuild and follows the key, not the object', (
   const c2 = new Backend({ host: '127.0.0.1', port: 9003, weight: 1 }, 'up');
   const picker = strategy.build([a, c2]);
   assert.equal(picker.pick({ clientIp: 'C' }, ready), c2);
+});
+
+/** The table as the plain Map it stands for: insertion order is recency order, a touch re-inserts. */
+class ModelSrr {
+  readonly table = new Map<string, { key: string; seen: number }>();
+  next = 0;
+  constructor(
+    readonly backends: Backend[],
+    readonly ttl: number,
+    readonly max: number,
+  ) {}
+
+  pick(ip: string, accept: Accept, now: number): Backend | undefined {
+    const entry = this.table.get(ip);
+    if (entry && now - entry.seen < this.ttl) {
+      const b = this.backends.find((x) => x.key === entry.key);
+      if (b && accept(b)) return this.#remember(ip, b, now);
+    }
+    for (let i = 0; i < this.backends.length; i++) {
+      const b = this.backends[this.next]!;
+      this.next = (this.next + 1) % this.backends.length;
+      if (accept(b)) return this.#remember(ip, b, now);
+    }
+    return undefined;
+  }
+
+  #remember(ip: string, b: Backend, now: number): Backend {
+    if (!this.table.delete(ip)) {
+      for (const [oldIp, old] of this.table) {
+        if (this.table.size < this.max && now - old.seen < this.ttl) break;
+        this.table.delete(oldIp);
+      }
+    }
+    this.table.set(ip, { key: b.key, seen: now });
+    return b;
+  }
+}
+
+test('srr agrees with a plain-Map model over 20,000 random connections', () => {
+  const random = mulberry32(21);
+  const backends = makeBackends(1, 1, 1, 1, 1);
+  let clock = 0;
+  const picker = stickyRoundRobin({ stickyTtlMs: 500, stickyMaxEntries: 16, now: () => clock }).build(backends);
+  const model = new ModelSrr(backends, 500, 16);
+  for (let i = 0; i < 20_000; i++) {
+    clock += Math.floor(random() * 20);
+    const ip = `198.51.100.${Math.floor(random() * 40)}`;
+    const refused = random() < 0.2 ? nameOf(backends[Math.floor(random() * 5)]) : '';
+    const accept = random() < 0.01 ? () => false : except(refused);
+    assert.equal(nameOf(picker.pick({ clientIp: ip }, accept)), nameOf(model.pick(ip, accept, clock)), `connection ${i}`);
+  }
+  assert.ok(model.table.size <= 16);
 });

@@ -1,0 +1,74 @@
+/**
+ * Cost of one pick and of one rebuild, per strategy, at 3, 100 and 1,000
+ * backends. Targets: a pick ≤ 100 ns at 1,000 backends (lc ≤ 1 µs, since it
+ * scans). `npm run bench`; about a minute.
+ */
+import { bench, do_not_optimize, group, run } from 'mitata';
+import { Backend } from '../src/backends/backend.ts';
+import { DeadlinePicker } from '../src/strategies/earliest-deadline.ts';
+import { createStrategy } from '../src/strategies/index.ts';
+import type { Accept, PickContext, StrategyOptions } from '../src/strategies/strategy.ts';
+import { reducedWeights } from '../src/strategies/weights.ts';
+
+const SIZES = [3, 100, 1000];
+/** mitata's per-benchmark state; `n` is the number of backends. */
+type State = { get(name: 'n'): number };
+const NAMES = ['rr', 'wrr', 'srr', 'lc', 'ptc', 'sih', 'random'];
+
+const options: StrategyOptions = {
+  random: Math.random,
+  stickyTtlMs: 600_000,
+  stickyMaxEntries: 100_000,
+  now: Date.now,
+};
+
+/** The dispatcher's accept, shared so that every pick calls the same function. */
+const accept: Accept = (b) => b.ready;
+
+/** 16,384 distinct client IPs, so hash and sticky lookups do not hit one cached entry. */
+const CONTEXTS: readonly PickContext[] = Array.from({ length: 1 << 14 }, (_, i) => ({
+  clientIp: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+}));
+const MASK = CONTEXTS.length - 1;
+
+/**
+ * `n` ready backends with weights 1–5 and 1–50 open connections (never 0,
+ * so that lc scans the whole set instead of stopping at an idle backend),
+ * frozen like the registry's snapshots.
+ */
+function makeSet(n: number): readonly Backend[] {
+  return Object.freeze(
+    Array.from({ length: n }, (_, i) => {
+      const b = new Backend({ host: '10.1.0.1', port: 1024 + i, weight: 1 + (i % 5) }, 'up');
+      b.active = 1 + ((i * 7919) % 50);
+      return b;
+    }),
+  );
+}
+
+for (const name of NAMES) {
+  group(name, () => {
+    bench(`${name} pick, $n backends`, function* (state: State) {
+      const picker = createStrategy(name, options).build(makeSet(state.get('n')));
+      let i = 0;
+      yield () => do_not_optimize(picker.pick(CONTEXTS[i++ & MASK]!, accept));
+    }).args('n', SIZES);
+
+    bench(`${name} build, $n backends`, function* (state: State) {
+      const strategy = createStrategy(name, options);
+      const set = makeSet(state.get('n'));
+      yield () => do_not_optimize(strategy.build(set));
+    }).args('n', SIZES);
+
+    if (name === 'wrr') {
+      // What wrr falls back to when the nginx cycle is too long or too costly to precompute.
+      bench('wrr pick, deadline heap, $n backends', function* (state: State) {
+        const set = makeSet(state.get('n'));
+        const picker = new DeadlinePicker(set, reducedWeights(set));
+        yield () => do_not_optimize(picker.pick(CONTEXTS[0]!, accept));
+      }).args('n', SIZES);
+    }
+  });
+}
+
+await run();
