@@ -48,7 +48,8 @@ export class WorkerPool {
     cluster.schedulingPolicy = cluster.SCHED_NONE; // the kernel spreads accepts; no handle passing per connection
     cluster.setupPrimary({
       exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
-      execArgv: process.execArgv,
+      // Workers run TypeScript too: keep tsx's loader even when it was registered in-process (the `fulcrum` bin).
+      execArgv: process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', 'tsx'],
       silent: false,
     });
     const sync = () => this.#scheduleBroadcast();
