@@ -3,11 +3,18 @@
  * half-close, backpressure and abort passed through, and both handles closed
  * exactly once whatever way the connection ends.
  *
- * - Each chunk read from one side is written to the other as is: no copy, no
- *   queue. The write is almost always taken by the kernel at once; when it is
- *   not, the source stops reading until the write completes, so at most one
- *   chunk per direction waits in memory (backpressure, like `pipe()` with a
- *   high-water mark of zero).
+ * - Every read of every connection lands in one shared buffer (libuv reads
+ *   into it through `useUserBuffer`) and is written to the other side at once
+ *   with write(2) (`fs.writeSync` on the socket's fd), so a chunk costs no
+ *   allocation at all. Node's own stream write could not be used here: when
+ *   the kernel takes only part of a chunk it queues the rest by reference,
+ *   and the next read would overwrite it. Instead, when the kernel is full,
+ *   the rest is copied out and queued with `writeBuffer`, and the source stops
+ *   reading until that write completes (backpressure: at most one chunk per
+ *   direction waits in memory). A direct write never overtakes a queued one:
+ *   while one is queued, nothing reads from its source.
+ *   (Default per-read ArrayBuffers cost a malloc, external-memory accounting
+ *   and, on large transfers, frequent full GCs: several times the CPU per MiB.)
  * - EOF from one side becomes a FIN (shutdown) on the other, which may go on
  *   talking: half-close passes through. When the second side reaches EOF
  *   nothing is left to send either way (a side is only read while no write
@@ -16,6 +23,8 @@
  * - A read or write error on one side (reset, broken pipe) is passed on as a
  *   reset of the other, so an abort looks like an abort at both ends.
  *
+ * Both fds are closed together, in one step, so no write can reach a
+ * descriptor number the kernel has since given to another socket.
  * Callbacks are static methods, shared by every connection; a handle finds
  * its relay through its `relay` property.
  */
@@ -42,8 +51,9 @@ const UPSTREAM_SHUTTING = 8;
 const CLOSED = 16;
 
 /**
- * Every read of every connection lands here, and is written out before the
- * next read can happen (reads run one at a time, on the loop thread).
+ * Every read of every connection lands here, and is written out (or copied)
+ * before the next read can happen: reads run one at a time, on the loop thread.
+ * 64 KiB is libuv's own read size, and stays in the CPU's cache.
  */
 const shared = Buffer.allocUnsafeSlow(64 * 1024);
 
@@ -106,7 +116,8 @@ export abstract class Relay {
     try {
       written = writeSync(toUpstream ? this.#upstreamFd : this.#clientFd, shared, 0, n);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return this.#abort(target);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' && code !== 'EINTR') return this.#abort(target);
       written = 0;
     }
     if (toUpstream) this.sentUpstream += n;

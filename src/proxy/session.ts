@@ -128,10 +128,10 @@ export class Session extends Relay implements PickContext, Connecting, Relaying,
     this.backend = backend;
     backend.active++;
     const upstream = newSocketHandle() as Side;
+    this.upstream = upstream; // from here on, whatever happens closes it
     upstream.relay = this;
     upstream.setNoDelay(true);
     Relay.prepareUpstream(upstream);
-    this.upstream = upstream;
     this.connectDeadline = Date.now() + host.connectTimeoutMs;
     host.sweeper.connecting.add(this);
     const err = dial(upstream, backend.host, backend.port);
