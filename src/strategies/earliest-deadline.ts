@@ -2,10 +2,12 @@ import type { Backend } from '../backends/backend.ts';
 import { firstAcceptedFrom, MAX_TRIES } from './fallback.ts';
 import type { Accept, PickContext, Picker } from './strategy.ts';
 
-/** Whether deadline (ra, fa) of backend ia comes before (rb, fb) of ib: by round, fraction, then registration order. */
-function before(ra: number, fa: number, ia: number, rb: number, fb: number, ib: number): boolean {
-  return ra !== rb ? ra < rb : fa !== fb ? fa < fb : ia < ib;
-}
+/**
+ * Rounds after which every deadline is shifted back: keeps deadlines below
+ * 2^17, where a double resolves 2^-35, far finer than the 1/(2·w·w')
+ * between distinct deadlines.
+ */
+const REBASE_ROUNDS = 1 << 16;
 
 /**
  * Weighted round robin's fallback for sets whose nginx cycle is too long or
@@ -13,39 +15,34 @@ function before(ra: number, fa: number, ia: number, rb: number, fb: number, ib: 
  * O(log n) per pick. Backend i's k-th pick of a round is due at
  * `round + (2k + 1) / 2w_i`, so its picks are evenly spaced and each round
  * gives it exactly w_i of them: as smooth as nginx's order, with the same
- * proportions, though not the same sequence. A backend that is not accepted
- * still uses up its turn.
+ * proportions, though not the same sequence. Equal deadlines go in
+ * registration order. A backend that is not accepted still uses up its turn.
  *
- * The fraction is a float, yet exact enough: equal fractions divide to the
- * same double, and distinct ones (denominators ≤ 2,000) differ by far more
- * than a rounding error. Rounds are kept apart so that they never eat into
- * the fraction's precision.
+ * Deadlines are doubles, yet exact enough: equal ones are computed from the
+ * same integers and so are the same double, and distinct ones stay far
+ * apart while below 2^17 (see REBASE_ROUNDS).
  */
 export class DeadlinePicker implements Picker {
+  /** A private copy: indexing the registry's frozen arrays is several times slower. */
   readonly #backends: Backend[];
   readonly #weights: Int32Array;
-  /** Picks so far in the current round, per backend. */
-  readonly #taken: Int32Array;
-  /** The heap, in heap order: backend index, round and fraction of its next deadline. */
-  readonly #index: Uint32Array;
+  /** Per backend: its current round, and its picks so far in that round. */
   readonly #round: Float64Array;
-  readonly #fraction: Float64Array;
+  readonly #taken: Int32Array;
+  /** The heap, in heap order: backend index and its next deadline. */
+  readonly #index: Uint32Array;
+  readonly #deadline: Float64Array;
 
   constructor(backends: readonly Backend[], weights: Int32Array) {
     const n = backends.length;
     this.#backends = [...backends];
     this.#weights = weights;
+    this.#round = new Float64Array(n);
     this.#taken = new Int32Array(n);
     this.#index = new Uint32Array(n);
-    this.#round = new Float64Array(n);
-    this.#fraction = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      this.#index[i] = i;
-      this.#fraction[i] = 1 / (2 * weights[i]!);
-    }
-    for (let at = (n >> 1) - 1; at >= 0; at--) {
-      this.#siftDown(at, this.#index[at]!, this.#round[at]!, this.#fraction[at]!);
-    }
+    this.#deadline = new Float64Array(n);
+    for (let i = 0; i < n; i++) this.#index[i] = i;
+    this.#heapify();
   }
 
   pick(_ctx: PickContext, accept: Accept): Backend | undefined {
@@ -64,41 +61,56 @@ export class DeadlinePicker implements Picker {
   next(): number {
     const index = this.#index[0]!;
     const weight = this.#weights[index]!;
-    let round = this.#round[0]!;
     let taken = this.#taken[index]! + 1;
     if (taken === weight) {
       taken = 0;
-      round++;
+      if (++this.#round[index]! === REBASE_ROUNDS) return this.#rebase(index);
     }
     this.#taken[index] = taken;
-    this.#siftDown(0, index, round, (2 * taken + 1) / (2 * weight));
+    this.#siftDown(0, index, this.#round[index]! + (2 * taken + 1) / (2 * weight));
     return index;
   }
 
-  /** Places (index, round, fraction) at `at` or below, moving earlier children up. */
-  #siftDown(at: number, index: number, round: number, fraction: number): void {
-    const heapIndex = this.#index;
-    const heapRound = this.#round;
-    const heapFraction = this.#fraction;
-    const n = heapIndex.length;
+  /** Every other backend is at least in round REBASE_ROUNDS - 1 (deadlines span under one round): shift them all back. */
+  #rebase(index: number): number {
+    this.#taken[index] = 0;
+    for (let i = 0; i < this.#round.length; i++) this.#round[i]! -= REBASE_ROUNDS - 1;
+    this.#heapify();
+    return index;
+  }
+
+  #heapify(): void {
+    const n = this.#index.length;
+    for (let at = 0; at < n; at++) {
+      const i = this.#index[at]!;
+      this.#deadline[at] = this.#round[i]! + (2 * this.#taken[i]! + 1) / (2 * this.#weights[i]!);
+    }
+    for (let at = (n >> 1) - 1; at >= 0; at--) this.#siftDown(at, this.#index[at]!, this.#deadline[at]!);
+  }
+
+  /** Places (index, deadline) at `at` or below, moving earlier children up. */
+  #siftDown(at: number, index: number, deadline: number): void {
+    const heap = this.#index;
+    const deadlines = this.#deadline;
+    const n = heap.length;
     for (;;) {
       let child = 2 * at + 1;
       if (child >= n) break;
+      let due = deadlines[child]!;
       const right = child + 1;
-      if (
-        right < n &&
-        before(heapRound[right]!, heapFraction[right]!, heapIndex[right]!, heapRound[child]!, heapFraction[child]!, heapIndex[child]!)
-      ) {
-        child = right;
+      if (right < n) {
+        const rightDue = deadlines[right]!;
+        if (rightDue < due || (rightDue === due && heap[right]! < heap[child]!)) {
+          child = right;
+          due = rightDue;
+        }
       }
-      if (!before(heapRound[child]!, heapFraction[child]!, heapIndex[child]!, round, fraction, index)) break;
-      heapIndex[at] = heapIndex[child]!;
-      heapRound[at] = heapRound[child]!;
-      heapFraction[at] = heapFraction[child]!;
+      if (due > deadline || (due === deadline && heap[child]! > index)) break;
+      heap[at] = heap[child]!;
+      deadlines[at] = due;
       at = child;
     }
-    heapIndex[at] = index;
-    heapRound[at] = round;
-    heapFraction[at] = fraction;
+    heap[at] = index;
+    deadlines[at] = deadline;
   }
 }

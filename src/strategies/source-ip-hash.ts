@@ -65,17 +65,29 @@ function maglevTable(backends: readonly Backend[], weights: Int32Array): Uint32A
   }
   const table = new Uint32Array(size);
   const taken = new Uint8Array(size);
+  // Steps by subtraction, not `%`: integer division dominated the build.
   const claim = (i: number) => {
+    const step = skip[i]!;
     let slot = next[i]!;
-    while (taken[slot] === 1) slot = (slot + skip[i]!) % size;
+    while (taken[slot] === 1) {
+      slot += step;
+      if (slot >= size) slot -= size;
+    }
     taken[slot] = 1;
     table[slot] = i;
-    next[i] = (slot + skip[i]!) % size;
+    slot += step;
+    next[i] = slot >= size ? slot - size : slot;
   };
   // One slot each first, so that no backend is left out of a capped table.
   for (let i = 0; i < backends.length; i++) claim(i);
-  const turns = new DeadlinePicker(backends, weights);
-  for (let filled = backends.length; filled < size; filled++) claim(turns.next());
+  // The weighted turn order repeats every `units` turns: schedule one round, then replay it.
+  const scheduler = new DeadlinePicker(backends, weights);
+  const turns = new Uint32Array(Math.min(units, size - backends.length));
+  for (let t = 0; t < turns.length; t++) turns[t] = scheduler.next();
+  for (let filled = backends.length, t = 0; filled < size; filled++) {
+    claim(turns[t]!);
+    t = t + 1 === turns.length ? 0 : t + 1;
+  }
   return table;
 }
 

@@ -8,6 +8,13 @@ interface Stick {
   key: string;
   /** Last time this client IP was picked for, by `options.now()`. */
   seen: number;
+  /**
+   * Memo of where `key` sits in the list of picker number `build`, so that
+   * repeat clients skip the key lookup; -1 when it is not there. Any other
+   * picker resolves the key afresh.
+   */
+  slot: number;
+  build: number;
   older: Stick | undefined;
   newer: Stick | undefined;
 }
@@ -47,21 +54,22 @@ class StickyTable {
   }
 
   /** Records that `ip` now uses `key`, as the most recently seen entry. */
-  set(ip: string, key: string, now: number): void {
+  set(ip: string, key: string, now: number): Stick {
     const existing = this.#entries.get(ip);
     if (existing !== undefined) {
       existing.key = key;
       this.touch(existing, now);
-      return;
+      return existing;
     }
     for (let old = this.#oldest; old !== undefined; old = this.#oldest) {
       if (this.#entries.size < this.#maxEntries && now - old.seen < this.#ttlMs) break;
       this.#unlink(old);
       this.#entries.delete(old.ip);
     }
-    const stick: Stick = { ip, key, seen: now, older: undefined, newer: undefined };
+    const stick: Stick = { ip, key, seen: now, slot: -1, build: 0, older: undefined, newer: undefined };
     this.#entries.set(ip, stick);
     this.#append(stick);
+    return stick;
   }
 
   #unlink(stick: Stick): void {
@@ -88,49 +96,61 @@ class StickyTable {
  */
 class StickyRoundRobinPicker implements Picker {
   readonly #backends: Backend[];
-  readonly #byKey = new Map<string, Backend>();
+  readonly #slotOf = new Map<string, number>();
   readonly #table: StickyTable;
   readonly #now: () => number;
+  /** This picker's number among the strategy's builds (see `Stick.slot`). */
+  readonly #build: number;
   #next = 0;
 
-  constructor(backends: readonly Backend[], table: StickyTable, now: () => number) {
+  constructor(backends: readonly Backend[], table: StickyTable, now: () => number, build: number) {
     this.#backends = [...backends];
     this.#table = table;
     this.#now = now;
-    for (const b of backends) this.#byKey.set(b.key, b);
+    this.#build = build;
+    backends.forEach((b, i) => this.#slotOf.set(b.key, i));
   }
 
   pick(ctx: PickContext, accept: Accept): Backend | undefined {
     const now = this.#now();
     const stick = this.#table.get(ctx.clientIp, now);
     if (stick !== undefined) {
-      const b = this.#byKey.get(stick.key);
+      if (stick.build !== this.#build) {
+        stick.slot = this.#slotOf.get(stick.key) ?? -1;
+        stick.build = this.#build;
+      }
+      const b = this.#backends[stick.slot];
       if (b !== undefined && accept(b)) {
         this.#table.touch(stick, now);
         return b;
       }
     }
-    const b = this.#rotate(accept);
-    if (b !== undefined) this.#table.set(ctx.clientIp, b.key, now);
+    const slot = this.#rotate(accept);
+    if (slot < 0) return undefined;
+    const b = this.#backends[slot]!;
+    const updated = this.#table.set(ctx.clientIp, b.key, now);
+    updated.slot = slot;
+    updated.build = this.#build;
     return b;
   }
 
-  #rotate(accept: Accept): Backend | undefined {
-    const list = this.#backends;
-    const n = list.length;
+  /** The index of the next accepted backend in the rotation, or -1. */
+  #rotate(accept: Accept): number {
+    const n = this.#backends.length;
     for (let i = 0; i < n; i++) {
-      const b = list[this.#next]!;
-      this.#next = this.#next + 1 === n ? 0 : this.#next + 1;
-      if (accept(b)) return b;
+      const slot = this.#next;
+      this.#next = slot + 1 === n ? 0 : slot + 1;
+      if (accept(this.#backends[slot]!)) return slot;
     }
-    return undefined;
+    return -1;
   }
 }
 
 export function stickyRoundRobin(options: Pick<StrategyOptions, 'stickyTtlMs' | 'stickyMaxEntries' | 'now'>): Strategy {
   const table = new StickyTable(options.stickyTtlMs, options.stickyMaxEntries);
+  let builds = 0;
   return {
     name: 'sticky-round-robin',
-    build: (backends) => new StickyRoundRobinPicker(backends, table, options.now),
+    build: (backends) => new StickyRoundRobinPicker(backends, table, options.now, ++builds),
   };
 }

@@ -123,3 +123,15 @@ test('sih: adding a backend moves only about its share of IPs', () => {
   assert.ok(moved / IPS < 0.15, `moved ${moved / IPS}`);
   assert.ok(movedElsewhere / IPS < 0.06, `moved elsewhere ${movedElsewhere / IPS}`);
 });
+
+test('sih: in a capped table a backend of weight 1 among heavy ones still gets clients', () => {
+  // 140 × 1000 + 1 weight units: by weight alone, the light one's first turn (at half a round) would
+  // come after 70,000 heavy turns, and the table has only 65,537 slots.
+  const backends = makeBackends(...Array.from({ length: 140 }, () => 1000), 1);
+  const picker = sourceIpHash().build(backends);
+  let light = 0;
+  for (let i = 0; i < 400_000; i++) {
+    if (picker.pick({ clientIp: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` }, ready) === backends[140]) light++;
+  }
+  assert.ok(light > 0 && light < 40, `${light} clients`);
+});

@@ -82,7 +82,7 @@ class ModelSrr {
   readonly table = new Map<string, { key: string; seen: number }>();
   next = 0;
   constructor(
-    readonly backends: Backend[],
+    public backends: Backend[],
     readonly ttl: number,
     readonly max: number,
   ) {}
@@ -113,16 +113,25 @@ class ModelSrr {
   }
 }
 
-test('srr agrees with a plain-Map model over 20,000 random connections', () => {
+test('srr agrees with a plain-Map model over 20,000 random connections and 20 rebuilds', () => {
   const random = mulberry32(21);
-  const backends = makeBackends(1, 1, 1, 1, 1);
+  const all = makeBackends(1, 1, 1, 1, 1, 1);
   let clock = 0;
-  const picker = stickyRoundRobin({ stickyTtlMs: 500, stickyMaxEntries: 16, now: () => clock }).build(backends);
+  const strategy = stickyRoundRobin({ stickyTtlMs: 500, stickyMaxEntries: 16, now: () => clock });
+  let backends = all.slice(0, 5);
+  let picker = strategy.build(backends);
   const model = new ModelSrr(backends, 500, 16);
   for (let i = 0; i < 20_000; i++) {
+    if (i % 1000 === 999) {
+      // A new set: some backends gone, the order shuffled; the table carries over.
+      backends = all.filter(() => random() < 0.8).sort(() => random() - 0.5);
+      picker = strategy.build(backends);
+      model.backends = backends;
+      model.next = 0;
+    }
     clock += Math.floor(random() * 20);
     const ip = `198.51.100.${Math.floor(random() * 40)}`;
-    const refused = random() < 0.2 ? nameOf(backends[Math.floor(random() * 5)]) : '';
+    const refused = random() < 0.2 ? nameOf(all[Math.floor(random() * all.length)]) : '';
     const accept = random() < 0.01 ? () => false : except(refused);
     assert.equal(nameOf(picker.pick({ clientIp: ip }, accept)), nameOf(model.pick(ip, accept, clock)), `connection ${i}`);
   }
