@@ -49,10 +49,14 @@ interface Run {
   readonly samples: Samples;
   /** Fewest idle connections any target held, for the row label. */
   minOpen: number;
+  /** Latency runs per target in which the generator itself stalled: p99 then measures the machine. */
+  readonly stalls: Map<TargetName, number>;
 }
 
+const STALL_MS = 10;
+
 /** Records one traffic load's figures; returns a one-line summary for the progress log. */
-async function measureTraffic(load: TrafficLoad, t: Running, { settings, samples }: Run): Promise<string> {
+async function measureTraffic(load: TrafficLoad, t: Running, { settings, samples, stalls }: Run): Promise<string> {
   const r = await runLoad(load, t.port, t.pid, settings);
   const perReq = r.cpuUs !== undefined && r.requests > 0 ? r.cpuUs / r.requests : undefined;
   const errs = r.errors > 0 ? `, ${num(r.errors)} errors` : '';
@@ -76,7 +80,9 @@ async function measureTraffic(load: TrafficLoad, t: Running, { settings, samples
       samples.add(t.name, 'latency.p50', r.p50Ms);
       samples.add(t.name, 'latency.p99', r.p99Ms);
       // A generator that went unscheduled for many ms means a busy machine, not a slow target.
-      const stall = (r.generatorStallMs ?? 0) > 10 ? `, generator stalled ${num(r.generatorStallMs!, 0)} ms` : '';
+      const stalled = (r.generatorStallMs ?? 0) > STALL_MS;
+      if (stalled) stalls.set(t.name, (stalls.get(t.name) ?? 0) + 1);
+      const stall = stalled ? `, generator stalled ${num(r.generatorStallMs!, 0)} ms` : '';
       return `p50 ${num(r.p50Ms, 3)} ms, p99 ${num(r.p99Ms, 3)} ms over ${num(r.requests)} requests${errs}${stall}`;
     }
   }
@@ -150,7 +156,7 @@ async function main(): Promise<number> {
     backend = await startBackend(tmp, REPO, opts.nodeBackend, opts.idleConns);
     log(`backend: ${backend.kind} on 127.0.0.1:${backend.port}; load tool: ${wrk ?? 'tools/loadgen.ts'}`);
     const ctx: TargetContext = { tmp, repo: REPO, backend, fulcrumArgs: opts.fulcrumArgs, idleConns: opts.idleConns };
-    const run: Run = { opts, settings, ctx, samples, minOpen: Infinity };
+    const run: Run = { opts, settings, ctx, samples, minOpen: Infinity, stalls: new Map() };
     for (const name of opts.targets) {
       const s = await startTarget(name, ctx);
       if (s.ok) running.push(s.target);
@@ -195,6 +201,10 @@ async function main(): Promise<number> {
         `"Balancer" rows charge the whole process tree (nginx master + worker, Fulcrum workers) from /proc; \`direct\` has no balancer.`,
       ...(opts.loads.includes('memory') && opts.idleConnsWhy
         ? [`The idle test held ${num(opts.idleConns)} connections rather than 10,000 (${opts.idleConnsWhy}).`]
+        : []),
+      ...(run.stalls.size > 0
+        ? [`The latency generator went unscheduled for over ${STALL_MS} ms (a busy machine) in ` +
+            `${[...run.stalls].map(([name, n]) => `${n}/${opts.rounds} ${name}`).join(', ')} runs; p99 there reflects the machine more than the target.`]
         : []),
       ...(idleShown < opts.idleConns ? [`Only ${num(idleShown)} of ${num(opts.idleConns)} idle connections stayed open through some target.`] : []),
       ...(notes.length > 0 ? [``, `Notes:`, ...notes.map((n) => `- ${n}`)] : []),
