@@ -12,6 +12,12 @@ export const MAX_CYCLE = 1 << 20;
  * at most 4,194. Beyond either bound the deadline heap takes over.
  */
 export const MAX_BUILD_STEPS = 1 << 22;
+/**
+ * Longest round of the deadline schedule precomputed instead (about 10 ms
+ * too, at O(log n) a step). Past it the deadline heap runs live, O(log n)
+ * per pick.
+ */
+export const MAX_DEADLINE_CYCLE = 1 << 17;
 
 /**
  * The cycle nginx's smooth weighted round robin produces: each step every
@@ -71,10 +77,20 @@ class CyclePicker implements Picker {
   }
 }
 
+/** One round of the deadline schedule (every backend exactly its weight); it repeats round after round. */
+function deadlineCycle(backends: readonly Backend[], weights: Int32Array, total: number): Uint32Array {
+  const schedule = new DeadlinePicker(backends, weights);
+  const cycle = new Uint32Array(total);
+  for (let t = 0; t < total; t++) cycle[t] = schedule.next();
+  return cycle;
+}
+
 /**
- * Smooth weighted round robin. The nginx cycle is precomputed when it has at
- * most MAX_CYCLE entries and costs at most MAX_BUILD_STEPS to simulate;
- * otherwise the O(log n) deadline heap is used.
+ * Smooth weighted round robin, O(1) per pick while a cycle can be
+ * precomputed: nginx's own when it has at most MAX_CYCLE entries and costs
+ * at most MAX_BUILD_STEPS to simulate, else a round of the deadline schedule
+ * (as smooth, not the same order) up to MAX_DEADLINE_CYCLE entries. Past
+ * that, the deadline heap runs live at O(log n) per pick.
  */
 export function weightedRoundRobin(): Strategy {
   return {
@@ -86,6 +102,7 @@ export function weightedRoundRobin(): Strategy {
       if (total <= MAX_CYCLE && total * weights.length <= MAX_BUILD_STEPS) {
         return new CyclePicker(backends, smoothCycle(weights));
       }
+      if (total <= MAX_DEADLINE_CYCLE) return new CyclePicker(backends, deadlineCycle(backends, weights, total));
       return new DeadlinePicker(backends, weights);
     },
   };

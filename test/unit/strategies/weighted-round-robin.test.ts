@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeadlinePicker } from '../../../src/strategies/earliest-deadline.ts';
-import { MAX_BUILD_STEPS, MAX_CYCLE, smoothCycle, weightedRoundRobin } from '../../../src/strategies/weighted-round-robin.ts';
+import { MAX_BUILD_STEPS, MAX_CYCLE, MAX_DEADLINE_CYCLE, smoothCycle, weightedRoundRobin } from '../../../src/strategies/weighted-round-robin.ts';
 import { mulberry32 } from '../../helpers/random.ts';
 import { except, makeBackends, nameOf, picks, ready } from './fixtures.ts';
 
@@ -17,7 +17,7 @@ function nginx(weights: number[], count: number): string[] {
       if (best === -1 || current[i]! > current[best]!) best = i;
     }
     current[best]! -= total;
-    out.push(String.fromCharCode(97 + best));
+    out.push(best < 26 ? String.fromCharCode(97 + best) : `#${best}`);
   }
   return out;
 }
@@ -56,16 +56,25 @@ test('wrr passes over a backend that is not accepted and moves on along the cycl
   assert.equal(picks(picker, 7, except('a')).join(''), 'bcbcbcb');
 });
 
-test('wrr precomputes the cycle for small sets and uses the deadline heap beyond the bounds', () => {
-  assert.ok(!(weightedRoundRobin().build(makeBackends(5, 1, 1)) instanceof DeadlinePicker));
-  assert.ok(!(weightedRoundRobin().build(makeBackends(...Array.from({ length: 1000 }, (_, i) => 1 + (i % 5)))) instanceof DeadlinePicker));
-  // 100 backends of weight 999/1000: a cycle of 99,950 entries, 10M steps to simulate.
+test('wrr: nginx cycle while cheap, then a precomputed deadline round, then the live deadline heap', () => {
+  const names = (weights: number[], count: number) => {
+    const backends = makeBackends(...weights);
+    const schedule = new DeadlinePicker(backends, Int32Array.from(weights));
+    return Array.from({ length: count }, () => nameOf(backends[schedule.next()]));
+  };
+  // 1,000 backends of weights 1–5: 3,000 × 1,000 steps to simulate, within budget.
+  const cheap = Array.from({ length: 1000 }, (_, i) => 1 + (i % 5));
+  assert.ok(3000 * 1000 <= MAX_BUILD_STEPS);
+  assert.deepEqual(picks(weightedRoundRobin().build(makeBackends(...cheap)), 3000).slice(0, 12), nginx(cheap, 12));
+  // 100 backends of weight 999/1000: a cycle of 99,950, 10M steps to simulate: the deadline round instead.
   const costly = Array.from({ length: 100 }, (_, i) => 999 + (i % 2));
-  assert.ok(costly.reduce((a, b) => a + b) * costly.length > MAX_BUILD_STEPS);
-  assert.ok(weightedRoundRobin().build(makeBackends(...costly)) instanceof DeadlinePicker);
-  // Three backends whose cycle would be longer than MAX_CYCLE.
-  const long = [MAX_CYCLE, 1, 1];
-  assert.ok(weightedRoundRobin().build(makeBackends(...long)) instanceof DeadlinePicker);
+  assert.ok(99_950 * 100 > MAX_BUILD_STEPS && 99_950 <= MAX_DEADLINE_CYCLE);
+  const precomputed = weightedRoundRobin().build(makeBackends(...costly));
+  assert.ok(!(precomputed instanceof DeadlinePicker));
+  assert.deepEqual(picks(precomputed, 99_950 + 500), names(costly, 99_950 + 500));
+  // 200 of them: 199,900 > MAX_DEADLINE_CYCLE, and three whose cycle would pass MAX_CYCLE: live heap.
+  assert.ok(weightedRoundRobin().build(makeBackends(...Array.from({ length: 200 }, (_, i) => 999 + (i % 2)))) instanceof DeadlinePicker);
+  assert.ok(weightedRoundRobin().build(makeBackends(MAX_CYCLE, 1, 1)) instanceof DeadlinePicker);
 });
 
 test('smoothCycle gives every backend exactly its weight per cycle', () => {
@@ -104,16 +113,19 @@ test('the deadline heap passes over a backend that is not accepted', () => {
   assert.equal(picker.pick({ clientIp: '192.0.2.1' }, () => false), undefined);
 });
 
-test('wrr on a large set is exact per round and never starves a light backend', () => {
-  const weights = Array.from({ length: 100 }, (_, i) => (i === 0 ? 1 : 999 + (i % 2)));
-  const picker = weightedRoundRobin().build(makeBackends(...weights));
-  const total = weights.reduce((a, b) => a + b);
-  const counts = new Map<string, number>();
-  for (let k = 0; k < total; k++) {
-    const name = nameOf(picker.pick({ clientIp: '192.0.2.1' }, ready));
-    counts.set(name, (counts.get(name) ?? 0) + 1);
-  }
-  assert.equal(counts.get('a'), 1);
-  assert.equal(counts.get('b'), 1000);
-  assert.equal(counts.get('c'), 999);
-});
+for (const count of [100, 200]) {
+  test(`wrr on ${count} heavy backends and a light one is exact per round and never starves the light one`, () => {
+    const weights = Array.from({ length: count }, (_, i) => (i === 0 ? 1 : 999 + (i % 2)));
+    const picker = weightedRoundRobin().build(makeBackends(...weights));
+    assert.equal(picker instanceof DeadlinePicker, count === 200);
+    const total = weights.reduce((a, b) => a + b);
+    const counts = new Map<string, number>();
+    for (let k = 0; k < total; k++) {
+      const name = nameOf(picker.pick({ clientIp: '192.0.2.1' }, ready));
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    assert.equal(counts.get('a'), 1);
+    assert.equal(counts.get('b'), 1000);
+    assert.equal(counts.get('c'), 999);
+  });
+}
