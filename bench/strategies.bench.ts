@@ -1,7 +1,7 @@
 /**
  * Cost of one pick and of one rebuild, per strategy, at 3, 100 and 1,000
  * backends. Targets: a pick ≤ 100 ns at 1,000 backends (lc ≤ 1 µs, since it
- * scans). `npm run bench`; about a minute.
+ * scans). `npm run bench`, about a minute; BENCH_FILTER=regexp for a subset.
  */
 import { bench, do_not_optimize, group, run } from 'mitata';
 import { Backend } from '../src/backends/backend.ts';
@@ -84,7 +84,9 @@ for (const name of NAMES) {
   });
 }
 
-const { benchmarks } = await run();
+// BENCH_FILTER=regexp runs only the matching benchmarks, e.g. BENCH_FILTER='^lc'.
+const filter = process.env['BENCH_FILTER'];
+const { benchmarks } = await run(filter ? { filter: new RegExp(filter) } : {});
 
 // The figures the targets are about: one pick at 1,000 backends.
 const TARGET_NS: Record<string, number> = { lc: 1000 };

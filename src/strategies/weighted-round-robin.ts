@@ -4,18 +4,17 @@ import { DeadlinePicker } from './earliest-deadline.ts';
 import { firstAcceptedFrom, MAX_TRIES } from './fallback.ts';
 import { reducedWeights } from './weights.ts';
 
-/** Longest cycle precomputed: 2^20 entries, 4 MiB. */
-export const MAX_CYCLE = 1 << 20;
 /**
  * Most steps the nginx simulation may take (backends × cycle length), about
- * 10 ms of event-loop time: 1,000 backends whose gcd-reduced weights sum to
- * at most 4,194. Beyond either bound the deadline heap takes over.
+ * 10 ms of event-loop time: e.g. 1,000 backends whose gcd-reduced weights
+ * sum to at most 4,194. With weights ≤ 1,000 this also bounds the cycle to
+ * 64,000 entries (at 64 backends). Past it, the deadline schedule takes over.
  */
 export const MAX_BUILD_STEPS = 1 << 22;
 /**
- * Longest round of the deadline schedule precomputed instead (about 10 ms
- * too, at O(log n) a step). Past it the deadline heap runs live, O(log n)
- * per pick.
+ * Longest round of the deadline schedule precomputed instead (512 KiB,
+ * about 10 ms too at O(log n) a step). Past it the deadline heap runs live,
+ * O(log n) per pick: sets of over ~130 backends with weights in the hundreds.
  */
 export const MAX_DEADLINE_CYCLE = 1 << 17;
 
@@ -33,7 +32,8 @@ export function smoothCycle(weights: Int32Array): Uint32Array {
   const current = new Int32Array(n);
   for (let t = 0; t < total; t++) {
     let best = 0;
-    let bestCurrent = -Infinity;
+    // Below any current weight after the increment (those stay above -total): keeps the loop in integers.
+    let bestCurrent = -2 * total;
     for (let i = 0; i < n; i++) {
       const c = current[i]! + weights[i]!;
       current[i] = c;
@@ -87,10 +87,10 @@ function deadlineCycle(backends: readonly Backend[], weights: Int32Array, total:
 
 /**
  * Smooth weighted round robin, O(1) per pick while a cycle can be
- * precomputed: nginx's own when it has at most MAX_CYCLE entries and costs
- * at most MAX_BUILD_STEPS to simulate, else a round of the deadline schedule
- * (as smooth, not the same order) up to MAX_DEADLINE_CYCLE entries. Past
- * that, the deadline heap runs live at O(log n) per pick.
+ * precomputed: nginx's own when it costs at most MAX_BUILD_STEPS to
+ * simulate, else a round of the deadline schedule (as smooth, not the same
+ * order) up to MAX_DEADLINE_CYCLE entries. Past that, the deadline heap runs
+ * live at O(log n) per pick.
  */
 export function weightedRoundRobin(): Strategy {
   return {
@@ -99,7 +99,7 @@ export function weightedRoundRobin(): Strategy {
       const weights = reducedWeights(backends);
       let total = 0;
       for (let i = 0; i < weights.length; i++) total += weights[i]!;
-      if (total <= MAX_CYCLE && total * weights.length <= MAX_BUILD_STEPS) {
+      if (total * weights.length <= MAX_BUILD_STEPS) {
         return new CyclePicker(backends, smoothCycle(weights));
       }
       if (total <= MAX_DEADLINE_CYCLE) return new CyclePicker(backends, deadlineCycle(backends, weights, total));

@@ -1,18 +1,25 @@
 /** Weight arithmetic shared by the weighted strategies. */
 import type { Backend } from '../backends/backend.ts';
+import { MAX_WEIGHT } from '../config/parse.ts';
 
 /**
- * A backend's weight as a positive integer. Config validation already
- * guarantees 1–1000; a strategy must never throw or divide by zero on the
- * data path, so anything else counts as 1 rather than excluding the backend.
+ * A backend's weight as an integer in 1..MAX_WEIGHT. Config validation
+ * already guarantees that; a strategy must never throw, divide by zero or
+ * overflow on the data path, so anything else is clamped into the range
+ * (a weight below 1 counts as 1 rather than excluding the backend).
  */
 export function weightOf(b: Backend): number {
   const w = b.weight;
-  return Number.isFinite(w) && w >= 1 ? Math.floor(w) : 1;
+  if (!(w >= 1)) return 1;
+  return w >= MAX_WEIGHT ? MAX_WEIGHT : Math.floor(w);
 }
 
 export function gcd(a: number, b: number): number {
-  while (b !== 0) [a, b] = [b, a % b];
+  while (b !== 0) {
+    const r = a % b;
+    a = b;
+    b = r;
+  }
   return a;
 }
 

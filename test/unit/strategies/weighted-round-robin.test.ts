@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeadlinePicker } from '../../../src/strategies/earliest-deadline.ts';
-import { MAX_BUILD_STEPS, MAX_CYCLE, MAX_DEADLINE_CYCLE, smoothCycle, weightedRoundRobin } from '../../../src/strategies/weighted-round-robin.ts';
+import { MAX_BUILD_STEPS, MAX_DEADLINE_CYCLE, smoothCycle, weightedRoundRobin } from '../../../src/strategies/weighted-round-robin.ts';
 import { mulberry32 } from '../../helpers/random.ts';
 import { except, makeBackends, nameOf, picks, ready } from './fixtures.ts';
 
@@ -72,9 +72,14 @@ test('wrr: nginx cycle while cheap, then a precomputed deadline round, then the 
   const precomputed = weightedRoundRobin().build(makeBackends(...costly));
   assert.ok(!(precomputed instanceof DeadlinePicker));
   assert.deepEqual(picks(precomputed, 99_950 + 500), names(costly, 99_950 + 500));
-  // 200 of them: 199,900 > MAX_DEADLINE_CYCLE, and three whose cycle would pass MAX_CYCLE: live heap.
+  // 200 of them: 199,900 > MAX_DEADLINE_CYCLE: the live heap.
   assert.ok(weightedRoundRobin().build(makeBackends(...Array.from({ length: 200 }, (_, i) => 999 + (i % 2)))) instanceof DeadlinePicker);
-  assert.ok(weightedRoundRobin().build(makeBackends(MAX_CYCLE, 1, 1)) instanceof DeadlinePicker);
+});
+
+test('wrr: weights outside 1..1000 (never valid in config) are clamped, not trusted', () => {
+  assert.equal(picks(weightedRoundRobin().build(makeBackends(5000, 1000)), 4).join(''), 'abab');
+  assert.equal(picks(weightedRoundRobin().build(makeBackends(2, 0, Number.NaN, -3)), 5).join(''), 'abcda');
+  assert.equal(picks(weightedRoundRobin().build(makeBackends(2.7, 1)), 3).join(''), 'aba');
 });
 
 test('smoothCycle gives every backend exactly its weight per cycle', () => {
