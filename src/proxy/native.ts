@@ -10,16 +10,16 @@
  * `lib/internal/stream_base_commons.js` rely on, and so do we:
  *
  * - `handle.onread = fn` before `readStart()`; `fn` runs with `this` = the
- *   handle and one argument, an ArrayBuffer of exactly the bytes read (or
- *   undefined at EOF or on error). The count, or a negative libuv error, is in
- *   `streamBaseState[kReadBytesOrError]`, the view's offset in
- *   `streamBaseState[kArrayBufferOffset]`. libuv stops reading by itself at EOF.
+ *   handle. The count read, or a negative libuv error (UV_EOF at the end), is
+ *   in `streamBaseState[kReadBytesOrError]`. libuv stops reading by itself at
+ *   EOF. By default each read also arrives as a fresh ArrayBuffer; after
+ *   `handle.useUserBuffer(buf)` (Node's `onread` socket option) every read
+ *   lands in `buf` instead, and `fn` gets no argument.
  * - `handle.writeBuffer(req, bytes)` returns a libuv error or 0. Node first
  *   tries a synchronous write; only if the kernel did not take everything does
  *   it queue the rest, set `streamBaseState[kLastWriteWasAsync]`, bind `req` to
  *   the queued write and later call `req.oncomplete(status, handle)`. The
- *   queued bytes are not copied: the caller keeps `bytes` alive until then. A
- *   `req` that was not bound (synchronous write) can be used again.
+ *   queued bytes are not copied: the caller keeps `bytes` alive until then.
  * - `handle.shutdown(req)` queues a FIN after pending writes (libuv defers the
  *   syscall to the next loop turn); `req.oncomplete(status, handle)` when done.
  * - `handle.reset()` sends RST and closes; libuv refuses it (EINVAL, and Node
@@ -29,6 +29,7 @@
  *   a numeric address; `req.oncomplete(status, handle, req, readable, writable)`.
  * - A `net.Server` calls `server._handle.onconnection(err, clientHandle)` for
  *   each accepted connection, in the primary and in cluster workers alike.
+ * - `handle.fd` is the socket's descriptor (Unix), usable with `fs.writeSync`.
  *
  * An exception thrown from any of these callbacks is an uncaught exception:
  * every callback the data plane installs catches its own.
@@ -55,7 +56,7 @@ export interface Req {
 
 export interface TcpHandle {
   /** Called by Node only, with `this` the handle. */
-  onread: (this: never, buffer: ArrayBuffer | undefined) => void;
+  onread: (this: never) => void;
   readStart(): number;
   readStop(): number;
   writeBuffer(req: Req, bytes: Uint8Array): number;
@@ -84,7 +85,6 @@ interface StreamWrapBinding {
   ShutdownWrap: new () => Req;
   streamBaseState: Int32Array;
   kReadBytesOrError: number;
-  kArrayBufferOffset: number;
   kLastWriteWasAsync: number;
 }
 
@@ -93,7 +93,7 @@ const tcp = binding('tcp_wrap') as TcpWrapBinding;
 const stream = binding('stream_wrap') as StreamWrapBinding;
 
 export const { TCPConnectWrap, constants: TCPConstants } = tcp;
-export const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kArrayBufferOffset, kLastWriteWasAsync } = stream;
+export const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = stream;
 
 export function newSocketHandle(): TcpHandle {
   return new tcp.TCP(TCPConstants.SOCKET);
@@ -116,6 +116,8 @@ for (const [what, ok] of [
   ['TCP.prototype.writeBuffer', typeof (tcp.TCP.prototype as Partial<TcpHandle>).writeBuffer === 'function'],
   ['TCP.prototype.reset', typeof (tcp.TCP.prototype as Partial<TcpHandle>).reset === 'function'],
   ['UV_EOF', getSystemErrorName(UV_EOF) === 'EOF'],
+  // The relay writes to sockets' file descriptors (relay.ts); Windows handles have none.
+  ['socket file descriptors (Unix)', process.platform !== 'win32'],
 ] as const) {
   if (!ok) throw new Error(`fulcrum: this Node (${process.version}) lacks ${what}, which the data plane needs`);
 }
