@@ -30,6 +30,7 @@ export interface ProxyCounters {
   readonly retries: number;
   readonly panic: number;
   readonly idleTimeouts: number;
+  readonly localErrors: number;
 }
 
 export type ToWorker =

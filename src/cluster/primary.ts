@@ -30,7 +30,7 @@ interface Report {
   proxy: ProxyCounters;
 }
 
-const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts'] as const;
+const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts', 'localErrors'] as const;
 const COUNTER_FIELDS = ['total', 'failed', 'bytesIn', 'bytesOut'] as const;
 /** A worker that dies sooner than this after its start is restarted after a pause, not in a tight loop. */
 const CRASH_LOOP_MS = 1000;
@@ -39,7 +39,7 @@ export class WorkerPool {
   readonly #o: WorkerPoolOptions;
   readonly #reports = new Map<number, Report>();
   /** Counters of workers that have exited, so sums never go backwards. */
-  readonly #retired: Report = { backends: new Map(), proxy: { accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0 } };
+  readonly #retired: Report = { backends: new Map(), proxy: { accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, localErrors: 0 } };
   #stopping = false;
   #broadcastPending = false;
 

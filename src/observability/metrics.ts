@@ -69,6 +69,7 @@ export function createMetrics({ registry, stats, health }: MetricsSources): Metr
   globalCounter('fulcrum_panic_picks_total', 'Backends picked in panic mode (none ready, enabled ones tried anyway).', () => stats.panic);
   globalCounter('fulcrum_retries_total', 'Connect attempts made after a failed one.', () => stats.retries);
   globalCounter('fulcrum_idle_timeouts_total', 'Connections closed by the idle timeout.', () => stats.idleTimeouts);
+  globalCounter('fulcrum_local_errors_total', 'Client connections closed because this host ran out of descriptors, ports or memory.', () => stats.localErrors);
   globalCounter('fulcrum_health_flips_total', 'Backend health changes (unknown to up included).', () => health.flips);
   globalCounter('fulcrum_passive_ejections_total', 'Backends ejected by passive health (connect failures on real traffic).', () => health.ejections);
   new Gauge({

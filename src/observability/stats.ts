@@ -13,4 +13,6 @@ export class ProxyStats {
   panic = 0;
   /** Connections closed by the idle timeout. */
   idleTimeouts = 0;
+  /** Client connections closed because this host ran out of descriptors, ports or memory for the backend side. */
+  localErrors = 0;
 }

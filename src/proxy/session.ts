@@ -141,6 +141,7 @@ export class Session extends Relay implements PickContext, Connecting, Relaying,
   /** @internal from connect.ts: the attempt on `upstream` (the current one) is over. */
   dialed(upstream: TcpHandle, code: string | undefined): void {
     if (code !== undefined) {
+      if (LOCAL_ERRORS.has(code)) return this.#localFailure(code);
       const message = `connect to ${this.backend?.key} failed: ${code}`;
       return this.#connectFailed(new BackendConnectError(message, code));
     }
@@ -178,6 +179,17 @@ export class Session extends Relay implements PickContext, Connecting, Relaying,
     this.#attempt();
   }
 
+  /** Out of descriptors or ports here: no backend is at fault, and another would fail the same way. */
+  #localFailure(code: string): void {
+    const host = this.#host;
+    host.stats.localErrors++;
+    host.log.error({ code, backend: this.backend?.key }, 'cannot open a backend connection: local resources exhausted');
+    this.upstream?.close();
+    this.upstream = undefined;
+    this.client.close();
+    this.#finish();
+  }
+
   #noBackend(): void {
     const host = this.#host;
     host.stats.noBackend++;
@@ -209,6 +221,9 @@ export class Session extends Relay implements PickContext, Connecting, Relaying,
     host.release(this);
   }
 }
+
+/** Connect errors that come from this host's limits, not from the backend: not counted against it. */
+const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL']);
 
 const peer: PeerName = {};
 

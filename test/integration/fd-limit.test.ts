@@ -1,0 +1,61 @@
+/**
+ * Running out of file descriptors is this host's problem, not the backend's:
+ * the client is closed, the event counted as a local error, and the backend
+ * keeps its clean record (so passive health does not eject a healthy backend).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { Socket } from 'node:net';
+import { startBackend } from '../helpers/fault-backend.ts';
+import { closed, dial } from '../helpers/net.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+test('out of descriptors: the client is closed, counted as a local error, not as a backend failure', async (t) => {
+  const backend = await startBackend(() => {}); // holds every connection open, silent
+  t.after(() => backend.close());
+  const cmd = `ulimit -n 64 && exec "${process.execPath}" --import tsx src/main.ts --listen 127.0.0.1:0 --admin 127.0.0.1:0 --algo rr --health-interval 0 --max-fails 1 --log-level silent --backend 127.0.0.1:${backend.port}`;
+  const child = spawn('bash', ['-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  while (!/admin listening/.test(out)) await once(child.stdout, 'data');
+  const port = Number(/proxy listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+  const admin = `http://127.0.0.1:${/admin listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]}`;
+
+  const clients: Socket[] = [];
+  t.after(() => clients.forEach((c) => c.destroy()));
+  let refused: Socket | undefined;
+  for (let i = 0; i < 64 && !refused; i++) {
+    // Either the proxy reaches the backend with this client, or it closes the client: whichever comes first.
+    const proxied = once(backend.server, 'connection').then(() => 'proxied');
+    const c = await dial({ port });
+    clients.push(c);
+    if ((await Promise.race([closed(c).then(() => 'closed'), proxied])) === 'closed') refused = c;
+  }
+  assert.ok(refused, 'the proxy never ran out of descriptors under ulimit -n 64');
+
+  // Free the proxy's descriptors so its admin API can accept again (it was out of them too).
+  // A reset, not a FIN: a half-closed client keeps its connection (and descriptors) open by design.
+  for (const c of clients) c.resetAndDestroy();
+  const metrics = await retry(async () => (await fetch(`${admin}/metrics`)).text());
+  assert.match(metrics, /^fulcrum_local_errors_total [1-9]/m);
+  const { data } = (await (await fetch(`${admin}/backends`)).json()) as { data: { backends: Array<{ failedConnections: number; health: string }> } };
+  assert.equal(data.backends[0]!.failedConnections, 0);
+  assert.equal(data.backends[0]!.health, 'up');
+});
+
+async function retry<T>(f: () => Promise<T>, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await f();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
