@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { startBackend } from '../helpers/fault-backend.ts';
 import { closed, dial } from '../helpers/net.ts';
+import { until } from '../helpers/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -41,21 +42,9 @@ test('out of descriptors: the client is closed, counted as a local error, not as
   // Free the proxy's descriptors so its admin API can accept again (it was out of them too).
   // A reset, not a FIN: a half-closed client keeps its connection (and descriptors) open by design.
   for (const c of clients) c.resetAndDestroy();
-  const metrics = await retry(async () => (await fetch(`${admin}/metrics`)).text());
+  const metrics = await until('the admin API to accept again', () => fetch(`${admin}/metrics`).then((r) => r.text(), () => undefined));
   assert.match(metrics, /^fulcrum_local_errors_total [1-9]/m);
   const { data } = (await (await fetch(`${admin}/backends`)).json()) as { data: { backends: Array<{ failedConnections: number; health: string }> } };
   assert.equal(data.backends[0]!.failedConnections, 0);
   assert.equal(data.backends[0]!.health, 'up');
 });
-
-async function retry<T>(f: () => Promise<T>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await f();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}

@@ -19,6 +19,7 @@ import { startBlackhole } from '../helpers/blackhole.ts';
 import { startBackend, echo } from '../helpers/fault-backend.ts';
 import { closed, dial, readAll, readBytes, sha256 } from '../helpers/net.ts';
 import { backendAt, startProxy } from '../helpers/proxy.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -260,11 +261,3 @@ test('a client that connects and leaves at once leaves nothing behind', async (t
   const b = lb.registry.list()[0]!;
   assert.deepEqual([b.active, b.failed], [0, 0]);
 });
-
-async function waitFor(condition: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}

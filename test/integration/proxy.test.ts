@@ -12,6 +12,7 @@ import { startBlackhole } from '../helpers/blackhole.ts';
 import { startBackend, echo } from '../helpers/fault-backend.ts';
 import { closed, dial, readAll, readBytes, refusedPort, sha256 } from '../helpers/net.ts';
 import { backendAt, startProxy } from '../helpers/proxy.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 test('the backend can speak first', async (t) => {
   const backend = await startBackend((s) => s.end('220 ready\r\n'));
@@ -238,12 +239,3 @@ test('a connection being set up counts as active on its backend', async (t) => {
   client.destroy();
   await waitFor(() => b.active === 0);
 });
-
-/** Polls a condition that no event announces (a counter in the proxy), with a deadline. */
-async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
