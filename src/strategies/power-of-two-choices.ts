@@ -1,12 +1,15 @@
 import type { Backend } from '../backends/backend.ts';
 import { MAX_TRIES } from './fallback.ts';
 import type { Accept, PickContext, Picker, Strategy, StrategyOptions } from './strategy.ts';
-import { weightOf } from './weights.ts';
+import { aliasDraw, aliasTable, weightOf } from './weights.ts';
 
 /**
- * Two distinct accepted backends drawn uniformly at random; the one with
- * fewer connections per unit of weight wins, the first drawn on a tie (so
- * the result depends only on the random source). O(1) expected: each
+ * Two distinct accepted backends drawn at random in proportion to their
+ * weights; the one with fewer connections per unit of weight wins, the first
+ * drawn on a tie (so the result depends only on the random source). Drawing
+ * by weight is what makes weights count under light load, when every
+ * backend has 0 connections and every pick is a tie: weights 3:1 then split
+ * the traffic 3:1 rather than evenly. O(1) expected: each
  * candidate gets MAX_TRIES draws, and only when those all land on backends
  * that are not accepted does the pick walk the list from a random start.
  * With a single accepted backend, that one is returned.
@@ -15,6 +18,8 @@ class PowerOfTwoChoicesPicker implements Picker {
   /** A private copy: indexing the registry's frozen arrays is several times slower. */
   readonly #backends: Backend[];
   readonly #weights: Int32Array;
+  readonly #keep: Float64Array;
+  readonly #alias: Uint32Array;
   readonly #random: () => number;
 
   constructor(backends: readonly Backend[], random: () => number) {
@@ -22,6 +27,9 @@ class PowerOfTwoChoicesPicker implements Picker {
     this.#random = random;
     this.#weights = new Int32Array(backends.length);
     for (let i = 0; i < backends.length; i++) this.#weights[i] = weightOf(backends[i]!);
+    const { keep, alias } = aliasTable(Array.from(this.#weights));
+    this.#keep = keep;
+    this.#alias = alias;
   }
 
   pick(_ctx: PickContext, accept: Accept): Backend | undefined {
@@ -42,12 +50,9 @@ class PowerOfTwoChoicesPicker implements Picker {
   #draw(except: number, accept: Accept): number {
     const list = this.#backends;
     const n = list.length;
-    // Drawing from n - 1 indices and shifting past `except` never wastes a draw on it.
-    const range = except < 0 ? n : n - 1;
     for (let t = 0; t < MAX_TRIES; t++) {
-      let i = Math.floor(this.#random() * range);
-      if (except >= 0 && i >= except) i++;
-      if (accept(list[i]!)) return i;
+      const i = aliasDraw(this.#keep, this.#alias, this.#random());
+      if (i !== except && accept(list[i]!)) return i;
     }
     const start = Math.floor(this.#random() * n);
     for (let k = 0, i = start; k < n; k++, i = i + 1 === n ? 0 : i + 1) {

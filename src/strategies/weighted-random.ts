@@ -1,39 +1,7 @@
 import type { Backend } from '../backends/backend.ts';
 import { firstAcceptedFrom, MAX_TRIES } from './fallback.ts';
 import type { Accept, PickContext, Picker, Strategy, StrategyOptions } from './strategy.ts';
-import { weightOf } from './weights.ts';
-
-/**
- * Vose's alias table: column i keeps backend i with probability `keep[i]`
- * and hands over to `alias[i]` otherwise, so one uniform draw picks a
- * backend in proportion to its weight in O(1). Built in O(n).
- */
-function aliasTable(weights: readonly number[]): { keep: Float64Array; alias: Uint32Array } {
-  const n = weights.length;
-  const keep = new Float64Array(n);
-  const alias = new Uint32Array(n);
-  let total = 0;
-  for (const w of weights) total += w;
-  const scaled = new Float64Array(n);
-  const small: number[] = [];
-  const large: number[] = [];
-  for (let i = 0; i < n; i++) {
-    scaled[i] = (weights[i]! * n) / total;
-    (scaled[i]! < 1 ? small : large).push(i);
-  }
-  while (small.length > 0 && large.length > 0) {
-    const s = small.pop()!;
-    const l = large.pop()!;
-    keep[s] = scaled[s]!;
-    alias[s] = l;
-    scaled[l] = scaled[l]! + scaled[s]! - 1;
-    (scaled[l]! < 1 ? small : large).push(l);
-  }
-  // What is left is 1 up to rounding error: keep it whole.
-  for (const i of large) keep[i] = 1;
-  for (const i of small) keep[i] = 1;
-  return { keep, alias };
-}
+import { aliasDraw, aliasTable, weightOf } from './weights.ts';
 
 /**
  * Weighted random. A backend that is not accepted costs a fresh draw; after
@@ -61,10 +29,7 @@ class WeightedRandomPicker implements Picker {
     if (n === 0) return undefined;
     let index = 0;
     for (let t = 0; t < MAX_TRIES; t++) {
-      // One draw gives both the column (integer part) and the coin (fraction).
-      const x = this.#random() * n;
-      const column = Math.floor(x);
-      index = x - column < this.#keep[column]! ? column : this.#alias[column]!;
+      index = aliasDraw(this.#keep, this.#alias, this.#random());
       const b = list[index]!;
       if (accept(b)) return b;
     }

@@ -32,6 +32,14 @@ test('ptc: load is relative to weight', () => {
   assert.equal(picks(picker, 20).join(''), 'a'.repeat(20));
 });
 
+test('ptc: candidates are drawn by weight, so idle backends share ties in proportion to weight', () => {
+  // Both idle: every pick is a tie and the first drawn wins, 3:1.
+  const picker = powerOfTwoChoices({ random: mulberry32(8) }).build(withActive([3, 1], [0, 0]));
+  const [a, b] = shares(picker, PICKS, ['a', 'b']);
+  assert.ok(Math.abs(a! - 0.75) < 0.01, `a ${a}`);
+  assert.ok(Math.abs(b! - 0.25) < 0.01, `b ${b}`);
+});
+
 test('ptc: ties spread evenly and depend only on the random source', () => {
   const backends = withActive([1, 1, 1, 1], [2, 2, 2, 2]);
   const one = powerOfTwoChoices({ random: mulberry32(4) }).build(backends);
