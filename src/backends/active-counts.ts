@@ -1,0 +1,125 @@
+/**
+ * Every backend's count of open connections, kept in one contiguous block
+ * of int32 cells rather than on the Backend objects, so that
+ * least-connections scans adjacent integers instead of loading a field from
+ * each of a thousand objects. `Backend.active` is an accessor over its slot
+ * here; nothing else needs to know.
+ *
+ * The cells are a WebAssembly.Memory so that the least-connections scan
+ * kernel (src/strategies/least-connections-scan.ts) can read them directly.
+ */
+
+/** 64 KiB, the unit WebAssembly memory grows by. */
+const PAGE_BYTES = 65_536;
+
+/**
+ * A growable table of int32 slots in a WebAssembly.Memory: slot `s` is cell
+ * `s` (byte 4s). After the slots, from cell `capacity` on, lies a scratch
+ * area that one user may borrow (the least-connections scan copies its
+ * picker's slots and weights there). A slot belongs to one owner from
+ * `allocate` to `release`; the caller decides when releasing is safe.
+ */
+export class SlotTable {
+  readonly memory: WebAssembly.Memory;
+  #array: Int32Array;
+  #capacity: number;
+  /** Slots handed back and not yet reused, most recent last. */
+  readonly #free: number[] = [];
+  /** Slots below this have been handed out at least once. */
+  #used = 0;
+  #layout = 0;
+
+  constructor(capacity = 1024) {
+    this.#capacity = Math.max(1, capacity);
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil((this.#capacity * 4) / PAGE_BYTES) });
+    this.#array = new Int32Array(this.memory.buffer);
+  }
+
+  /**
+   * All the cells: the slots, then the scratch area. Growth replaces it (the
+   * old one is detached and reads as empty): read it through this getter at
+   * each use, never keep it across a pick or an `allocate`.
+   */
+  get array(): Int32Array {
+    return this.#array;
+  }
+
+  /** Number of slot cells; the scratch area starts at this cell. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Changes whenever the scratch area moves (the slots grew over it); its contents are then lost. */
+  get layout(): number {
+    return this.#layout;
+  }
+
+  /** Slots handed out and not released. */
+  get size(): number {
+    return this.#used - this.#free.length;
+  }
+
+  /** A slot set to 0: the last one released if any, else the next new one, doubling the slots when full. */
+  allocate(): number {
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      slot = this.#used++;
+      if (slot === this.#capacity) {
+        this.#capacity *= 2;
+        this.#layout++;
+        this.#reserve(this.#capacity);
+      }
+    }
+    this.#array[slot] = 0;
+    return slot;
+  }
+
+  /** Hands a slot back for reuse. The caller guarantees that nothing reads or writes it any more. */
+  release(slot: number): void {
+    this.#free.push(slot);
+  }
+
+  /**
+   * Makes cells [capacity, capacity + cells) usable as scratch and returns
+   * `capacity`, its first cell. The area is the one caller's until `layout`
+   * changes; re-read `array` afterwards, since this may grow the memory.
+   */
+  scratch(cells: number): number {
+    this.#reserve(this.#capacity + cells);
+    return this.#capacity;
+  }
+
+  /** Grows the memory to hold at least `cells` cells. */
+  #reserve(cells: number): void {
+    const missing = cells * 4 - this.memory.buffer.byteLength;
+    if (missing <= 0) return;
+    this.memory.grow(Math.ceil(missing / PAGE_BYTES));
+    this.#array = new Int32Array(this.memory.buffer);
+  }
+}
+
+/**
+ * The table behind every `Backend.active` in the process, shared by all
+ * registries (tests, the cluster worker's replica), so no two Backend
+ * objects ever share a slot.
+ */
+export const activeCounts = new SlotTable();
+
+/**
+ * A slot is released only once its Backend has been garbage-collected: until
+ * then anything may still hold the object and write `active` through it (a
+ * removed backend draining its connections, the worker's retiring set, a
+ * session's list of tried backends, an old snapshot, a test), so freeing a
+ * removed backend at 0 connections could let a late write land in another
+ * backend's count. Pickers hold their Backend objects, so every slot a picker
+ * scans is live. Memory: 4 bytes per live Backend object, at most doubled by
+ * growth, plus the scratch area; it never shrinks.
+ */
+const collected = new FinalizationRegistry<number>((slot) => activeCounts.release(slot));
+
+/** A slot in `activeCounts` for `owner`'s lifetime, starting at 0. */
+export function allocateActiveSlot(owner: object): number {
+  const slot = activeCounts.allocate();
+  collected.register(owner, slot);
+  return slot;
+}
