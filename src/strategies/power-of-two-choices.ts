@@ -1,7 +1,7 @@
 import type { Backend } from '../backends/backend.ts';
 import { MAX_TRIES } from './fallback.ts';
 import type { Accept, PickContext, Picker, Strategy, StrategyOptions } from './strategy.ts';
-import { aliasDraw, aliasTable, weightOf } from './weights.ts';
+import { AliasSampler, weightOf } from './weights.ts';
 
 /**
  * Two distinct accepted backends drawn at random in proportion to their
@@ -18,8 +18,7 @@ class PowerOfTwoChoicesPicker implements Picker {
   /** A private copy: indexing the registry's frozen arrays is several times slower. */
   readonly #backends: Backend[];
   readonly #weights: Int32Array;
-  readonly #keep: Float64Array;
-  readonly #alias: Uint32Array;
+  readonly #sampler: AliasSampler;
   readonly #random: () => number;
 
   constructor(backends: readonly Backend[], random: () => number) {
@@ -27,9 +26,7 @@ class PowerOfTwoChoicesPicker implements Picker {
     this.#random = random;
     this.#weights = new Int32Array(backends.length);
     for (let i = 0; i < backends.length; i++) this.#weights[i] = weightOf(backends[i]!);
-    const { keep, alias } = aliasTable(Array.from(this.#weights));
-    this.#keep = keep;
-    this.#alias = alias;
+    this.#sampler = new AliasSampler(backends);
   }
 
   pick(_ctx: PickContext, accept: Accept): Backend | undefined {
@@ -51,7 +48,7 @@ class PowerOfTwoChoicesPicker implements Picker {
     const list = this.#backends;
     const n = list.length;
     for (let t = 0; t < MAX_TRIES; t++) {
-      const i = aliasDraw(this.#keep, this.#alias, this.#random());
+      const i = this.#sampler.draw(this.#random());
       if (i !== except && accept(list[i]!)) return i;
     }
     const start = Math.floor(this.#random() * n);

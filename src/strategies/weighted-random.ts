@@ -1,7 +1,7 @@
 import type { Backend } from '../backends/backend.ts';
 import { firstAcceptedFrom, MAX_TRIES } from './fallback.ts';
 import type { Accept, PickContext, Picker, Strategy, StrategyOptions } from './strategy.ts';
-import { aliasDraw, aliasTable, weightOf } from './weights.ts';
+import { AliasSampler } from './weights.ts';
 
 /**
  * Weighted random. A backend that is not accepted costs a fresh draw; after
@@ -11,16 +11,13 @@ import { aliasDraw, aliasTable, weightOf } from './weights.ts';
 class WeightedRandomPicker implements Picker {
   /** A private copy: indexing the registry's frozen arrays is several times slower. */
   readonly #backends: Backend[];
-  readonly #keep: Float64Array;
-  readonly #alias: Uint32Array;
+  readonly #sampler: AliasSampler;
   readonly #random: () => number;
 
   constructor(backends: readonly Backend[], random: () => number) {
     this.#backends = [...backends];
     this.#random = random;
-    const { keep, alias } = aliasTable(backends.map(weightOf));
-    this.#keep = keep;
-    this.#alias = alias;
+    this.#sampler = new AliasSampler(backends);
   }
 
   pick(_ctx: PickContext, accept: Accept): Backend | undefined {
@@ -29,7 +26,7 @@ class WeightedRandomPicker implements Picker {
     if (n === 0) return undefined;
     let index = 0;
     for (let t = 0; t < MAX_TRIES; t++) {
-      index = aliasDraw(this.#keep, this.#alias, this.#random());
+      index = this.#sampler.draw(this.#random());
       const b = list[index]!;
       if (accept(b)) return b;
     }

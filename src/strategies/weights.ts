@@ -36,40 +36,47 @@ export function reducedWeights(backends: readonly Backend[]): Int32Array {
 }
 
 /**
- * Vose's alias table: column i keeps backend i with probability `keep[i]`
- * and hands over to `alias[i]` otherwise, so one uniform draw picks a
- * backend in proportion to its weight in O(1). Built in O(n).
+ * Vose's alias table over backend weights: column i keeps backend i with
+ * probability `keep[i]` and hands over to `alias[i]` otherwise, so one
+ * uniform draw picks an index in proportion to its weight in O(1). Built in O(n).
  */
-export function aliasTable(weights: readonly number[]): { keep: Float64Array; alias: Uint32Array } {
-  const n = weights.length;
-  const keep = new Float64Array(n);
-  const alias = new Uint32Array(n);
-  let total = 0;
-  for (const w of weights) total += w;
-  const scaled = new Float64Array(n);
-  const small: number[] = [];
-  const large: number[] = [];
-  for (let i = 0; i < n; i++) {
-    scaled[i] = (weights[i]! * n) / total;
-    (scaled[i]! < 1 ? small : large).push(i);
-  }
-  while (small.length > 0 && large.length > 0) {
-    const s = small.pop()!;
-    const l = large.pop()!;
-    keep[s] = scaled[s]!;
-    alias[s] = l;
-    scaled[l] = scaled[l]! + scaled[s]! - 1;
-    (scaled[l]! < 1 ? small : large).push(l);
-  }
-  // What is left is 1 up to rounding error: keep it whole.
-  for (const i of large) keep[i] = 1;
-  for (const i of small) keep[i] = 1;
-  return { keep, alias };
-}
+export class AliasSampler {
+  readonly #keep: Float64Array;
+  readonly #alias: Uint32Array;
 
-/** A backend index drawn in proportion to weight: one uniform `u` in [0, 1) gives the column (integer part) and the coin (fraction). */
-export function aliasDraw(keep: Float64Array, alias: Uint32Array, u: number): number {
-  const x = u * keep.length;
-  const column = Math.floor(x);
-  return x - column < keep[column]! ? column : alias[column]!;
+  constructor(backends: readonly Backend[]) {
+    const n = backends.length;
+    const keep = new Float64Array(n);
+    const alias = new Uint32Array(n);
+    const scaled = new Float64Array(n);
+    let total = 0;
+    for (let i = 0; i < n; i++) total += (scaled[i] = weightOf(backends[i]!));
+    const small: number[] = [];
+    const large: number[] = [];
+    for (let i = 0; i < n; i++) {
+      scaled[i] = (scaled[i]! * n) / total;
+      (scaled[i]! < 1 ? small : large).push(i);
+    }
+    while (small.length > 0 && large.length > 0) {
+      const s = small.pop()!;
+      const l = large.pop()!;
+      keep[s] = scaled[s]!;
+      alias[s] = l;
+      scaled[l] = scaled[l]! + scaled[s]! - 1;
+      (scaled[l]! < 1 ? small : large).push(l);
+    }
+    // What is left is 1 up to rounding error: keep it whole.
+    for (const i of large) keep[i] = 1;
+    for (const i of small) keep[i] = 1;
+    this.#keep = keep;
+    this.#alias = alias;
+  }
+
+  /** An index drawn in proportion to weight: one uniform `u` in [0, 1) gives the column (integer part) and the coin (fraction). */
+  draw(u: number): number {
+    const keep = this.#keep;
+    const x = u * keep.length;
+    const column = Math.floor(x);
+    return x - column < keep[column]! ? column : this.#alias[column]!;
+  }
 }
