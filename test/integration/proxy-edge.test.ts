@@ -5,7 +5,7 @@
  * a connection destroyed while it connects, host-name backends, graceful
  * close, exact byte counters, and an exception in a callback.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -180,13 +180,19 @@ test('a backend given by host name is dialled after a lookup', async (t) => {
   assert.equal((await got).toString(), 'by name');
 });
 
-test('close(grace) lets open connections run, then closes what is left', async (t) => {
+/** A proxy over one echo backend, with one client connection through it that has already echoed. */
+async function proxiedEchoConnection(t: TestContext) {
   const backend = await startBackend(echo);
   t.after(() => backend.close());
   const lb = await startProxy(t, { backends: [backendAt(backend.port)] });
   const client = await dial({ port: lb.proxyAddress.port });
   client.write('hi');
   await readBytes(client, 2);
+  return { lb, client };
+}
+
+test('close(grace) lets open connections run, then closes what is left', async (t) => {
+  const { lb, client } = await proxiedEchoConnection(t);
   const started = Date.now();
   let resolved = false;
   const closing = lb.listener.close(300).then(() => (resolved = true));
@@ -200,12 +206,7 @@ test('close(grace) lets open connections run, then closes what is left', async (
 });
 
 test('close(grace) resolves as soon as the last connection ends', async (t) => {
-  const backend = await startBackend(echo);
-  t.after(() => backend.close());
-  const lb = await startProxy(t, { backends: [backendAt(backend.port)] });
-  const client = await dial({ port: lb.proxyAddress.port });
-  client.write('hi');
-  await readBytes(client, 2);
+  const { lb, client } = await proxiedEchoConnection(t);
   const started = Date.now();
   const closing = lb.listener.close(10_000);
   client.end();
