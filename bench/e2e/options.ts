@@ -3,7 +3,7 @@
  * validated once into a frozen options object.
  */
 import { parseArgs } from 'node:util';
-import { TARGET_NAMES, type TargetName } from './targets.ts';
+import { DEFAULT_TARGETS, TARGET_NAMES, type TargetName } from './targets.ts';
 import { LOAD_NAMES, type LoadName } from './loads.ts';
 import { fdLimit } from './proc.ts';
 
@@ -35,7 +35,7 @@ export const USAGE = `Usage: npm run bench:e2e -- [flags]   (or: tsx bench/e2e.t
   --quick                 about a minute: 2 rounds of 1 s loads, 2,000 idle connections
   --rounds N              interleaved rounds, medians reported          (E2E_ROUNDS, default 3)
   --duration S            seconds per load                              (E2E_DURATION, default 4)
-  --targets a,b           some of ${TARGET_NAMES.join(',')}  (E2E_TARGETS, default all)
+  --targets a,b           some of ${TARGET_NAMES.join(',')}  (E2E_TARGETS, default all but raw)
   --loads a,b             some of ${LOAD_NAMES.join(',')}  (E2E_LOADS, default all)
   --fulcrum-args "…"      extra Fulcrum flags, e.g. "--workers 2"        (E2E_FULCRUM_ARGS)
   --idle-conns N          connections for the memory figure             (E2E_IDLE_CONNS, default: 10,000 or what ulimit -n allows)
@@ -81,7 +81,7 @@ export function parseOptions(argv: string[], env = process.env): Options {
       quick: { type: 'boolean', default: env.E2E_QUICK === '1' },
       rounds: { type: 'string', default: env.E2E_ROUNDS },
       duration: { type: 'string', default: env.E2E_DURATION },
-      targets: { type: 'string', default: env.E2E_TARGETS ?? TARGET_NAMES.join(',') },
+      targets: { type: 'string', default: env.E2E_TARGETS ?? DEFAULT_TARGETS.join(',') },
       loads: { type: 'string', default: env.E2E_LOADS ?? LOAD_NAMES.join(',') },
       'fulcrum-args': { type: 'string', default: env.E2E_FULCRUM_ARGS ?? '' },
       'idle-conns': { type: 'string', default: env.E2E_IDLE_CONNS },

@@ -12,7 +12,9 @@ import { HOST, findExecutable, freePort, httpGet, lastLines, waitForPort } from 
 import { haproxyConf, nginxBackendConf, nginxStreamConf } from './configs.ts';
 import { fdLimit } from './proc.ts';
 
-export const TARGET_NAMES = ['direct', 'minimal', 'fulcrum', 'haproxy', 'nginx'] as const;
+export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'haproxy', 'nginx'] as const;
+/** `raw` is asked for by name: it measures Node itself, not a balancer anyone would run. */
+export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw');
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface Running {
@@ -122,6 +124,8 @@ type Starter = (ctx: TargetContext, port: number) => Promise<[string, string[]] 
 /** Each returns the command to run, or a string saying why the target is unavailable. */
 const STARTERS: Record<Exclude<TargetName, 'direct'>, Starter> = {
   minimal: async (ctx, port) => nodeScript(ctx.repo, 'bench/minimal-proxy.ts', [String(port), String(ctx.backend.port), HOST]),
+
+  raw: async (ctx, port) => nodeScript(ctx.repo, 'bench/raw-proxy.ts', [String(port), String(ctx.backend.port), HOST]),
 
   fulcrum: async (ctx, port) => {
     if (!existsSync(join(ctx.repo, 'src/main.ts'))) return 'src/main.ts does not exist yet';
