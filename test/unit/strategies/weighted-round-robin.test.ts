@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeadlinePicker } from '../../../src/strategies/earliest-deadline.ts';
+import { DeadlinePicker, REBASE_ROUNDS } from '../../../src/strategies/earliest-deadline.ts';
 import { MAX_BUILD_STEPS, MAX_DEADLINE_CYCLE, smoothCycle, weightedRoundRobin } from '../../../src/strategies/weighted-round-robin.ts';
 import { mulberry32 } from '../../helpers/random.ts';
 import { except, makeBackends, nameOf, picks, ready } from './fixtures.ts';
@@ -134,3 +134,61 @@ for (const count of [100, 200]) {
     assert.equal(counts.get('c'), 999);
   });
 }
+
+/**
+ * The deadline schedule written out independently: every turn of a round as
+ * the exact fraction (2k+1)/2w, compared by cross-multiplication, ties by
+ * index. Each round's deadlines are the previous round's plus one, so the
+ * whole sequence is this round repeated.
+ */
+function referenceRound(weights: readonly number[]): number[] {
+  const turns: { index: number; num: number; den: number }[] = [];
+  weights.forEach((w, index) => {
+    for (let k = 0; k < w; k++) turns.push({ index, num: 2 * k + 1, den: 2 * w });
+  });
+  turns.sort((a, b) => a.num * b.den - b.num * a.den || a.index - b.index);
+  return turns.map((t) => t.index);
+}
+
+/** `count` indexes from the deadline heap, optionally rebasing every `rebaseRounds` rounds. */
+function schedule(weights: readonly number[], count: number, rebaseRounds?: number): number[] {
+  const picker = new DeadlinePicker(makeBackends(...weights), Int32Array.from(weights), rebaseRounds);
+  return Array.from({ length: count }, () => picker.next());
+}
+
+function repeated(round: readonly number[], count: number): number[] {
+  return Array.from({ length: count }, (_, t) => round[t % round.length]!);
+}
+
+test('the deadline heap matches the exact-fraction schedule on random weights, equal ones included', () => {
+  const random = mulberry32(11);
+  const draws: ((i: number) => number)[] = [
+    () => 1 + Math.floor(random() * 1000),
+    () => [1, 2, 999, 1000][Math.floor(random() * 4)]!,
+    () => 1 + Math.floor(random() * 3),
+    () => 1000,
+    (i) => (i % 7 === 0 ? 999 : 1000),
+  ];
+  for (const [d, draw] of draws.entries()) {
+    for (const n of [1, 2, 17, 129, 300]) {
+      const weights = Array.from({ length: n }, (_, i) => draw(i));
+      const round = referenceRound(weights);
+      const count = Math.min(2 * round.length + 100, 200_000);
+      assert.deepEqual(schedule(weights, count), repeated(round, count), `draw ${d}, ${n} backends`);
+    }
+  }
+});
+
+test('rebasing every 3 rounds or every REBASE_ROUNDS does not change the sequence', () => {
+  const random = mulberry32(3);
+  // Light: 200,000 picks run past REBASE_ROUNDS, so the default rebases too.
+  const light = Array.from({ length: 15 }, () => 1 + Math.floor(random() * 9));
+  assert.ok(200_000 / light.reduce((a, b) => a + b) > REBASE_ROUNDS);
+  // Heavy: many rounds of near-coincident deadlines, rebased every 3.
+  const heavy = Array.from({ length: 40 }, (_, i) => [1, 7, 999, 1000][i % 4]!);
+  for (const weights of [light, heavy]) {
+    const often = schedule(weights, 200_000, 3);
+    assert.deepEqual(often, schedule(weights, 200_000), `weights ${weights.join(':')}`);
+    assert.deepEqual(often, repeated(referenceRound(weights), 200_000), `weights ${weights.join(':')}`);
+  }
+});
