@@ -3,7 +3,7 @@
  * validated once into a frozen options object.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_TARGETS, TARGET_NAMES, type TargetName } from './targets.ts';
+import { DEFAULT_TARGETS, SCRIPT_PREFIX, TARGET_NAMES, isScriptTarget, type TargetName } from './targets.ts';
 import { LOAD_NAMES, type LoadName } from './loads.ts';
 import { fdLimit } from './proc.ts';
 
@@ -35,7 +35,9 @@ export const USAGE = `Usage: npm run bench:e2e -- [flags]   (or: tsx bench/e2e.t
   --quick                 about a minute: 2 rounds of 1 s loads, 2,000 idle connections
   --rounds N              interleaved rounds, medians reported          (E2E_ROUNDS, default 3)
   --duration S            seconds per load                              (E2E_DURATION, default 4)
-  --targets a,b           some of ${TARGET_NAMES.join(',')}  (E2E_TARGETS, default all but raw)
+  --targets a,b           some of ${TARGET_NAMES.join(',')}  (E2E_TARGETS, default all but raw),
+                          and any ${SCRIPT_PREFIX}PATH: a proxy script taking LISTEN_PORT BACKEND_PORT [BACKEND_HOST]
+                          like bench/minimal-proxy.ts, e.g. ${SCRIPT_PREFIX}bench/levers/onread.ts (shown by file name)
   --loads a,b             some of ${LOAD_NAMES.join(',')}  (E2E_LOADS, default all)
   --fulcrum-args "…"      extra Fulcrum flags, e.g. "--workers 2"        (E2E_FULCRUM_ARGS)
   --idle-conns N          connections for the memory figure             (E2E_IDLE_CONNS, default: 10,000 or what ulimit -n allows)
@@ -54,6 +56,20 @@ function list<T extends string>(flag: string, text: string, valid: readonly T[])
   }
   if (items.length === 0) throw new Error(`${flag}: empty list (use ${valid.join(', ')})`);
   return valid.filter((v) => items.includes(v));
+}
+
+/**
+ * Named targets in their usual order, as ever; `script:` ones in the order
+ * given, right after `minimal` (beside the other Node proxies), before `raw`.
+ */
+function targetList(text: string): TargetName[] {
+  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const scripts = [...new Set(items.filter(isScriptTarget))];
+  if (scripts.length === 0) return list('--targets', text, TARGET_NAMES);
+  const rest = items.filter((item) => !isScriptTarget(item));
+  const named = rest.length > 0 ? list('--targets', rest.join(','), TARGET_NAMES) : [];
+  const cut = named.filter((n) => TARGET_NAMES.indexOf(n) <= TARGET_NAMES.indexOf('minimal')).length;
+  return [...named.slice(0, cut), ...scripts, ...named.slice(cut)];
 }
 
 function int(flag: string, text: string | undefined, fallback: number, min: number): number {
@@ -106,7 +122,7 @@ export function parseOptions(argv: string[], env = process.env): Options {
     // Whole seconds: wrk's -d takes no fractions.
     durationS: Math.floor(int('--duration', values.duration, quick ? 1 : 4, 1)),
     warmupS: quick ? 1 : 2,
-    targets: list('--targets', values.targets, TARGET_NAMES),
+    targets: targetList(values.targets),
     loads: list('--loads', values.loads, LOAD_NAMES),
     fulcrumArgs: values['fulcrum-args'].split(/\s+/).filter(Boolean),
     idleConns: Math.floor(int('--idle-conns', values['idle-conns'], Math.min(quick ? 2000 : 10_000, fdCap), 1)),

@@ -1,9 +1,11 @@
 /**
  * Samples per (target, figure) across rounds, and the markdown table of their
  * medians: one row per figure, one column per target, each cell with its
- * ratio to `direct` and to `haproxy` where those have the figure.
+ * ratio to `direct` and to `haproxy` where those have the figure. A
+ * `script:PATH` target is headed by its file name, or by its path when two
+ * scripts share a file name.
  */
-import type { TargetName } from './targets.ts';
+import { targetLabel, type TargetName } from './targets.ts';
 
 export const FIGURES = [
   'keepalive.rps',
@@ -76,8 +78,13 @@ export interface Column {
   readonly unavailable?: string;
 }
 
+function headings(columns: readonly Column[]): string[] {
+  const labels = columns.map((c) => targetLabel(c.name));
+  return columns.map((c, i) => (labels.indexOf(labels[i]!) !== labels.lastIndexOf(labels[i]!) ? c.name : labels[i]!));
+}
+
 export function renderTable(rows: readonly RowSpec[], columns: readonly Column[], samples: Samples): string {
-  const header = `| figure | ${columns.map((c) => c.name).join(' | ')} |`;
+  const header = `| figure | ${headings(columns).join(' | ')} |`;
   const rule = `|---|${columns.map(() => '---:').join('|')}|`;
   const lines = rows.map((row) => {
     const direct = samples.median('direct', row.figure);

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { sleep, spawnGroup, stopGroup, type Spawned } from './children.ts';
 import { HOST, findExecutable, freePort, httpGet, lastLines, waitForPort } from './net-util.ts';
 import { haproxyConf, nginxBackendConf, nginxStreamConf } from './configs.ts';
@@ -15,7 +15,25 @@ import { fdLimit } from './proc.ts';
 export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'haproxy', 'nginx'] as const;
 /** `raw` is asked for by name: it measures Node itself, not a balancer anyone would run. */
 export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw');
-export type TargetName = (typeof TARGET_NAMES)[number];
+export type BuiltinTarget = (typeof TARGET_NAMES)[number];
+/**
+ * `script:PATH`: any proxy script with bench/minimal-proxy.ts's command line
+ * (`LISTEN_PORT BACKEND_PORT [BACKEND_HOST]`), PATH relative to the repo,
+ * run with `node --import tsx` like `minimal` (bench/levers/ holds some).
+ */
+export type ScriptTarget = `script:${string}`;
+export type TargetName = BuiltinTarget | ScriptTarget;
+
+export const SCRIPT_PREFIX = 'script:';
+
+export function isScriptTarget(name: string): name is ScriptTarget {
+  return name.startsWith(SCRIPT_PREFIX) && name.length > SCRIPT_PREFIX.length;
+}
+
+/** How a target is named in the table: a script by its file name. */
+export function targetLabel(name: TargetName): string {
+  return isScriptTarget(name) ? basename(name.slice(SCRIPT_PREFIX.length)) : name;
+}
 
 export interface Running {
   readonly name: TargetName;
@@ -49,7 +67,14 @@ const READY_MS = 10_000;
 const FULCRUM_READY_MS = 30_000;
 
 function nodeScript(repo: string, script: string, args: string[]): [string, string[]] {
-  return [process.execPath, ['--import', 'tsx', join(repo, script), ...args]];
+  return [process.execPath, ['--import', 'tsx', resolve(repo, script), ...args]];
+}
+
+/** A `script:PATH` target: the script, or why it cannot run. */
+function scriptCommand(name: ScriptTarget, ctx: TargetContext, port: number): [string, string[]] | string {
+  const script = name.slice(SCRIPT_PREFIX.length);
+  if (!existsSync(resolve(ctx.repo, script))) return `${script} does not exist`;
+  return nodeScript(ctx.repo, script, [String(port), String(ctx.backend.port), HOST]);
 }
 
 /** nginx's stream module: built in, loadable from the Debian module dir, or missing. */
@@ -122,7 +147,7 @@ export async function startBackend(tmp: string, repo: string, preferNode: boolea
 type Starter = (ctx: TargetContext, port: number) => Promise<[string, string[]] | string>;
 
 /** Each returns the command to run, or a string saying why the target is unavailable. */
-const STARTERS: Record<Exclude<TargetName, 'direct'>, Starter> = {
+const STARTERS: Record<Exclude<BuiltinTarget, 'direct'>, Starter> = {
   minimal: async (ctx, port) => nodeScript(ctx.repo, 'bench/minimal-proxy.ts', [String(port), String(ctx.backend.port), HOST]),
 
   raw: async (ctx, port) => nodeScript(ctx.repo, 'bench/raw-proxy.ts', [String(port), String(ctx.backend.port), HOST]),
@@ -163,7 +188,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
   }
   try {
     const port = await freePort();
-    const cmd = await STARTERS[name](ctx, port);
+    const cmd = isScriptTarget(name) ? scriptCommand(name, ctx, port) : await STARTERS[name](ctx, port);
     if (typeof cmd === 'string') return { ok: false, name, reason: cmd };
     const proc = await launch(name, cmd, port, name === 'fulcrum' ? FULCRUM_READY_MS : READY_MS, ctx.repo);
     return { ok: true, target: { name, port, pid: proc.pid, stop: () => stopGroup(proc) } };

@@ -1,0 +1,35 @@
+/**
+ * Lever (bench/profile.md, "The stream-level levers, measured"): cork.ts
+ * with the uncork on `setImmediate` instead of `process.nextTick`: Node
+ * runs the nextTick queue after every callback, so cork.ts only ever batches
+ * one chunk; uncorking in the check phase batches every chunk that one poll
+ * read for a destination (libuv reads a readable socket up to 32 times)
+ * into one `writev`.
+ * Usage: node --import tsx bench/levers/cork-immediate.ts LISTEN_PORT BACKEND_PORT [BACKEND_HOST]
+ */
+import net from 'node:net';
+
+const [listenPort, backendPort, backendHost = '127.0.0.1'] = process.argv.slice(2);
+const uncork = (s: net.Socket): void => void s.uncork();
+
+function relay(from: net.Socket, to: net.Socket): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.writableCorked) {
+      to.cork();
+      setImmediate(uncork, to);
+    }
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => to.end());
+}
+
+net
+  .createServer({ allowHalfOpen: true, noDelay: true }, (c) => {
+    const b = net.connect({ port: Number(backendPort), host: backendHost, allowHalfOpen: true, noDelay: true });
+    c.on('error', () => b.destroy());
+    b.on('error', () => c.destroy());
+    relay(c, b);
+    relay(b, c);
+  })
+  .listen(Number(listenPort), '127.0.0.1', 4096);
