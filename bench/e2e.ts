@@ -205,7 +205,7 @@ async function main(): Promise<number> {
       ``,
       `Ratios are target ÷ reference: above 1 is better for rates, worse for latency, CPU and memory. ` +
         `"Balancer" rows charge the whole process tree (nginx master + worker, Fulcrum workers) from /proc; \`direct\` has no balancer.`,
-      ...(opts.loads.includes('memory') && opts.idleConnsWhy
+      ...(opts.loads.includes('memory') && opts.idleConnsWhy && opts.idleConns !== 10_000
         ? [`The idle test held ${num(opts.idleConns)} connections rather than 10,000 (${opts.idleConnsWhy}).`]
         : []),
       ...(run.stalledP99.size > 0
