@@ -8,7 +8,7 @@
  * server listens, its handle's `onconnection` (which Node calls with each
  * accepted raw handle, see native.ts) is ours. The server then never counts a
  * connection, so `server.close()` returns as soon as it stops listening, and
- * draining is tracked here, by the sessions set.
+ * draining is tracked here, by the sessions list.
  */
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Backend } from '../backends/backend.ts';
@@ -18,6 +18,7 @@ import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import { errnoName, type TcpHandle } from './native.ts';
 import { Session, type ConnectObserver, type SessionHost } from './session.ts';
+import { SessionList } from './session-list.ts';
 import { Sweeper } from './sweeper.ts';
 
 export interface ProxyListenerOptions {
@@ -47,7 +48,7 @@ export class ProxyListener implements SessionHost {
   readonly connectTimeoutMs: number;
   readonly maxAttempts: number;
   readonly sweeper: Sweeper;
-  readonly sessions = new Set<Session>();
+  readonly sessions = new SessionList<Session>();
   readonly #server: Server;
   #closing: Promise<void> | undefined;
   /** Accepted sockets inherit TCP_NODELAY from the listening one (Linux), saving a setsockopt per connection. */
@@ -62,7 +63,7 @@ export class ProxyListener implements SessionHost {
     this.observer = options.observer;
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.maxAttempts = 1 + options.retries;
-    this.sweeper = new Sweeper(options.connectTimeoutMs, options.idleTimeoutMs);
+    this.sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs);
     this.#server = createServer();
     this.#server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
   }
@@ -108,12 +109,12 @@ export class ProxyListener implements SessionHost {
   /** Closes every connection to `backend` now; returns how many there were. */
   destroyConnectionsTo(backend: Backend): number {
     let n = 0;
-    for (const s of this.sessions) {
+    this.sessions.forEach((s) => {
       if (s.backend === backend) {
         s.destroy();
         n++;
       }
-    }
+    });
     return n;
   }
 
@@ -150,7 +151,7 @@ export class ProxyListener implements SessionHost {
   }
 
   #destroyAll(): void {
-    for (const s of this.sessions) s.destroy();
+    this.sessions.forEach((s) => s.destroy());
   }
 }
 

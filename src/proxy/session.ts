@@ -20,7 +20,8 @@ import type { Accept, PickContext } from '../strategies/strategy.ts';
 import { dial, type Dialing } from './connect.ts';
 import { errnoName, newSocketHandle, type PeerName, type TcpHandle } from './native.ts';
 import { Relay, type Side } from './relay.ts';
-import type { Connecting, Relaying, Sweeper } from './sweeper.ts';
+import type { Listed, SessionList } from './session-list.ts';
+import type { Swept } from './sweeper.ts';
 
 /** Told about every connect outcome on real traffic (passive health). */
 export interface ConnectObserver {
@@ -31,7 +32,6 @@ export interface ConnectObserver {
 /** What a session needs from the listener that owns it. */
 export interface SessionHost {
   readonly registry: Registry;
-  readonly sweeper: Sweeper;
   readonly stats: ProxyStats;
   readonly observer: ConnectObserver;
   readonly log: Logger;
@@ -39,7 +39,7 @@ export interface SessionHost {
   /** 1 + retries. */
   readonly maxAttempts: number;
   /** Open sessions; a session adds itself on start and leaves through `release`. */
-  readonly sessions: Set<Session>;
+  readonly sessions: SessionList<Session>;
   /** Called once per session, when both its sides are closed. */
   release(session: Session): void;
 }
@@ -50,7 +50,7 @@ const CONNECTING = 0;
 const RELAYING = 1;
 const DONE = 2;
 
-export class Session extends Relay implements PickContext, Connecting, Relaying, Dialing {
+export class Session extends Relay implements PickContext, Swept, Dialing, Listed<Session> {
   readonly #host: SessionHost;
   /** The backend of the current attempt; after connect, of the relay. */
   backend: Backend | undefined;
@@ -62,6 +62,8 @@ export class Session extends Relay implements PickContext, Connecting, Relaying,
   connectDeadline = 0;
   lastProgress = 0;
   idleSince = 0;
+  listPrev: Session | undefined = undefined;
+  listNext: Session | undefined = undefined;
 
   constructor(host: SessionHost, client: TcpHandle) {
     super(client);
@@ -133,7 +135,6 @@ export class Session extends Relay implements PickContext, Connecting, Relaying,
     upstream.setNoDelay(true);
     Relay.prepareUpstream(upstream);
     this.connectDeadline = Date.now() + host.connectTimeoutMs;
-    host.sweeper.connecting.add(this);
     const err = dial(upstream, backend.host, backend.port);
     if (err !== 0) this.dialed(upstream, errnoName(err));
   }
@@ -147,11 +148,10 @@ export class Session extends Relay implements PickContext, Connecting, Relaying,
     }
     const host = this.#host;
     const backend = this.backend!;
-    host.sweeper.connecting.delete(this);
+    this.connectDeadline = 0;
     backend.total++;
     this.#phase = RELAYING;
     this.idleSince = Date.now();
-    host.sweeper.relaying.add(this);
     this.startRelay();
     host.observer.connectSucceeded(backend);
   }
@@ -164,7 +164,7 @@ export class Session extends Relay implements PickContext, Connecting, Relaying,
   #connectFailed(error: BackendConnectError): void {
     const host = this.#host;
     const backend = this.backend!;
-    host.sweeper.connecting.delete(this);
+    this.connectDeadline = 0;
     this.upstream?.close();
     this.upstream = undefined;
     this.backend = undefined;
@@ -214,11 +214,9 @@ export class Session extends Relay implements PickContext, Connecting, Relaying,
   #finish(): void {
     if (this.#phase === DONE) return;
     this.#phase = DONE;
-    const host = this.#host;
-    host.sweeper.connecting.delete(this);
-    host.sweeper.relaying.delete(this);
+    this.connectDeadline = this.idleSince = 0;
     if (this.backend) this.backend.active--;
-    host.release(this);
+    this.#host.release(this);
   }
 }
 

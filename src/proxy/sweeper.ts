@@ -1,34 +1,40 @@
 /**
  * Coarse timers for every connection at once. A timer per socket costs an
  * allocation and a timer-list insert per connection; instead, two intervals
- * scan small sets: pending connects against their deadline, and relaying
- * sessions for progress. Precision is one tick, which is what an operator
- * expects of a timeout measured in seconds or minutes.
+ * walk the open sessions: pending connects against their deadline, and
+ * relaying sessions for progress. Precision is one tick, which is what an
+ * operator expects of a timeout measured in seconds or minutes. A walk
+ * costs a few ns per open connection (10,000 open, a connect tick of
+ * 100 ms: 0.05% of a core).
  */
 
-export interface Connecting {
-  /** Epoch ms after which the attempt has failed. */
-  connectDeadline: number;
+export interface Swept {
+  /** Epoch ms after which the connect attempt in progress has failed; 0 when none is in progress. */
+  readonly connectDeadline: number;
   connectTimedOut(): void;
-}
-
-export interface Relaying {
+  /** Epoch ms since the relay last moved bytes; 0 when not relaying. */
+  idleSince: number;
   /** Total bytes read from both sides; idle while it does not move. */
   progress(): number;
   lastProgress: number;
-  idleSince: number;
   idleTimedOut(): void;
+}
+
+export interface SweptSet {
+  /** Calls `fn` on each open session; `fn` may close the session it is given. */
+  forEach(fn: (s: Swept) => void): void;
+  readonly size: number;
 }
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
 export class Sweeper {
-  readonly connecting = new Set<Connecting>();
-  readonly relaying = new Set<Relaying>();
+  readonly #sessions: SweptSet;
   readonly #idleMs: number;
   readonly #timers: NodeJS.Timeout[] = [];
 
-  constructor(connectTimeoutMs: number, idleTimeoutMs: number) {
+  constructor(sessions: SweptSet, connectTimeoutMs: number, idleTimeoutMs: number) {
+    this.#sessions = sessions;
     this.#idleMs = idleTimeoutMs;
     const connectTick = clamp(connectTimeoutMs / 10, 5, 100);
     this.#timers.push(setInterval(() => this.#sweepConnecting(), connectTick).unref());
@@ -39,29 +45,27 @@ export class Sweeper {
   }
 
   #sweepConnecting(): void {
-    if (this.connecting.size === 0) return;
+    if (this.#sessions.size === 0) return;
     const now = Date.now();
-    for (const c of this.connecting) {
-      if (now >= c.connectDeadline) {
-        this.connecting.delete(c);
-        c.connectTimedOut();
-      }
-    }
+    this.#sessions.forEach((s) => {
+      if (s.connectDeadline !== 0 && now >= s.connectDeadline) s.connectTimedOut();
+    });
   }
 
   #sweepIdle(): void {
-    if (this.relaying.size === 0) return;
+    if (this.#sessions.size === 0) return;
     const now = Date.now();
-    for (const r of this.relaying) {
-      const p = r.progress();
-      if (p !== r.lastProgress) {
-        r.lastProgress = p;
-        r.idleSince = now;
-      } else if (now - r.idleSince >= this.#idleMs) {
-        this.relaying.delete(r);
-        r.idleTimedOut();
+    const idleMs = this.#idleMs;
+    this.#sessions.forEach((s) => {
+      if (s.idleSince === 0) return;
+      const p = s.progress();
+      if (p !== s.lastProgress) {
+        s.lastProgress = p;
+        s.idleSince = now;
+      } else if (now - s.idleSince >= idleMs) {
+        s.idleTimedOut();
       }
-    }
+    });
   }
 
   stop(): void {
