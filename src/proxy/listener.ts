@@ -47,7 +47,7 @@ export class ProxyListener implements SessionHost {
   readonly observer: ConnectObserver;
   readonly connectTimeoutMs: number;
   readonly maxAttempts: number;
-  readonly sweeper: Sweeper;
+  readonly #sweeper: Sweeper;
   readonly sessions = new SessionList<Session>();
   readonly #server: Server;
   #closing: Promise<void> | undefined;
@@ -63,7 +63,7 @@ export class ProxyListener implements SessionHost {
     this.observer = options.observer;
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.maxAttempts = 1 + options.retries;
-    this.sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs);
+    this.#sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs);
     this.#server = createServer();
     this.#server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
   }
@@ -130,7 +130,7 @@ export class ProxyListener implements SessionHost {
         if (--pending > 0) return;
         clearTimeout(timer);
         this.#drained = undefined;
-        this.sweeper.stop();
+        this.#sweeper.stop();
         resolve();
       };
       const timer = setTimeout(() => this.#destroyAll(), graceMs).unref();
