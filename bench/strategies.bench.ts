@@ -7,7 +7,7 @@ import { bench, do_not_optimize, group, run } from 'mitata';
 import { Backend } from '../src/backends/backend.ts';
 import { DeadlinePicker } from '../src/strategies/earliest-deadline.ts';
 import { createStrategy } from '../src/strategies/index.ts';
-import { firstBelow } from '../src/strategies/least-connections-scan.ts';
+import { scanKernelFor } from '../src/strategies/least-connections-scan.ts';
 import type { Accept, PickContext, StrategyOptions } from '../src/strategies/strategy.ts';
 import { reducedWeights } from '../src/strategies/weights.ts';
 
@@ -71,7 +71,8 @@ for (const name of NAMES) {
       bench('lc floor: kernel pass, $n backends', function* (state: State) {
         const set = makeSet(state.get('n'));
         const pairs = Int32Array.from(set.flatMap((b) => [b.activeSlot, 1]));
-        yield () => do_not_optimize(firstBelow(pairs, 0, set.length, -(2 ** 31)));
+        const kernel = scanKernelFor(set[0]!.counts);
+        yield () => do_not_optimize(kernel.firstBelow(pairs, 0, set.length, -(2 ** 31)));
       }).args('n', SIZES);
       // Reading every backend's `active` through the Backend accessor, as ptc and the data plane do.
       bench('lc: sum of Backend.active, $n backends', function* (state: State) {

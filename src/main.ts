@@ -1,11 +1,13 @@
 /**
- * The `fulcrum` command: flags → config → start; one line per listener on
- * stdout; SIGINT/SIGTERM close gracefully and exit 0 (a second signal: now).
+ * The `fulcrum` command: flags (or a config file) → config → start; one line
+ * per listener on stdout. SIGTERM/SIGINT drain and exit 0 (a second signal:
+ * now); SIGHUP reloads the config file.
  */
 import { parseCli } from './config/cli.ts';
+import type { FulcrumConfig } from './config/config.ts';
 import { formatHostPort } from './config/parse.ts';
 import { ConfigError } from './errors.ts';
-import { LoadBalancer } from './load-balancer.ts';
+import { Fulcrum } from './fulcrum.ts';
 import { createLogger } from './observability/log.ts';
 import { startDemoBackend, type DemoBackend } from '../tools/backend.ts';
 
@@ -26,15 +28,12 @@ async function main(): Promise<void> {
   const demos: DemoBackend[] = [];
   if (config.demo) {
     for (const name of ['demo-1', 'demo-2', 'demo-3']) demos.push(await startDemoBackend(name));
-    config = Object.freeze({
-      ...config,
-      backends: [...config.backends, ...demos.map((d) => ({ host: '127.0.0.1', port: d.address.port, weight: 1 }))],
-    });
+    config = withDemoBackends(config, demos);
   }
 
-  let lb: LoadBalancer;
+  let lb: Fulcrum;
   try {
-    lb = await LoadBalancer.start(config, { log });
+    lb = await Fulcrum.start(config, { log });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     process.stderr.write(`fulcrum: cannot start: ${e.message}\n`);
@@ -46,20 +45,38 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) process.exit(0);
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    await lb.close();
+    const open = lb.services().reduce((n, s) => n + s.openConnections, 0);
+    log.info({ signal, openConnections: open, drainTimeoutMs: lb.config.drainTimeoutMs }, 'shutting down: draining open connections');
+    const { finished, closed } = await lb.close();
     await Promise.all(demos.map((d) => d.close()));
+    log.info({ finished, closed }, `stopped: ${finished} connection(s) finished, ${closed} closed at the drain timeout`);
     log.flush();
     process.exit(0);
   };
   process.on('SIGINT', (s) => void stop(s));
   process.on('SIGTERM', (s) => void stop(s));
+  process.on('SIGHUP', () => {
+    if (!lb.reloadable) return log.warn('SIGHUP: started without --config, so there is nothing to reload');
+    lb.reload().catch(() => {}); // logged by reload itself
+  });
 
-  const proxy = lb.proxyAddress;
-  console.log(`fulcrum: proxy listening on ${formatHostPort({ host: proxy.address, port: proxy.port })} (${lb.registry.strategyName})`);
+  const flagsOnly = config.configFile === undefined;
+  for (const s of lb.services()) {
+    const where = formatHostPort({ host: s.address!.address, port: s.address!.port });
+    const what = flagsOnly ? 'proxy' : `service ${s.name}`;
+    console.log(`fulcrum: ${what} listening on ${where} (${s.registry.strategyName})`);
+  }
   const admin = lb.adminAddress;
   console.log(`fulcrum: admin listening on ${formatHostPort({ host: admin.address, port: admin.port })}${config.adminToken === undefined ? '' : ' (bearer token required)'}`);
   for (const d of demos) console.log(`fulcrum: demo backend ${d.name} on 127.0.0.1:${d.address.port}`);
+}
+
+/** The demo backends join the first service, as if declared there. */
+function withDemoBackends(config: FulcrumConfig, demos: readonly DemoBackend[]): FulcrumConfig {
+  const [first, ...rest] = config.services;
+  if (!first) return config;
+  const backends = [...first.backends, ...demos.map((d) => ({ host: '127.0.0.1', port: d.address.port, weight: 1 }))];
+  return Object.freeze({ ...config, services: Object.freeze([Object.freeze({ ...first, backends: Object.freeze(backends) }), ...rest]) });
 }
 
 await main();

@@ -9,12 +9,20 @@ export class HttpError extends FulcrumError {
   readonly status: number;
   readonly field: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
+  /** More fields for the JSend `fail` data (e.g. every error of a refused reload). */
+  readonly data: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(status: number, code: string, message: string, options: { field?: string; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { field?: string; headers?: Record<string, string>; cause?: unknown; data?: Record<string, unknown> } = {},
+  ) {
     super(message, code, 'client', options.cause === undefined ? undefined : { cause: options.cause });
     this.status = status;
     this.field = options.field;
     this.headers = options.headers ?? {};
+    this.data = options.data;
   }
 }
 

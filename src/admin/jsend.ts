@@ -6,14 +6,14 @@ import type { ServerResponse } from 'node:http';
 
 export type JSend =
   | { readonly status: 'success'; readonly data: unknown }
-  | { readonly status: 'fail'; readonly data: { readonly title: string; readonly code: string; readonly field?: string } }
+  | { readonly status: 'fail'; readonly data: { readonly title: string; readonly code: string; readonly field?: string; readonly [more: string]: unknown } }
   | { readonly status: 'error'; readonly message: string };
 
 export const success = (data: unknown): JSend => ({ status: 'success', data });
 
-export const fail = (title: string, code: string, field?: string): JSend => ({
+export const fail = (title: string, code: string, field?: string, more?: Readonly<Record<string, unknown>>): JSend => ({
   status: 'fail',
-  data: field === undefined ? { title, code } : { title, code, field },
+  data: { ...more, title, code, ...(field !== undefined && { field }) },
 });
 
 export const error = (message: string): JSend => ({ status: 'error', message });

@@ -4,20 +4,24 @@
  * of sockets; the server (server.ts) does the HTTP around it.
  */
 import type { Backend } from '../backends/backend.ts';
-import type { Registry } from '../backends/registry.ts';
-import { formatHostPort, type BackendSpec } from '../config/parse.ts';
+import { formatHostPort } from '../config/parse.ts';
+import { ReloadError, type ReloadSummary } from '../fulcrum.ts';
 import type { Logger } from '../observability/log.ts';
-import { notFound } from './http-error.ts';
+import type { Service } from '../service/service.ts';
+import { HttpError, notFound } from './http-error.ts';
 import { success, type JSend } from './jsend.ts';
 import { parseDeregister, parseForce, parsePatch, parseRegister } from './validate.ts';
 
 /** What the admin API needs from the balancer. */
 export interface AdminApi {
-  readonly registry: Registry;
   readonly log: Logger;
-  addBackend(spec: BackendSpec): { backend: Backend; created: boolean };
-  /** Returns the number of connections still open to it. */
-  removeBackend(backend: Backend, options: { force?: boolean }): number;
+  /** Every service, in config order. */
+  services(): readonly Service[];
+  service(name: string): Service | undefined;
+  /** The only service, or the one named `default`; undefined when neither exists. */
+  defaultService(): Service | undefined;
+  /** Re-reads the config file and applies it; rejects with a ReloadError (nothing changed). */
+  reload(): Promise<ReloadSummary>;
   /** Prometheus exposition of the current state. */
   readonly metrics: { readonly contentType: string; render(): Promise<string> };
 }
@@ -46,10 +50,27 @@ export interface Route {
 
 const ok = (data: unknown): Reply => ({ status: 200, json: success(data) });
 
-function backendById({ api, params }: RouteContext): Backend {
-  const backend = api.registry.get(params.id ?? '');
-  if (!backend) throw notFound(`no backend with id "${(params.id ?? '').slice(0, 64)}"`);
-  return backend;
+const names = (api: AdminApi) => api.services().map((s) => s.name).join(', ');
+
+/** The service a request is about: `:name`, or for the un-scoped endpoints the default one. */
+function serviceOf({ api, params }: RouteContext): Service {
+  if (params.name !== undefined) {
+    const service = api.service(params.name);
+    if (!service) throw notFound(`no service named "${params.name.slice(0, 64)}" (services: ${names(api)})`);
+    return service;
+  }
+  const service = api.defaultService();
+  if (!service) throw notFound(`there are several services and none is named "default": use /services/:name/… (services: ${names(api)})`);
+  return service;
+}
+
+/** A registered backend by id, or a removed one whose connections are still open. */
+function backendById(ctx: RouteContext): { service: Service; backend: Backend } {
+  const service = serviceOf(ctx);
+  const id = ctx.params.id ?? '';
+  const backend = service.registry.get(id) ?? service.registry.getRemoving(id);
+  if (!backend) throw notFound(`no backend with id "${id.slice(0, 64)}" in service "${service.name}"`);
+  return { service, backend };
 }
 
 /**
@@ -58,17 +79,104 @@ function backendById({ api, params }: RouteContext): Backend {
  * they are closed now, so it is 0 and `closedConnections` says how many were.
  * `backend` is the backend as it was just before.
  */
-function deregister(api: AdminApi, backend: Backend, force: boolean): Reply {
+function deregister(service: Service, backend: Backend, force: boolean): Reply {
   const before = backend.toJSON();
-  const openConnections = api.removeBackend(backend, { force });
+  const openConnections = service.removeBackend(backend, { force });
   return ok(force ? { backend: before, openConnections, closedConnections: before.activeConnections } : { backend: before, openConnections });
 }
+
+function serviceSummary(s: Service) {
+  const backends = s.registry.list();
+  return {
+    name: s.name,
+    listen: s.address ? formatHostPort({ host: s.address.address, port: s.address.port }) : formatHostPort(s.config.listen),
+    algo: s.settings.algo,
+    backends: backends.length,
+    ready: s.registry.readyCount,
+    activeConnections: s.openConnections,
+  };
+}
+
+function serviceDetail(s: Service) {
+  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive } = s.settings;
+  return {
+    ...serviceSummary(s),
+    settings: { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive },
+  };
+}
+
+/** The endpoints that act on one service, mounted at `/…` (the default service) and at `/services/:name/…`. */
+const SERVICE_ROUTES: readonly Route[] = [
+  {
+    path: '/register',
+    methods: {
+      POST: async (ctx) => {
+        const service = serviceOf(ctx);
+        const spec = parseRegister(await ctx.body());
+        const existing = service.registry.getByKey(formatHostPort(spec));
+        const weight = spec.weight ?? existing?.weight ?? 1;
+        const { backend, created } = service.addBackend({ host: spec.host, port: spec.port, weight });
+        if (!created) service.log.info({ backend: backend.key, weight }, 'backend re-registered');
+        return ok({ backend: backend.toJSON(), created });
+      },
+    },
+  },
+  {
+    path: '/deregister',
+    methods: {
+      POST: async (ctx) => {
+        const service = serviceOf(ctx);
+        const force = parseForce(ctx.query);
+        const address = formatHostPort(parseDeregister(await ctx.body()));
+        const backend = service.registry.getByKey(address);
+        if (!backend) throw notFound(`no backend registered at ${address} in service "${service.name}"`);
+        return deregister(service, backend, force);
+      },
+    },
+  },
+  {
+    path: '/backends',
+    methods: {
+      GET: (ctx) => ok({ backends: serviceOf(ctx).registry.listAll().map((b) => b.toJSON()) }),
+    },
+  },
+  {
+    path: '/backends/:id',
+    methods: {
+      GET: (ctx) => ok({ backend: backendById(ctx).backend.toJSON() }),
+      PATCH: async (ctx) => {
+        const { service, backend } = backendById(ctx);
+        const patch = parsePatch(await ctx.body());
+        if (backend.removed) throw notFound(`backend ${backend.id} was deregistered`);
+        const { registry, log } = service;
+        // Validated in full above, so a bad field never leaves half a change behind.
+        if (patch.weight !== undefined) registry.setWeight(backend, patch.weight);
+        if (patch.state !== undefined) registry.setAdminState(backend, patch.state);
+        log.info({ backend: backend.key, ...patch }, 'backend updated');
+        return ok({ backend: backend.toJSON() });
+      },
+      DELETE: (ctx) => {
+        const force = parseForce(ctx.query);
+        const { service, backend } = backendById(ctx);
+        return deregister(service, backend, force);
+      },
+    },
+  },
+];
 
 export const ROUTES: readonly Route[] = [
   {
     path: '/healthz',
     methods: {
-      GET: ({ api }) => ok({ status: 'ok', backends: api.registry.list().length, ready: api.registry.readyCount }),
+      GET: ({ api }) => {
+        const services = api.services();
+        return ok({
+          status: 'ok',
+          services: services.length,
+          backends: services.reduce((n, s) => n + s.registry.list().length, 0),
+          ready: services.reduce((n, s) => n + s.registry.readyCount, 0),
+        });
+      },
     },
   },
   {
@@ -78,55 +186,31 @@ export const ROUTES: readonly Route[] = [
     },
   },
   {
-    path: '/register',
+    path: '/reload',
     methods: {
-      POST: async (ctx) => {
-        const spec = parseRegister(await ctx.body());
-        const existing = ctx.api.registry.getByKey(formatHostPort(spec));
-        const weight = spec.weight ?? existing?.weight ?? 1;
-        const { backend, created } = ctx.api.addBackend({ host: spec.host, port: spec.port, weight });
-        if (!created) ctx.api.log.info({ backend: backend.key, weight }, 'backend re-registered');
-        return ok({ backend: backend.toJSON(), created });
+      POST: async ({ api }) => {
+        try {
+          return ok(await api.reload());
+        } catch (err) {
+          if (!(err instanceof ReloadError)) throw err;
+          const status = err.code === 'ERR_NO_CONFIG_FILE' ? 409 : 400;
+          throw new HttpError(status, err.code, `reload refused, nothing changed: ${err.errors[0] ?? ''}`, { data: { errors: err.errors } });
+        }
       },
     },
   },
   {
-    path: '/deregister',
+    path: '/services',
     methods: {
-      POST: async (ctx) => {
-        const force = parseForce(ctx.query);
-        const address = formatHostPort(parseDeregister(await ctx.body()));
-        const backend = ctx.api.registry.getByKey(address);
-        if (!backend) throw notFound(`no backend registered at ${address}`);
-        return deregister(ctx.api, backend, force);
-      },
+      GET: ({ api }) => ok({ services: api.services().map(serviceSummary) }),
     },
   },
   {
-    path: '/backends',
+    path: '/services/:name',
     methods: {
-      GET: ({ api }) => ok({ backends: api.registry.list().map((b) => b.toJSON()) }),
+      GET: (ctx) => ok({ service: serviceDetail(serviceOf(ctx)) }),
     },
   },
-  {
-    path: '/backends/:id',
-    methods: {
-      GET: (ctx) => ok({ backend: backendById(ctx).toJSON() }),
-      PATCH: async (ctx) => {
-        const backend = backendById(ctx);
-        const patch = parsePatch(await ctx.body());
-        if (backend.removed) throw notFound(`backend ${backend.id} was deregistered meanwhile`);
-        const { registry, log } = ctx.api;
-        // Validated in full above, so a bad field never leaves half a change behind.
-        if (patch.weight !== undefined) registry.setWeight(backend, patch.weight);
-        if (patch.state !== undefined) registry.setAdminState(backend, patch.state);
-        log.info({ backend: backend.key, ...patch }, 'backend updated');
-        return ok({ backend: backend.toJSON() });
-      },
-      DELETE: (ctx) => {
-        const force = parseForce(ctx.query);
-        return deregister(ctx.api, backendById(ctx), force);
-      },
-    },
-  },
+  ...SERVICE_ROUTES,
+  ...SERVICE_ROUTES.map((r) => ({ ...r, path: `/services/:name${r.path}` })),
 ];

@@ -26,7 +26,7 @@ export class AdminServer {
   readonly #api: AdminApi;
   readonly #log: Logger;
   readonly #routes: readonly Route[];
-  readonly #authorized: (header: string | undefined) => boolean;
+  #authorized: (header: string | undefined) => boolean;
   readonly #server: Server;
   #closing: Promise<void> | undefined;
 
@@ -51,6 +51,11 @@ export class AdminServer {
         resolve(server.address() as AddressInfo);
       });
     });
+  }
+
+  /** A reload changed the token: requests from now on need the new one. */
+  setToken(token: string | undefined): void {
+    this.#authorized = bearerAuth(token);
   }
 
   get address(): AddressInfo | undefined {
@@ -118,7 +123,7 @@ export class AdminServer {
     const headers: Record<string, string> = {};
     if (clientError) {
       status = clientError.status;
-      body = fail(clientError.message, clientError.code, clientError.field);
+      body = fail(clientError.message, clientError.code, clientError.field, clientError.data);
       Object.assign(headers, clientError.headers);
     } else {
       status = 500;

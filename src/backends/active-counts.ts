@@ -99,9 +99,9 @@ export class SlotTable {
 }
 
 /**
- * The table behind every `Backend.active` in the process, shared by all
- * registries (tests, the cluster worker's replica), so no two Backend
- * objects ever share a slot.
+ * The table of Backends made outside a registry (tests, benchmarks). Every
+ * Registry, so every service, has a table of its own: nothing a service's
+ * least-connections scan touches is shared with another service.
  */
 export const activeCounts = new SlotTable();
 
@@ -115,11 +115,11 @@ export const activeCounts = new SlotTable();
  * scans is live. Memory: 4 bytes per live Backend object, at most doubled by
  * growth, plus the scratch area; it never shrinks.
  */
-const collected = new FinalizationRegistry<number>((slot) => activeCounts.release(slot));
+const collected = new FinalizationRegistry<{ table: SlotTable; slot: number }>(({ table, slot }) => table.release(slot));
 
-/** A slot in `activeCounts` for `owner`'s lifetime, starting at 0. */
-export function allocateActiveSlot(owner: object): number {
-  const slot = activeCounts.allocate();
-  collected.register(owner, slot);
+/** A slot in `table` for `owner`'s lifetime, starting at 0. */
+export function allocateActiveSlot(owner: object, table: SlotTable = activeCounts): number {
+  const slot = table.allocate();
+  collected.register(owner, { table, slot });
   return slot;
 }

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type { BackendSpec } from '../config/parse.ts';
+import type { BackendOrigin } from '../config/config.ts';
+import { formatHostPort, type BackendSpec } from '../config/parse.ts';
 import type { Picker, Strategy } from '../strategies/strategy.ts';
+import { SlotTable } from './active-counts.ts';
 import { Backend, type AdminState, type Health } from './backend.ts';
 
 /**
@@ -38,10 +40,14 @@ export interface RegistryOptions {
  * so the snapshot, the `ready` flags and `readyCount` are always consistent.
  */
 export class Registry extends EventEmitter<RegistryEvents> {
-  readonly #strategy: Strategy;
-  readonly #initialHealth: Health;
+  #strategy: Strategy;
+  #initialHealth: Health;
+  /** This registry's live connection counts: one table per registry, so per service (least-connections scans it). */
+  readonly counts = new SlotTable(64);
   readonly #byKey = new Map<string, Backend>();
   readonly #byId = new Map<string, Backend>();
+  /** Deregistered backends that may still have open connections; pruned as they reach 0 (see `removing`). */
+  readonly #removing = new Set<Backend>();
   #set: BackendSet;
   #readyCount = 0;
 
@@ -54,6 +60,39 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   get strategyName(): string {
     return this.#strategy.name;
+  }
+
+  /** Swaps the strategy (a reload changed `algo`) and rebuilds the picker; counters and health stay. */
+  setStrategy(strategy: Strategy): void {
+    this.#strategy = strategy;
+    this.#rebuild();
+  }
+
+  /** The health new backends start with; a reload that turns active checks on or off changes it. */
+  setInitialHealth(health: Health): void {
+    this.#initialHealth = health;
+  }
+
+  /**
+   * Deregistered backends whose connections have not all ended, in removal
+   * order. Pruned here, on read, rather than by the data plane when a count
+   * reaches 0: the per-connection path stays free of the check.
+   */
+  removing(): readonly Backend[] {
+    for (const b of this.#removing) if (b.active <= 0) this.#removing.delete(b);
+    return [...this.#removing];
+  }
+
+  /** Registered backends, then the removing ones: what the admin API lists. */
+  listAll(): readonly Backend[] {
+    const removing = this.removing();
+    return removing.length === 0 ? this.#set.backends : [...this.#set.backends, ...removing];
+  }
+
+  /** A removing backend by id (for a forced delete of its last connections). */
+  getRemoving(id: string): Backend | undefined {
+    for (const b of this.removing()) if (b.id === id) return b;
+    return undefined;
   }
 
   /** The current snapshot; read once per connection. */
@@ -82,16 +121,20 @@ export class Registry extends EventEmitter<RegistryEvents> {
    * Registers a backend, or updates the weight of the one already at that
    * address. Returns it and whether it is new.
    */
-  upsert(spec: BackendSpec): { backend: Backend; created: boolean } {
-    const probe = new Backend(spec, this.#initialHealth);
-    const existing = this.#byKey.get(probe.key);
+  upsert(spec: BackendSpec, origin: BackendOrigin = 'api'): { backend: Backend; created: boolean } {
+    const key = formatHostPort(spec);
+    const existing = this.#byKey.get(key);
     if (existing) {
+      // A file entry takes over a backend registered over the API; the API never takes one from the file.
+      if (origin === 'file') existing.origin = 'file';
       if (existing.weight !== spec.weight) {
         existing.weight = spec.weight;
         this.#rebuild();
       }
       return { backend: existing, created: false };
     }
+    const probe = new Backend(spec, this.#initialHealth, this.counts);
+    probe.origin = origin;
     this.#byKey.set(probe.key, probe);
     this.#byId.set(probe.id, probe);
     this.#recount();
@@ -124,6 +167,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.#byId.delete(backend.id);
     backend.removed = true;
     backend.updateReady();
+    if (backend.active > 0) this.#removing.add(backend);
     this.#recount();
     this.#rebuild();
     this.emit('removed', backend);

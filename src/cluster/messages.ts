@@ -1,10 +1,14 @@
 /**
- * The IPC protocol between the primary (registry, health, admin) and the
- * data-plane workers. Messages are small and carry whole states, not diffs,
- * so a lost or reordered message is repaired by the next one.
+ * The IPC protocol between the primary (services, registries, health,
+ * admin) and the data-plane workers. State travels whole (every service with
+ * its settings and backends), not as diffs, so a lost or reordered message
+ * is repaired by the next one. Listeners are named by an id the primary
+ * hands out per bind, since a service may have a new listener and an old,
+ * draining one at once.
  */
 import type { AdminState, Health } from '../backends/backend.ts';
-import type { FulcrumConfig } from '../config/config.ts';
+import type { ServiceSettings } from '../config/config.ts';
+import type { HostPort } from '../config/parse.ts';
 
 /** One backend as the primary sees it; a worker's replica registry converges to the list. */
 export interface BackendState {
@@ -13,6 +17,13 @@ export interface BackendState {
   readonly weight: number;
   readonly state: AdminState;
   readonly health: Health;
+}
+
+export interface ServiceState {
+  readonly name: string;
+  readonly settings: ServiceSettings;
+  /** Every registered backend, in registration order. */
+  readonly backends: readonly BackendState[];
 }
 
 export interface BackendCounters {
@@ -33,29 +44,40 @@ export interface ProxyCounters {
   readonly localErrors: number;
 }
 
+export interface ServiceCounters {
+  readonly name: string;
+  readonly proxy: ProxyCounters;
+  /** Registered and removed-but-open backends. */
+  readonly backends: readonly BackendCounters[];
+  /** Open connections per listener id. */
+  readonly open: Readonly<Record<string, number>>;
+}
+
 export type ToWorker =
-  /** Every registered backend, in registration order. */
-  | { readonly t: 'backends'; readonly backends: readonly BackendState[] }
-  /** Close every connection to this backend now (admin force-delete). */
-  | { readonly t: 'kill'; readonly key: string }
+  /** Every service; `seq` is acknowledged with `applied`. */
+  | { readonly t: 'services'; readonly seq: number; readonly services: readonly ServiceState[] }
+  /** Open listener `lid` for `service` (the service is in the last `services`). */
+  | { readonly t: 'listen'; readonly lid: number; readonly service: string; readonly address: HostPort }
+  /** Stop accepting on `lid`; its connections get `graceMs`, then are closed. */
+  | { readonly t: 'unlisten'; readonly lid: number; readonly graceMs: number }
+  /** Close every connection of `service` to this backend now (admin force-delete). */
+  | { readonly t: 'kill'; readonly service: string; readonly key: string }
   | { readonly t: 'close'; readonly graceMs: number };
 
 export type FromWorker =
-  /** Ready for its first backend list; it listens only after that, so it never accepts with an empty registry. */
+  /** Ready for its state; it listens only once told to, after the services are known. */
   | { readonly t: 'hello' }
-  | { readonly t: 'listening'; readonly host: string; readonly port: number }
+  | { readonly t: 'applied'; readonly seq: number }
+  | { readonly t: 'listening'; readonly lid: number; readonly host: string; readonly port: number }
+  | { readonly t: 'listen-failed'; readonly lid: number; readonly code: string; readonly message: string }
+  /** `lid` has stopped and its last connection ended; `closed` of them were cut at the deadline. */
+  | { readonly t: 'unlistened'; readonly lid: number; readonly closed: number }
   /** Cumulative counters of this worker since it started. */
-  | { readonly t: 'stats'; readonly backends: readonly BackendCounters[]; readonly proxy: ProxyCounters }
+  | { readonly t: 'stats'; readonly services: readonly ServiceCounters[] }
   /** A connect outcome on real traffic, for passive health. Successes are sent only after a failure. */
-  | { readonly t: 'connect'; readonly key: string; readonly ok: boolean; readonly code: string | undefined };
+  | { readonly t: 'connect'; readonly service: string; readonly key: string; readonly ok: boolean; readonly code: string | undefined };
 
 export const STATS_INTERVAL_MS = 200;
 
-/** The worker's config travels in its environment, so it exists before any message can. */
-export const CONFIG_ENV = 'FULCRUM_WORKER_CONFIG';
-
-export function configFromEnv(): FulcrumConfig {
-  const text = process.env[CONFIG_ENV];
-  if (!text) throw new Error(`${CONFIG_ENV} is not set: this file runs as a Fulcrum worker only`);
-  return Object.freeze(JSON.parse(text) as FulcrumConfig);
-}
+/** The worker's log level travels in its environment, so it exists before any message can. */
+export const LOG_LEVEL_ENV = 'FULCRUM_WORKER_LOG_LEVEL';

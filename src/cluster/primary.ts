@@ -1,45 +1,97 @@
 /**
  * The primary side of `--workers N`: forks the data-plane workers, keeps
- * their replica registries in step with the real one, sums their counters
- * into the primary's Backend objects and ProxyStats (so the admin API and
- * /metrics read them as they would in one process), feeds passive health,
- * and restarts a worker that dies while the others keep serving.
+ * their replicas of every service in step with the real ones, opens and
+ * closes listeners in all of them, sums their counters into the primary's
+ * Backend objects and ProxyStats (so the admin API and /metrics read them as
+ * they would in one process), feeds passive health, and restarts a worker
+ * that dies while the others keep serving.
+ *
+ * It is the services' ListenerFactory: a bind is one listener id, opened in
+ * every worker; it resolves when every worker listens and fails whole (the
+ * workers that did listen close again) when one cannot.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../backends/backend.ts';
-import type { Registry } from '../backends/registry.ts';
-import type { FulcrumConfig } from '../config/config.ts';
+import type { HostPort } from '../config/parse.ts';
 import { BackendConnectError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
-import type { ProxyStats } from '../observability/stats.ts';
-import type { ConnectObserver } from '../proxy/session.ts';
-import { CONFIG_ENV, type BackendCounters, type FromWorker, type ProxyCounters, type ToWorker } from './messages.ts';
+import type { ListenerSettings } from '../proxy/listener.ts';
+import type { ListenerFactory, Service, ServiceListener } from '../service/service.ts';
+import { LOG_LEVEL_ENV, type FromWorker, type ServiceCounters, type ServiceState, type ToWorker } from './messages.ts';
 
 export interface WorkerPoolOptions {
-  readonly config: FulcrumConfig;
-  readonly registry: Registry;
-  readonly stats: ProxyStats;
-  readonly observer: ConnectObserver;
+  readonly workers: number;
+  readonly logLevel: string;
   readonly log: Logger;
-}
-
-interface Report {
-  backends: Map<string, BackendCounters>;
-  proxy: ProxyCounters;
 }
 
 const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts', 'localErrors'] as const;
 const COUNTER_FIELDS = ['total', 'failed', 'bytesIn', 'bytesOut'] as const;
 /** A worker that dies sooner than this after its start is restarted after a pause, not in a tight loop. */
 const CRASH_LOOP_MS = 1000;
+/** How long `sync` waits for every worker to acknowledge a state. */
+const SYNC_TIMEOUT_MS = 2000;
 
-export class WorkerPool {
+type Totals = Record<(typeof PROXY_FIELDS)[number], number>;
+const zero = (): Totals => ({ accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, localErrors: 0 });
+
+interface Report {
+  readonly counters: ServiceCounters;
+  readonly backends: Map<string, ServiceCounters['backends'][number]>;
+}
+
+interface PoolListenerState {
+  readonly lid: number;
+  readonly service: Service;
+  readonly address: HostPort;
+  closing: boolean;
+}
+
+/** One bind, in every worker. */
+class PoolListener implements ServiceListener {
+  readonly #pool: WorkerPool;
+  readonly state: PoolListenerState;
+  readonly address: AddressInfo;
+  #closed: Promise<number> | undefined;
+
+  constructor(pool: WorkerPool, state: PoolListenerState, address: AddressInfo) {
+    this.#pool = pool;
+    this.state = state;
+    this.address = address;
+  }
+
+  setSettings(_settings: ListenerSettings): void {
+    this.#pool.scheduleBroadcast();
+  }
+
+  destroyConnectionsTo(backend: Backend): void {
+    this.#pool.broadcast({ t: 'kill', service: this.state.service.name, key: backend.key });
+  }
+
+  close(graceMs: number): Promise<number> {
+    this.#closed ??= this.#pool.unlisten(this.state, graceMs);
+    return this.#closed;
+  }
+
+  get openConnections(): number {
+    return this.#pool.openOn(this.state.lid);
+  }
+}
+
+export class WorkerPool implements ListenerFactory {
   readonly #o: WorkerPoolOptions;
-  readonly #reports = new Map<number, Report>();
-  /** Counters of workers that have exited, so sums never go backwards. */
-  readonly #retired: Report = { backends: new Map(), proxy: { accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, localErrors: 0 } };
+  /** Last counters of each live worker: service name → its counters, backends by key. */
+  readonly #reports = new Map<number, Map<string, Report>>();
+  /** Counters of workers that have exited, by service, so sums never go backwards. */
+  readonly #retired = new Map<string, { proxy: Totals; backends: Map<string, Record<(typeof COUNTER_FIELDS)[number], number>> }>();
+  readonly #services = new Set<Service>();
+  readonly #listeners = new Map<number, PoolListenerState>();
+  readonly #waiters = new Map<string, (m: FromWorker, worker: Worker) => void>();
+  #nextLid = 1;
+  #seq = 0;
   #stopping = false;
   #broadcastPending = false;
 
@@ -52,55 +104,162 @@ export class WorkerPool {
       execArgv: process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', 'tsx'],
       silent: false,
     });
-    const sync = () => this.#scheduleBroadcast();
-    options.registry.on('change', sync);
-    options.registry.on('state', sync);
-    options.registry.on('removed', sync);
   }
 
-  /** Forks every worker and resolves with the shared listening address once all listen. */
-  async start(): Promise<{ host: string; port: number }> {
-    const n = this.#o.config.workers;
-    const addresses = await Promise.all(Array.from({ length: n }, () => this.#fork()));
-    return addresses[0]!;
+  /** Forks every worker; resolves once each has said hello and has the (empty) state. */
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.#o.workers }, () => this.#fork()));
   }
 
-  /** Closes every connection to `backend` in every worker. */
-  destroyConnectionsTo(backend: Backend): void {
-    this.#broadcast({ t: 'kill', key: backend.key });
+  async bind(service: Service, listen: HostPort, _settings: ListenerSettings): Promise<ServiceListener> {
+    this.#follow(service);
+    await this.sync();
+    const state: PoolListenerState = { lid: this.#nextLid++, service, address: listen, closing: false };
+    const workers = this.#workers();
+    const results = await Promise.allSettled(workers.map((w) => this.#request(w, { t: 'listen', lid: state.lid, service: service.name, address: listen }, `listen:${state.lid}:${w.id}`)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const first = results.find((r): r is PromiseFulfilledResult<FromWorker> => r.status === 'fulfilled');
+    if (failed || !first || first.value.t !== 'listening') {
+      this.#listeners.set(state.lid, state);
+      await this.unlisten(state, 0);
+      throw failed?.reason ?? new Error('no worker to listen');
+    }
+    this.#listeners.set(state.lid, state);
+    const { host, port } = first.value;
+    return new PoolListener(this, state, { address: host, port, family: host.includes(':') ? 'IPv6' : 'IPv4' });
   }
 
-  /** Stops every worker gracefully (at most `graceMs` for open connections). */
+  /** Sends the whole state now and waits until every worker has applied it (or the timeout). Returns the pids that did not answer. */
+  async sync(): Promise<number[]> {
+    const seq = ++this.#seq;
+    const message: ToWorker = { t: 'services', seq, services: this.#state() };
+    const workers = this.#workers();
+    const results = await Promise.allSettled(workers.map((w) => this.#request(w, message, `applied:${seq}:${w.id}`, SYNC_TIMEOUT_MS)));
+    return workers.filter((_, i) => results[i]!.status === 'rejected').map((w) => w.process.pid ?? 0);
+  }
+
+  /** @internal */
+  async unlisten(state: PoolListenerState, graceMs: number): Promise<number> {
+    state.closing = true;
+    const results = await Promise.allSettled(
+      this.#workers().map((w) => this.#request(w, { t: 'unlisten', lid: state.lid, graceMs }, `unlistened:${state.lid}:${w.id}`, graceMs + 5000)),
+    );
+    this.#listeners.delete(state.lid);
+    return results.reduce((n, r) => n + (r.status === 'fulfilled' && r.value.t === 'unlistened' ? r.value.closed : 0), 0);
+  }
+
+  /** @internal Connections open on listener `lid`, over every worker's last report. */
+  openOn(lid: number): number {
+    let n = 0;
+    for (const services of this.#reports.values()) for (const s of services.values()) n += s.counters.open[lid] ?? 0;
+    return n;
+  }
+
+  /** Stops every worker gracefully (at most `graceMs` for what is still open). */
   async close(graceMs: number): Promise<void> {
     this.#stopping = true;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     await Promise.all(
-      workers.map(async (w) => {
+      this.#workers(true).map(async (w) => {
         if (w.isDead()) return;
         const exited = once(w, 'exit');
         const kill = setTimeout(() => w.kill('SIGKILL'), graceMs + 2000).unref();
-        w.send({ t: 'close', graceMs } satisfies ToWorker);
+        if (w.isConnected()) w.send({ t: 'close', graceMs } satisfies ToWorker);
         await exited;
         clearTimeout(kill);
       }),
     );
   }
 
-  #fork(): Promise<{ host: string; port: number }> {
-    const config = this.#o.config;
+  /** @internal Registry events come in bursts (a register is a change and a state); send one state per tick. */
+  scheduleBroadcast(): void {
+    if (this.#broadcastPending) return;
+    this.#broadcastPending = true;
+    setImmediate(() => {
+      this.#broadcastPending = false;
+      this.broadcast({ t: 'services', seq: ++this.#seq, services: this.#state() });
+    });
+  }
+
+  /** @internal */
+  broadcast(message: ToWorker): void {
+    for (const w of this.#workers()) w.send(message);
+  }
+
+  #follow(service: Service): void {
+    if (this.#services.has(service)) return;
+    this.#services.add(service);
+    const sync = () => this.scheduleBroadcast();
+    service.registry.on('change', sync);
+    service.registry.on('state', sync);
+    service.registry.on('removed', sync);
+  }
+
+  /** Services that still have a listener (open or draining), or are in use. */
+  #state(): ServiceState[] {
+    const live = new Set<Service>([...this.#listeners.values()].map((l) => l.service));
+    for (const s of this.#services) if (!s.closed) live.add(s);
+    return [...live].map((s) => ({
+      name: s.name,
+      settings: s.settings,
+      backends: s.registry.list().map((b) => ({ host: b.host, port: b.port, weight: b.weight, state: b.state, health: b.health })),
+    }));
+  }
+
+  #workers(all = false): Worker[] {
+    return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && (all || w.isConnected()));
+  }
+
+  /** Sends `message` to `worker` and resolves with the answer keyed `key` (or rejects on failure, exit or timeout). */
+  #request(worker: Worker, message: ToWorker, key: string, timeoutMs = 10_000): Promise<FromWorker> {
+    const waitKey = key;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`worker ${worker.process.pid} did not answer ${message.t} in ${timeoutMs}ms`)), timeoutMs).unref();
+      const onExit = () => done(new Error(`worker ${worker.process.pid} exited`));
+      const done = (err: Error | undefined, m?: FromWorker) => {
+        clearTimeout(timer);
+        worker.off('exit', onExit);
+        this.#waiters.delete(waitKey);
+        if (err) reject(err);
+        else resolve(m!);
+      };
+      worker.once('exit', onExit);
+      this.#waiters.set(waitKey, (m) => {
+        if (m.t === 'listen-failed') {
+          const e = new Error(m.message) as NodeJS.ErrnoException;
+          e.code = m.code;
+          done(e);
+        } else done(undefined, m);
+      });
+      worker.send(message);
+    });
+  }
+
+  #fork(): Promise<void> {
     const started = Date.now();
-    const worker = cluster.fork({ [CONFIG_ENV]: JSON.stringify(config) });
+    const worker = cluster.fork({ [LOG_LEVEL_ENV]: this.#o.logLevel });
     return new Promise((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
-        if (m.t === 'hello') worker.send(this.#backendsMessage());
-        else if (m.t === 'listening') resolve({ host: m.host, port: m.port });
-        else if (m.t === 'stats') this.#onStats(worker.id, m.backends, m.proxy);
-        else if (m.t === 'connect') this.#onConnect(m.key, m.ok, m.code);
+        switch (m.t) {
+          case 'hello':
+            return void this.#welcome(worker).then(resolve, reject);
+          case 'applied':
+            return this.#waiters.get(`applied:${m.seq}:${worker.id}`)?.(m, worker);
+          case 'listening':
+          case 'listen-failed':
+            return this.#waiters.get(`listen:${m.lid}:${worker.id}`)?.(m, worker);
+          case 'unlistened':
+            return this.#waiters.get(`unlistened:${m.lid}:${worker.id}`)?.(m, worker);
+          case 'stats':
+            this.#reports.set(worker.id, new Map(m.services.map((c) => [c.name, { counters: c, backends: new Map(c.backends.map((b) => [b.key, b])) }])));
+            return this.#sum();
+          case 'connect':
+            return this.#onConnect(m.service, m.key, m.ok, m.code);
+        }
       });
       worker.on('error', (err) => this.#o.log.warn({ err, worker: worker.process.pid }, 'worker IPC error'));
       worker.once('exit', (code, signal) => {
         this.#retire(worker.id);
-        reject(new Error(`worker exited before listening (code ${code}, signal ${signal})`));
+        reject(new Error(`worker exited before it was ready (code ${code}, signal ${signal})`));
         if (this.#stopping) return;
         this.#o.log.error({ worker: worker.process.pid, code, signal }, 'worker died; restarting it');
         const delay = Date.now() - started < CRASH_LOOP_MS ? CRASH_LOOP_MS : 0;
@@ -111,76 +270,60 @@ export class WorkerPool {
     });
   }
 
-  #backendsMessage(): ToWorker {
-    return {
-      t: 'backends',
-      backends: this.#o.registry.list().map((b) => ({ host: b.host, port: b.port, weight: b.weight, state: b.state, health: b.health })),
-    };
-  }
-
-  /** Registry events come in bursts (a register is a change and a state); send one list per tick. */
-  #scheduleBroadcast(): void {
-    if (this.#broadcastPending) return;
-    this.#broadcastPending = true;
-    setImmediate(() => {
-      this.#broadcastPending = false;
-      this.#broadcast(this.#backendsMessage());
-    });
-  }
-
-  #broadcast(message: ToWorker): void {
-    for (const w of Object.values(cluster.workers ?? {})) {
-      if (w?.isConnected()) w.send(message);
+  /** A new (or restarted) worker: the whole state, then every open listener. */
+  async #welcome(worker: Worker): Promise<void> {
+    const seq = ++this.#seq;
+    await this.#request(worker, { t: 'services', seq, services: this.#state() }, `applied:${seq}:${worker.id}`);
+    for (const l of this.#listeners.values()) {
+      if (l.closing) continue;
+      await this.#request(worker, { t: 'listen', lid: l.lid, service: l.service.name, address: l.address }, `listen:${l.lid}:${worker.id}`);
     }
   }
 
-  #onConnect(key: string, ok: boolean, code: string | undefined): void {
-    const backend = this.#o.registry.getByKey(key);
-    if (!backend) return;
-    if (ok) this.#o.observer.connectSucceeded(backend);
-    else this.#o.observer.connectFailed(backend, new BackendConnectError(`connect to ${key} failed in a worker`, code));
-  }
-
-  #onStats(id: number, backends: readonly BackendCounters[], proxy: ProxyCounters): void {
-    this.#reports.set(id, { backends: new Map(backends.map((b) => [b.key, b])), proxy });
-    this.#sum();
+  #onConnect(name: string, key: string, ok: boolean, code: string | undefined): void {
+    const service = [...this.#services].find((s) => s.name === name && !s.closed);
+    const backend = service?.registry.getByKey(key);
+    if (!service || !backend) return;
+    if (ok) service.observer.connectSucceeded(backend);
+    else service.observer.connectFailed(backend, new BackendConnectError(`connect to ${key} failed in a worker`, code));
   }
 
   #retire(id: number): void {
     const last = this.#reports.get(id);
     this.#reports.delete(id);
-    if (!last) return;
-    const retired = this.#retired;
-    for (const [key, c] of last.backends) {
-      const r = retired.backends.get(key);
-      retired.backends.set(key, {
-        key, active: 0,
-        total: (r?.total ?? 0) + c.total, failed: (r?.failed ?? 0) + c.failed,
-        bytesIn: (r?.bytesIn ?? 0) + c.bytesIn, bytesOut: (r?.bytesOut ?? 0) + c.bytesOut,
-      });
+    for (const { counters: s } of last?.values() ?? []) {
+      let r = this.#retired.get(s.name);
+      if (!r) this.#retired.set(s.name, (r = { proxy: zero(), backends: new Map() }));
+      for (const f of PROXY_FIELDS) r.proxy[f] += s.proxy[f];
+      for (const c of s.backends) {
+        let b = r.backends.get(c.key);
+        if (!b) r.backends.set(c.key, (b = { total: 0, failed: 0, bytesIn: 0, bytesOut: 0 }));
+        for (const f of COUNTER_FIELDS) b[f] += c[f];
+      }
     }
-    const p = { ...retired.proxy };
-    for (const f of PROXY_FIELDS) p[f] += last.proxy[f];
-    retired.proxy = p;
     this.#sum();
   }
 
   /** Writes the sums over live workers plus retired ones into the primary's objects. */
   #sum(): void {
-    const reports = [...this.#reports.values(), this.#retired];
-    for (const b of this.#o.registry.list()) {
-      let active = 0;
-      const sums = { total: 0, failed: 0, bytesIn: 0, bytesOut: 0 };
-      for (const r of reports) {
-        const c = r.backends.get(b.key);
-        if (!c) continue;
-        active += c.active;
-        for (const f of COUNTER_FIELDS) sums[f] += c[f];
+    for (const service of this.#services) {
+      const retired = this.#retired.get(service.name);
+      const reports = [...this.#reports.values()].map((m) => m.get(service.name)).filter((s) => s !== undefined);
+      for (const b of service.registry.listAll()) {
+        let active = 0;
+        const sums = { total: 0, failed: 0, bytesIn: 0, bytesOut: 0 };
+        for (const r of reports) {
+          const c = r.backends.get(b.key);
+          if (!c) continue;
+          active += c.active;
+          for (const f of COUNTER_FIELDS) sums[f] += c[f];
+        }
+        const old = retired?.backends.get(b.key);
+        for (const f of COUNTER_FIELDS) b[f] = sums[f] + (old?.[f] ?? 0);
+        b.active = active;
       }
-      b.active = active;
-      for (const f of COUNTER_FIELDS) b[f] = sums[f];
+      const stats = service.stats;
+      for (const f of PROXY_FIELDS) stats[f] = reports.reduce((n, r) => n + r.counters.proxy[f], 0) + (retired?.proxy[f] ?? 0);
     }
-    const stats = this.#o.stats;
-    for (const f of PROXY_FIELDS) stats[f] = reports.reduce((n, r) => n + r.proxy[f], 0);
   }
 }

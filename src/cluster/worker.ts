@@ -1,19 +1,76 @@
 /**
- * A data-plane worker: a replica registry fed by the primary, a proxy
- * listener on the shared port, counters reported back on a short interval.
- * It runs no health checks and no admin API; those stay in the primary.
+ * A data-plane worker: a replica of every service (registry and strategy,
+ * fed whole by the primary), the listeners the primary asks for, counters
+ * reported back on a short interval. It runs no health checks and no admin
+ * API; those stay in the primary.
  */
 import type { Backend } from '../backends/backend.ts';
 import { Registry } from '../backends/registry.ts';
-import { createLogger } from '../observability/log.ts';
+import type { ServiceSettings } from '../config/config.ts';
+import { createLogger, type Logger } from '../observability/log.ts';
 import { ProxyStats } from '../observability/stats.ts';
 import { ProxyListener } from '../proxy/listener.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
 import { createStrategy } from '../strategies/index.ts';
-import { configFromEnv, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ToWorker } from './messages.ts';
+import { LOG_LEVEL_ENV, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ServiceState, type ToWorker } from './messages.ts';
 
 function send(message: FromWorker): void {
   process.send?.(message);
+}
+
+/** Forwards failures, and the first success after one, so passive health sees what it needs without an IPC message per connection. */
+class ForwardingObserver implements ConnectObserver {
+  readonly #service: string;
+  readonly #failing = new Set<string>();
+
+  constructor(service: string) {
+    this.#service = service;
+  }
+
+  connectSucceeded(backend: Backend): void {
+    if (!this.#failing.delete(backend.key)) return;
+    send({ t: 'connect', service: this.#service, key: backend.key, ok: true, code: undefined });
+  }
+
+  connectFailed(backend: Backend, error: Error): void {
+    this.#failing.add(backend.key);
+    send({ t: 'connect', service: this.#service, key: backend.key, ok: false, code: (error as NodeJS.ErrnoException).code });
+  }
+}
+
+/** One service's replica in this worker. */
+class ReplicaService {
+  readonly name: string;
+  readonly log: Logger;
+  readonly registry: Registry;
+  readonly stats = new ProxyStats();
+  readonly observer: ConnectObserver;
+  settings: ServiceSettings;
+  readonly listeners = new Map<number, ProxyListener>();
+  /** The listener new settings go to: the last one opened. */
+  current: ProxyListener | undefined;
+
+  constructor(state: ServiceState, log: Logger) {
+    this.name = state.name;
+    this.log = log.child({ service: state.name });
+    this.settings = state.settings;
+    this.registry = new Registry({ strategy: strategyOf(state.settings), initialHealth: 'up' });
+    this.observer = new ForwardingObserver(state.name);
+  }
+
+  update(state: ServiceState): void {
+    const prev = this.settings;
+    this.settings = state.settings;
+    if (prev.algo !== state.settings.algo || prev.stickyTtlMs !== state.settings.stickyTtlMs || prev.stickyMaxEntries !== state.settings.stickyMaxEntries) {
+      this.registry.setStrategy(strategyOf(state.settings));
+    }
+    if (JSON.stringify(prev) !== JSON.stringify(state.settings)) this.current?.setSettings(state.settings);
+    reconcile(this.registry, state.backends);
+  }
+}
+
+function strategyOf(settings: ServiceSettings) {
+  return createStrategy(settings.algo, { random: Math.random, now: Date.now, stickyTtlMs: settings.stickyTtlMs, stickyMaxEntries: settings.stickyMaxEntries });
 }
 
 /** Makes the replica match the primary's list: same members, weights, states, health. */
@@ -28,63 +85,84 @@ function reconcile(registry: Registry, states: readonly BackendState[]): void {
   for (const b of registry.list()) if (!keep.has(b)) registry.remove(b);
 }
 
-/** Forwards failures, and the first success after one, so passive health sees what it needs without an IPC message per connection. */
-class ForwardingObserver implements ConnectObserver {
-  readonly #failing = new Set<string>();
-
-  connectSucceeded(backend: Backend): void {
-    if (!this.#failing.delete(backend.key)) return;
-    send({ t: 'connect', key: backend.key, ok: true, code: undefined });
-  }
-
-  connectFailed(backend: Backend, error: Error): void {
-    this.#failing.add(backend.key);
-    send({ t: 'connect', key: backend.key, ok: false, code: (error as NodeJS.ErrnoException).code });
-  }
-}
-
 export async function runWorker(): Promise<void> {
-  const config = configFromEnv();
-  const log = createLogger(config.logLevel).child({ worker: process.pid });
-  const strategy = createStrategy(config.algo, {
-    random: Math.random,
-    now: Date.now,
-    stickyTtlMs: config.stickyTtlMs,
-    stickyMaxEntries: config.stickyMaxEntries,
-  });
-  const registry = new Registry({ strategy, initialHealth: 'up' });
-  const stats = new ProxyStats();
-  const listener = new ProxyListener({
-    registry,
-    stats,
-    log,
-    observer: new ForwardingObserver(),
-    connectTimeoutMs: config.connectTimeoutMs,
-    retries: config.retries,
-    idleTimeoutMs: config.idleTimeoutMs,
-  });
-  // Deregistered backends with open connections, so a force-close that arrives after the removal still finds them.
-  const retiring = new Set<Backend>();
-  registry.on('removed', (b) => retiring.add(b));
+  const log = createLogger(process.env[LOG_LEVEL_ENV] ?? 'info').child({ worker: process.pid });
+  const services = new Map<string, ReplicaService>();
+  /** Listener id → its service, for listeners still open or draining. */
+  const owners = new Map<number, ReplicaService>();
 
   const report = () => {
-    for (const b of retiring) if (b.active === 0) retiring.delete(b);
-    const backends = registry.list().map((b) => ({
-      key: b.key, active: b.active, total: b.total, failed: b.failed, bytesIn: b.bytesIn, bytesOut: b.bytesOut,
-    }));
-    send({ t: 'stats', backends, proxy: { ...stats } });
+    send({
+      t: 'stats',
+      services: [...services.values()].map((s) => ({
+        name: s.name,
+        proxy: { ...s.stats },
+        backends: s.registry.listAll().map((b) => ({ key: b.key, active: b.active, total: b.total, failed: b.failed, bytesIn: b.bytesIn, bytesOut: b.bytesOut })),
+        open: Object.fromEntries([...s.listeners].map(([lid, l]) => [lid, l.openConnections])),
+      })),
+    });
   };
   const timer = setInterval(report, STATS_INTERVAL_MS);
 
+  const applyServices = (states: readonly ServiceState[]) => {
+    const wanted = new Set(states.map((s) => s.name));
+    for (const state of states) {
+      const existing = services.get(state.name);
+      if (existing) existing.update(state);
+      else {
+        const s = new ReplicaService(state, log);
+        reconcile(s.registry, state.backends);
+        services.set(state.name, s);
+      }
+    }
+    // A service the primary dropped goes once its last listener has drained.
+    for (const [name, s] of services) if (!wanted.has(name) && s.listeners.size === 0) services.delete(name);
+  };
+
+  const listen = async (lid: number, name: string, address: { host: string; port: number }) => {
+    const service = services.get(name);
+    if (!service) return send({ t: 'listen-failed', lid, code: 'ERR_UNKNOWN_SERVICE', message: `no service "${name}" in this worker` });
+    const listener = new ProxyListener({ registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, ...service.settings });
+    try {
+      const bound = await listener.listen(address);
+      service.listeners.set(lid, listener);
+      service.current = listener;
+      owners.set(lid, service);
+      send({ t: 'listening', lid, host: bound.address, port: bound.port });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      send({ t: 'listen-failed', lid, code: e.code ?? 'ERR_LISTEN', message: e.message });
+    }
+  };
+
+  const unlisten = async (lid: number, graceMs: number) => {
+    const service = owners.get(lid);
+    const listener = service?.listeners.get(lid);
+    if (!service || !listener) return send({ t: 'unlistened', lid, closed: 0 });
+    const closed = await listener.close(graceMs);
+    service.listeners.delete(lid);
+    owners.delete(lid);
+    if (service.current === listener) service.current = undefined;
+    send({ t: 'unlistened', lid, closed });
+  };
+
   process.on('message', (message: ToWorker) => {
     switch (message.t) {
-      case 'backends':
-        return reconcile(registry, message.backends);
-      case 'kill':
-        for (const b of [...registry.list(), ...retiring]) if (b.key === message.key) listener.destroyConnectionsTo(b);
+      case 'services':
+        applyServices(message.services);
+        return send({ t: 'applied', seq: message.seq });
+      case 'listen':
+        return void listen(message.lid, message.service, message.address);
+      case 'unlisten':
+        return void unlisten(message.lid, message.graceMs);
+      case 'kill': {
+        const s = services.get(message.service);
+        if (!s) return;
+        for (const b of s.registry.listAll()) if (b.key === message.key) for (const l of s.listeners.values()) l.destroyConnectionsTo(b);
         return;
+      }
       case 'close':
-        void listener.close(message.graceMs).then(() => {
+        void Promise.all([...owners.keys()].map((lid) => unlisten(lid, message.graceMs))).then(() => {
           clearInterval(timer);
           report();
           process.disconnect?.();
@@ -93,21 +171,11 @@ export async function runWorker(): Promise<void> {
     }
   });
   // The primary going away (crash, kill -9) must not leave an orphan serving traffic.
-  process.on('disconnect', () => void listener.destroy().then(() => process.exit(0)));
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => {}); // the primary decides when workers stop
-
-  const first = new Promise<void>((resolve) => {
-    const onFirst = (m: ToWorker) => {
-      if (m.t !== 'backends') return;
-      process.off('message', onFirst);
-      resolve();
-    };
-    process.on('message', onFirst);
+  process.on('disconnect', () => {
+    void Promise.all([...owners.values()].flatMap((s) => [...s.listeners.values()].map((l) => l.destroy()))).then(() => process.exit(0));
   });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => {}); // the primary decides when workers stop
   send({ t: 'hello' });
-  await first;
-  const address = await listener.listen(config.listen);
-  send({ t: 'listening', host: address.address, port: address.port });
 }
 
 await runWorker();

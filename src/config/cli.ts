@@ -6,7 +6,7 @@
 import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
-import { DEFAULTS, type FulcrumConfig } from './config.ts';
+import { DEFAULTS, makeService, type FulcrumConfig } from './config.ts';
 import { parseBackendSpec, parseDuration, parseHostPort } from './parse.ts';
 
 /**
@@ -36,6 +36,7 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
     .option('workers', { type: 'string', default: '1', describe: 'data-plane processes ("auto" = one per CPU)' })
     .option('demo', { type: 'boolean', default: false, describe: 'also start three demo backends on loopback and register them' })
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
+    .option('drain-timeout', { type: 'string', default: '30s', describe: 'on shutdown (and for services a reload removes), how long open connections may run on' })
     .strict()
     .help()
     .version(false)
@@ -81,25 +82,29 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
     return token;
   };
 
-  return Object.freeze({
-    ...DEFAULTS,
+  const service = makeService({
     listen: parseHostPort('--listen', one('listen', args.listen), '0.0.0.0'),
-    admin: parseHostPort('--admin', one('admin', args.admin), '127.0.0.1'),
     algo: resolveStrategyName('--algo', one('algo', args.algo)),
     backends: Object.freeze(args.backend.map((b) => parseBackendSpec('--backend', String(b)))),
     connectTimeoutMs,
     retries: int('retries', one('retries', args.retries), 0, 100),
     idleTimeoutMs: duration('idle-timeout'),
     stickyTtlMs: duration('sticky-ttl'),
-    demo: args.demo,
-    health: Object.freeze(health),
-    passive: Object.freeze({
-      ...DEFAULTS.passive,
+    health,
+    passive: {
       maxFails: int('max-fails', one('max-fails', args['max-fails']), 0, 1000),
       ejectBaseMs: duration('eject-time'),
-    }),
+    },
+  });
+  return Object.freeze({
+    ...DEFAULTS,
+    admin: parseHostPort('--admin', one('admin', args.admin), '127.0.0.1'),
+    demo: args.demo,
     adminToken: adminToken(args['admin-token']),
     workers: workersText === 'auto' ? cpus : int('workers', workersText, 1, 256),
     logLevel,
+    drainTimeoutMs: duration('drain-timeout'),
+    services: Object.freeze([service]),
+    configFile: undefined,
   });
 }

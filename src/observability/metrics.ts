@@ -1,21 +1,42 @@
 /**
- * Prometheus metrics, read from the live objects when scraped: the
- * registry's backends, ProxyStats and HealthStats. Nothing is recorded per
+ * Prometheus metrics, read from the live objects when scraped: each
+ * service's backends, ProxyStats and HealthStats. Nothing is recorded per
  * connection; the data plane keeps bumping its plain numbers and the
  * collect() callbacks copy them out. A private prom-client Registry, so
  * embedding Fulcrum (or running two in one process, as tests do) never
- * collides in the global one.
+ * collides in the global one. Every series that belongs to a service or a
+ * backend carries a `service` label.
  */
 import { Counter, Gauge, Registry as PromRegistry } from 'prom-client';
 import type { Backend } from '../backends/backend.ts';
-import type { Registry } from '../backends/registry.ts';
-import type { HealthStats } from '../health/monitor.ts';
-import type { ProxyStats } from './stats.ts';
+import type { Service } from '../service/service.ts';
+
+/** Outcomes of config reloads. */
+export class ReloadStats {
+  success = 0;
+  failure = 0;
+  /** Whether the last reload applied; true until one fails. */
+  lastSuccessful = true;
+  /** Epoch ms of the last reload attempt; 0 before any. */
+  lastAt = 0;
+
+  succeeded(now: number): void {
+    this.success++;
+    this.lastSuccessful = true;
+    this.lastAt = now;
+  }
+
+  failed(now: number): void {
+    this.failure++;
+    this.lastSuccessful = false;
+    this.lastAt = now;
+  }
+}
 
 export interface MetricsSources {
-  readonly registry: Registry;
-  readonly stats: ProxyStats;
-  readonly health: HealthStats;
+  /** The running services (read at each scrape). */
+  readonly services: () => readonly Service[];
+  readonly reloads: ReloadStats;
 }
 
 export interface Metrics {
@@ -24,35 +45,37 @@ export interface Metrics {
 }
 
 type Read = (b: Backend) => number;
+type ReadService = (s: Service) => number;
 
-export function createMetrics({ registry, stats, health }: MetricsSources): Metrics {
+export function createMetrics({ services, reloads }: MetricsSources): Metrics {
   const prom = new PromRegistry();
-  const labelNames = ['backend'] as const;
+  const backendLabels = ['service', 'backend'] as const;
+  const serviceLabels = ['service'] as const;
 
   // Counters cannot be set, so each scrape starts from zero and adds the current total.
-  // That also drops the series of deregistered backends.
+  // That also drops the series of deregistered backends and removed services.
   const perBackendCounter = (name: string, help: string, read: Read) =>
     new Counter({
-      name, help, labelNames, registers: [prom],
+      name, help, labelNames: backendLabels, registers: [prom],
       collect() {
         this.reset();
-        for (const b of registry.list()) this.inc({ backend: b.key }, read(b));
+        for (const s of services()) for (const b of s.registry.listAll()) this.inc({ service: s.name, backend: b.key }, read(b));
       },
     });
   const perBackendGauge = (name: string, help: string, read: Read) =>
     new Gauge({
-      name, help, labelNames, registers: [prom],
+      name, help, labelNames: backendLabels, registers: [prom],
       collect() {
         this.reset();
-        for (const b of registry.list()) this.set({ backend: b.key }, read(b));
+        for (const s of services()) for (const b of s.registry.listAll()) this.set({ service: s.name, backend: b.key }, read(b));
       },
     });
-  const globalCounter = (name: string, help: string, read: () => number) =>
+  const perServiceCounter = (name: string, help: string, read: ReadService) =>
     new Counter({
-      name, help, registers: [prom],
+      name, help, labelNames: serviceLabels, registers: [prom],
       collect() {
         this.reset();
-        this.inc(read());
+        for (const s of services()) this.inc({ service: s.name }, read(s));
       },
     });
 
@@ -64,18 +87,40 @@ export function createMetrics({ registry, stats, health }: MetricsSources): Metr
   perBackendGauge('fulcrum_backend_up', 'Backend health: 1 up, 0 down or not yet probed.', (b) => (b.health === 'up' ? 1 : 0));
   perBackendGauge('fulcrum_backend_weight', 'Backend weight.', (b) => b.weight);
 
-  globalCounter('fulcrum_connections_accepted_total', 'Client connections accepted.', () => stats.accepted);
-  globalCounter('fulcrum_connections_no_backend_total', 'Client connections closed because no backend could take them.', () => stats.noBackend);
-  globalCounter('fulcrum_panic_picks_total', 'Backends picked in panic mode (none ready, enabled ones tried anyway).', () => stats.panic);
-  globalCounter('fulcrum_retries_total', 'Connect attempts made after a failed one.', () => stats.retries);
-  globalCounter('fulcrum_idle_timeouts_total', 'Connections closed by the idle timeout.', () => stats.idleTimeouts);
-  globalCounter('fulcrum_local_errors_total', 'Client connections closed because this host ran out of descriptors, ports or memory.', () => stats.localErrors);
-  globalCounter('fulcrum_health_flips_total', 'Backend health changes (unknown to up included).', () => health.flips);
-  globalCounter('fulcrum_passive_ejections_total', 'Backends ejected by passive health (connect failures on real traffic).', () => health.ejections);
+  perServiceCounter('fulcrum_connections_accepted_total', 'Client connections accepted.', (s) => s.stats.accepted);
+  perServiceCounter('fulcrum_connections_no_backend_total', 'Client connections closed because no backend could take them.', (s) => s.stats.noBackend);
+  perServiceCounter('fulcrum_panic_picks_total', 'Backends picked in panic mode (none ready, enabled ones tried anyway).', (s) => s.stats.panic);
+  perServiceCounter('fulcrum_retries_total', 'Connect attempts made after a failed one.', (s) => s.stats.retries);
+  perServiceCounter('fulcrum_idle_timeouts_total', 'Connections closed by the idle timeout.', (s) => s.stats.idleTimeouts);
+  perServiceCounter('fulcrum_local_errors_total', 'Client connections closed because this host ran out of descriptors, ports or memory.', (s) => s.stats.localErrors);
+  perServiceCounter('fulcrum_health_flips_total', 'Backend health changes (unknown to up included).', (s) => s.health.stats.flips);
+  perServiceCounter('fulcrum_passive_ejections_total', 'Backends ejected by passive health (connect failures on real traffic).', (s) => s.health.stats.ejections);
   new Gauge({
-    name: 'fulcrum_backends_ready', help: 'Backends ready to take new connections (0 means panic mode).', registers: [prom],
+    name: 'fulcrum_backends_ready', help: 'Backends ready to take new connections (0 means panic mode).', labelNames: serviceLabels, registers: [prom],
     collect() {
-      this.set(registry.readyCount);
+      this.reset();
+      for (const s of services()) this.set({ service: s.name }, s.registry.readyCount);
+    },
+  });
+
+  new Counter({
+    name: 'fulcrum_config_reloads_total', help: 'Config reloads (SIGHUP, POST /reload) by result.', labelNames: ['result'] as const, registers: [prom],
+    collect() {
+      this.reset();
+      this.inc({ result: 'success' }, reloads.success);
+      this.inc({ result: 'failure' }, reloads.failure);
+    },
+  });
+  new Gauge({
+    name: 'fulcrum_config_last_reload_successful', help: 'Whether the last config reload applied (1) or was refused (0); 1 before any.', registers: [prom],
+    collect() {
+      this.set(reloads.lastSuccessful ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'fulcrum_config_last_reload_timestamp_seconds', help: 'When the last config reload was attempted, Unix seconds; 0 before any.', registers: [prom],
+    collect() {
+      this.set(reloads.lastAt / 1000);
     },
   });
 

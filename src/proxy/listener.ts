@@ -17,19 +17,22 @@ import type { HostPort } from '../config/parse.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import { errnoName, type TcpHandle } from './native.ts';
-import { Session, type ConnectObserver, type SessionHost } from './session.ts';
+import { Session, type ConnectObserver, type SessionHost, type SessionSettings } from './session.ts';
 import { SessionList } from './session-list.ts';
 import { Sweeper } from './sweeper.ts';
 
-export interface ProxyListenerOptions {
-  readonly registry: Registry;
-  readonly stats: ProxyStats;
-  readonly log: Logger;
-  readonly observer: ConnectObserver;
+export interface ListenerSettings {
   readonly connectTimeoutMs: number;
   readonly retries: number;
   /** 0 disables. */
   readonly idleTimeoutMs: number;
+}
+
+export interface ProxyListenerOptions extends ListenerSettings {
+  readonly registry: Registry;
+  readonly stats: ProxyStats;
+  readonly log: Logger;
+  readonly observer: ConnectObserver;
 }
 
 /** The listening handle as net.Server keeps it (`server._handle`), with our back-reference. */
@@ -45,12 +48,12 @@ export class ProxyListener implements SessionHost {
   readonly stats: ProxyStats;
   readonly log: Logger;
   readonly observer: ConnectObserver;
-  readonly connectTimeoutMs: number;
-  readonly maxAttempts: number;
+  /** Read by each new session; replaced whole by `setSettings`. */
+  settings: SessionSettings;
   readonly #sweeper: Sweeper;
   readonly sessions = new SessionList<Session>();
   readonly #server: Server;
-  #closing: Promise<void> | undefined;
+  #closing: Promise<number> | undefined;
   /** Accepted sockets inherit TCP_NODELAY from the listening one (Linux), saving a setsockopt per connection. */
   #noDelayInherited = false;
   /** Set while `close()` waits for the last session. */
@@ -61,8 +64,7 @@ export class ProxyListener implements SessionHost {
     this.stats = options.stats;
     this.log = options.log;
     this.observer = options.observer;
-    this.connectTimeoutMs = options.connectTimeoutMs;
-    this.maxAttempts = 1 + options.retries;
+    this.settings = sessionSettings(options);
     this.#sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs);
     this.#server = createServer();
     this.#server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
@@ -91,6 +93,12 @@ export class ProxyListener implements SessionHost {
 
   get address(): AddressInfo | undefined {
     return (this.#server.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /** New connections take these; open ones keep theirs. */
+  setSettings(settings: ListenerSettings): void {
+    this.settings = sessionSettings(settings);
+    this.#sweeper.follow(settings.connectTimeoutMs, settings.idleTimeoutMs);
   }
 
   /** @internal from the listening handle. */
@@ -122,8 +130,8 @@ export class ProxyListener implements SessionHost {
    * Stops accepting and waits for open connections to end, at most `graceMs`,
    * then closes what is left. Idempotent.
    */
-  close(graceMs = 5000): Promise<void> {
-    this.#closing ??= new Promise<void>((resolve) => {
+  close(graceMs = 5000): Promise<number> {
+    this.#closing ??= new Promise<number>((resolve) => {
       const server = this.#server;
       let pending = 2; // the listening socket, the sessions
       const done = () => {
@@ -131,7 +139,7 @@ export class ProxyListener implements SessionHost {
         clearTimeout(timer);
         this.#drained = undefined;
         this.#sweeper.stop();
-        resolve();
+        resolve(this.#destroyed);
       };
       const timer = setTimeout(() => this.#destroyAll(), graceMs).unref();
       if (server.listening) server.close(() => done());
@@ -143,16 +151,31 @@ export class ProxyListener implements SessionHost {
     return this.#closing;
   }
 
-  /** Stops accepting and closes every connection now. Idempotent. */
-  destroy(): Promise<void> {
+  /** Stops accepting and closes every connection now. Idempotent. Resolves with how many were closed. */
+  destroy(): Promise<number> {
     const closed = this.close(0);
     this.#destroyAll();
     return closed;
   }
 
-  #destroyAll(): void {
-    this.sessions.forEach((s) => s.destroy());
+  /** Connections open now. */
+  get openConnections(): number {
+    return this.sessions.size;
   }
+
+  /** Sessions closed by `close` at its deadline or by `destroy`. */
+  #destroyed = 0;
+
+  #destroyAll(): void {
+    this.sessions.forEach((s) => {
+      this.#destroyed++;
+      s.destroy();
+    });
+  }
+}
+
+function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs }: ListenerSettings): SessionSettings {
+  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs });
 }
 
 function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {

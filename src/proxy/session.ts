@@ -29,15 +29,26 @@ export interface ConnectObserver {
   connectFailed(backend: Backend, error: Error): void;
 }
 
+/**
+ * The settings a session reads, frozen. A session keeps the snapshot it
+ * started with, so a reload never changes anything under it.
+ */
+export interface SessionSettings {
+  readonly connectTimeoutMs: number;
+  /** 1 + retries. */
+  readonly maxAttempts: number;
+  /** 0 disables. */
+  readonly idleTimeoutMs: number;
+}
+
 /** What a session needs from the listener that owns it. */
 export interface SessionHost {
   readonly registry: Registry;
   readonly stats: ProxyStats;
   readonly observer: ConnectObserver;
   readonly log: Logger;
-  readonly connectTimeoutMs: number;
-  /** 1 + retries. */
-  readonly maxAttempts: number;
+  /** The current snapshot; read once, when a session starts. */
+  readonly settings: SessionSettings;
   /** Open sessions; a session adds itself on start and leaves through `release`. */
   readonly sessions: SessionList<Session>;
   /** Called once per session, when both its sides are closed. */
@@ -52,6 +63,7 @@ const DONE = 2;
 
 export class Session extends Relay implements PickContext, Swept, Dialing, Listed<Session> {
   readonly #host: SessionHost;
+  readonly #settings: SessionSettings;
   /** The backend of the current attempt; after connect, of the relay. */
   backend: Backend | undefined;
   #clientIp: string | undefined;
@@ -68,6 +80,12 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   constructor(host: SessionHost, client: TcpHandle) {
     super(client);
     this.#host = host;
+    this.#settings = host.settings;
+  }
+
+  /** For the sweeper: this session's own idle timeout (0: none). */
+  get idleTimeoutMs(): number {
+    return this.#settings.idleTimeoutMs;
   }
 
   /** Asked of the kernel (getpeername) the first time a strategy or a log line needs it. */
@@ -134,7 +152,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     upstream.relay = this;
     upstream.setNoDelay(true);
     Relay.prepareUpstream(upstream);
-    this.connectDeadline = Date.now() + host.connectTimeoutMs;
+    this.connectDeadline = Date.now() + this.#settings.connectTimeoutMs;
     const err = dial(upstream, backend.host, backend.port);
     if (err !== 0) this.dialed(upstream, errnoName(err));
   }
@@ -174,7 +192,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     host.log.debug({ backend: backend.key, code: error.code, attempt: this.#attempts }, 'backend connect failed');
     host.observer.connectFailed(backend, error);
     if (this.#phase !== CONNECTING) return; // destroyed by the observer
-    if (this.#attempts >= host.maxAttempts) return this.#noBackend();
+    if (this.#attempts >= this.#settings.maxAttempts) return this.#noBackend();
     host.stats.retries++;
     this.#attempt();
   }

@@ -14,6 +14,8 @@ export interface Swept {
   connectTimedOut(): void;
   /** Epoch ms since the relay last moved bytes; 0 when not relaying. */
   idleSince: number;
+  /** This session's idle timeout, from the settings it started with; 0: none. */
+  readonly idleTimeoutMs: number;
   /** Total bytes read from both sides; idle while it does not move. */
   progress(): number;
   lastProgress: number;
@@ -28,19 +30,36 @@ export interface SweptSet {
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
+/**
+ * Each session carries its own timeouts (the settings it started with), so
+ * after a reload old and new sessions may differ; the ticks follow the
+ * shortest timeouts seen, which only makes the sweep finer.
+ */
 export class Sweeper {
   readonly #sessions: SweptSet;
-  readonly #idleMs: number;
-  readonly #timers: NodeJS.Timeout[] = [];
+  #connectTimer: NodeJS.Timeout | undefined;
+  #connectTick = Infinity;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #idleTick = Infinity;
 
   constructor(sessions: SweptSet, connectTimeoutMs: number, idleTimeoutMs: number) {
     this.#sessions = sessions;
-    this.#idleMs = idleTimeoutMs;
+    this.follow(connectTimeoutMs, idleTimeoutMs);
+  }
+
+  /** Makes the ticks fine enough for these timeouts too (a reload changed them). */
+  follow(connectTimeoutMs: number, idleTimeoutMs: number): void {
     const connectTick = clamp(connectTimeoutMs / 10, 5, 100);
-    this.#timers.push(setInterval(() => this.#sweepConnecting(), connectTick).unref());
-    if (idleTimeoutMs > 0) {
-      const idleTick = clamp(idleTimeoutMs / 8, 5, 1000);
-      this.#timers.push(setInterval(() => this.#sweepIdle(), idleTick).unref());
+    if (connectTick < this.#connectTick) {
+      clearInterval(this.#connectTimer);
+      this.#connectTick = connectTick;
+      this.#connectTimer = setInterval(() => this.#sweepConnecting(), connectTick).unref();
+    }
+    const idleTick = idleTimeoutMs > 0 ? clamp(idleTimeoutMs / 8, 5, 1000) : Infinity;
+    if (idleTick < this.#idleTick) {
+      clearInterval(this.#idleTimer);
+      this.#idleTick = idleTick;
+      this.#idleTimer = setInterval(() => this.#sweepIdle(), idleTick).unref();
     }
   }
 
@@ -55,9 +74,9 @@ export class Sweeper {
   #sweepIdle(): void {
     if (this.#sessions.size === 0) return;
     const now = Date.now();
-    const idleMs = this.#idleMs;
     this.#sessions.forEach((s) => {
-      if (s.idleSince === 0) return;
+      const idleMs = s.idleTimeoutMs;
+      if (s.idleSince === 0 || idleMs === 0) return;
       const p = s.progress();
       if (p !== s.lastProgress) {
         s.lastProgress = p;
@@ -69,7 +88,9 @@ export class Sweeper {
   }
 
   stop(): void {
-    for (const t of this.#timers) clearInterval(t);
-    this.#timers.length = 0;
+    clearInterval(this.#connectTimer);
+    clearInterval(this.#idleTimer);
+    this.#connectTimer = this.#idleTimer = undefined;
+    this.#connectTick = this.#idleTick = Infinity;
   }
 }

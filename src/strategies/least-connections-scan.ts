@@ -10,8 +10,13 @@
  * scan they are copied into the table's scratch area, where the kernel can
  * read them; the copy stays until another picker scans or the table grows,
  * so it costs 8 bytes per backend only when the current picker changes.
+ *
+ * Each slot table (one per registry, so one per service) has its own kernel
+ * instance and scratch area: two services scanning in turn never share or
+ * overwrite each other's state. Only the compiled module is process-wide,
+ * and it is immutable code.
  */
-import { activeCounts } from '../backends/active-counts.ts';
+import type { SlotTable } from '../backends/active-counts.ts';
 import { MAX_WEIGHT } from '../config/parse.ts';
 
 /*
@@ -59,14 +64,7 @@ interface Kernel {
   belowWeighted(p: number, end: number, best: number, bestWeight: number, limit: number): number;
 }
 
-/** A module constant: V8 reads it more cheaply than the imported binding (measured: `active` reads ~20% faster). */
-const counts = activeCounts;
-
-const kernel = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(WASM, 'base64')), {
-  env: { memory: counts.memory },
-}).exports as unknown as Kernel;
-const below = kernel.below;
-const belowWeighted = kernel.belowWeighted;
+const MODULE = new WebAssembly.Module(Buffer.from(WASM, 'base64'));
 
 /**
  * Counts up to LIMIT times any weight (≤ MAX_WEIGHT) fit in an int32, so the
@@ -75,52 +73,75 @@ const belowWeighted = kernel.belowWeighted;
  */
 const LIMIT = Math.floor(0x7fff_ffff / MAX_WEIGHT);
 
-/** The pairs now in the scratch area, and where. */
-let placed: Int32Array | undefined;
-let placedLayout = -1;
-let placedAt = 0;
+/** The scan over one slot table: its kernel instance, and which pairs sit in its scratch area. */
+export class ScanKernel {
+  readonly #counts: SlotTable;
+  readonly #below: Kernel['below'];
+  readonly #belowWeighted: Kernel['belowWeighted'];
+  /** The pairs now in the scratch area, and where. */
+  #placed: Int32Array | undefined;
+  #placedLayout = -1;
+  #placedAt = 0;
 
-/** The byte address of `pairs` in the scratch area, copying them there unless they already are. */
-function place(pairs: Int32Array): number {
-  if (placed !== pairs || placedLayout !== counts.layout) {
-    const cell = counts.scratch(pairs.length);
-    counts.array.set(pairs, cell);
-    placed = pairs;
-    placedLayout = counts.layout;
-    placedAt = cell * 4;
+  constructor(counts: SlotTable) {
+    this.#counts = counts;
+    const kernel = new WebAssembly.Instance(MODULE, { env: { memory: counts.memory } }).exports as unknown as Kernel;
+    this.#below = kernel.below;
+    this.#belowWeighted = kernel.belowWeighted;
   }
-  return placedAt;
-}
 
-/** The first index i in [from, to) whose backend has fewer than `best` connections, or `to`. */
-export function firstBelow(pairs: Int32Array, from: number, to: number, best: number): number {
-  const at = place(pairs);
-  return (below(at + from * 8, at + to * 8, best) - at) >> 3;
-}
-
-/**
- * The first index i in [from, to) whose backend is less loaded than `best`
- * connections at `bestWeight`: count × bestWeight < best × weight, exactly;
- * or `to`.
- */
-export function firstLighter(pairs: Int32Array, from: number, to: number, best: number, bestWeight: number): number {
-  if (best < 0 || best > LIMIT) return firstLighterInJs(pairs, from, to, best, bestWeight);
-  while (from < to) {
-    const at = place(pairs);
-    const i = (belowWeighted(at + from * 8, at + to * 8, best, bestWeight, LIMIT) - at) >> 3;
-    if (i === to || lighter(pairs, i, best, bestWeight)) return i;
-    from = i + 1;
+  /** The byte address of `pairs` in the scratch area, copying them there unless they already are. */
+  #place(pairs: Int32Array): number {
+    const counts = this.#counts;
+    if (this.#placed !== pairs || this.#placedLayout !== counts.layout) {
+      const cell = counts.scratch(pairs.length);
+      counts.array.set(pairs, cell);
+      this.#placed = pairs;
+      this.#placedLayout = counts.layout;
+      this.#placedAt = cell * 4;
+    }
+    return this.#placedAt;
   }
-  return to;
+
+  /** The first index i in [from, to) whose backend has fewer than `best` connections, or `to`. */
+  firstBelow(pairs: Int32Array, from: number, to: number, best: number): number {
+    const at = this.#place(pairs);
+    return (this.#below(at + from * 8, at + to * 8, best) - at) >> 3;
+  }
+
+  /**
+   * The first index i in [from, to) whose backend is less loaded than `best`
+   * connections at `bestWeight`: count × bestWeight < best × weight, exactly;
+   * or `to`.
+   */
+  firstLighter(pairs: Int32Array, from: number, to: number, best: number, bestWeight: number): number {
+    if (best < 0 || best > LIMIT) return this.#firstLighterInJs(pairs, from, to, best, bestWeight);
+    while (from < to) {
+      const at = this.#place(pairs);
+      const i = (this.#belowWeighted(at + from * 8, at + to * 8, best, bestWeight, LIMIT) - at) >> 3;
+      if (i === to || this.#lighter(pairs, i, best, bestWeight)) return i;
+      from = i + 1;
+    }
+    return to;
+  }
+
+  /** The same as `firstLighter`, for a best count outside [0, LIMIT]. */
+  #firstLighterInJs(pairs: Int32Array, from: number, to: number, best: number, bestWeight: number): number {
+    for (let i = from; i < to; i++) if (this.#lighter(pairs, i, best, bestWeight)) return i;
+    return to;
+  }
+
+  /** Exact in doubles: |count| < 2^31 and weight ≤ MAX_WEIGHT keep every product below 2^53. */
+  #lighter(pairs: Int32Array, i: number, best: number, bestWeight: number): boolean {
+    return this.#counts.array[pairs[2 * i]!]! * bestWeight < best * pairs[2 * i + 1]!;
+  }
 }
 
-/** The same as `firstLighter`, for a best count outside [0, LIMIT]. */
-function firstLighterInJs(pairs: Int32Array, from: number, to: number, best: number, bestWeight: number): number {
-  for (let i = from; i < to; i++) if (lighter(pairs, i, best, bestWeight)) return i;
-  return to;
-}
+const kernels = new WeakMap<SlotTable, ScanKernel>();
 
-/** Exact in doubles: |count| < 2^31 and weight ≤ MAX_WEIGHT keep every product below 2^53. */
-function lighter(pairs: Int32Array, i: number, best: number, bestWeight: number): boolean {
-  return counts.array[pairs[2 * i]!]! * bestWeight < best * pairs[2 * i + 1]!;
+/** The kernel of `counts`, made on first use. */
+export function scanKernelFor(counts: SlotTable): ScanKernel {
+  let kernel = kernels.get(counts);
+  if (!kernel) kernels.set(counts, (kernel = new ScanKernel(counts)));
+  return kernel;
 }

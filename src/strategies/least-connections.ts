@@ -1,11 +1,8 @@
-import { activeCounts } from '../backends/active-counts.ts';
+import { activeCounts, type SlotTable } from '../backends/active-counts.ts';
 import type { Backend } from '../backends/backend.ts';
-import { firstBelow, firstLighter } from './least-connections-scan.ts';
+import { scanKernelFor, type ScanKernel } from './least-connections-scan.ts';
 import type { Accept, PickContext, Picker, Strategy } from './strategy.ts';
 import { weightOf } from './weights.ts';
-
-/** A module constant: V8 reads it more cheaply than the imported binding (measured: `active` reads ~20% faster). */
-const counts = activeCounts;
 
 /**
  * Fewest open connections per unit of weight. `active` changes on every
@@ -19,9 +16,10 @@ const counts = activeCounts;
  * that would beat the best so far, which keeps the common case cheap, and an
  * idle accepted backend ends the scan since nothing can beat it.
  *
- * The scan reads the counts from `activeCounts` by slot, never from the
- * Backend objects: ranges of SHORT backends or more through the WebAssembly
- * kernel in least-connections-scan.ts, shorter ones in JS.
+ * The scan reads the counts from the set's slot table by slot, never from
+ * the Backend objects: ranges of SHORT backends or more through the
+ * WebAssembly kernel in least-connections-scan.ts, shorter ones in JS. A
+ * registry's backends share its table (one per service).
  */
 class LeastConnectionsPicker implements Picker {
   /** A private copy: indexing the registry's frozen arrays is several times slower. */
@@ -29,10 +27,15 @@ class LeastConnectionsPicker implements Picker {
   /** (activeSlot, weight) of each backend, interleaved, as the scan kernel reads them. */
   readonly #pairs: Int32Array;
   readonly #uniform: boolean;
+  readonly #counts: SlotTable;
+  readonly #kernel: ScanKernel;
   #start = 0;
 
   constructor(backends: readonly Backend[]) {
     this.#backends = [...backends];
+    this.#counts = backends[0]?.counts ?? activeCounts;
+    if (!backends.every((b) => b.counts === this.#counts)) throw new RangeError('least-connections: the backends of one set must share one slot table');
+    this.#kernel = scanKernelFor(this.#counts);
     this.#pairs = new Int32Array(backends.length * 2);
     for (let i = 0; i < backends.length; i++) {
       this.#pairs[2 * i] = backends[i]!.activeSlot;
@@ -72,7 +75,7 @@ class LeastConnectionsPicker implements Picker {
   #scanInJs(from: number, to: number, best: number, accept: Accept): number {
     const list = this.#backends;
     const pairs = this.#pairs;
-    const cells = counts.array;
+    const cells = this.#counts.array;
     let bestActive = cells[pairs[2 * best]!]!;
     let bestWeight = pairs[2 * best + 1]!;
     if (bestActive === 0) return best;
@@ -91,13 +94,15 @@ class LeastConnectionsPicker implements Picker {
 
   /** `#scan` by the kernel, which skips to the next backend that would beat the best; `accept` decides. */
   #scanInWasm(from: number, to: number, best: number, accept: Accept): number {
+    const kernel = this.#kernel;
     const list = this.#backends;
     const pairs = this.#pairs;
+    const counts = this.#counts;
     let bestActive = counts.array[pairs[2 * best]!]!;
     let bestWeight = pairs[2 * best + 1]!;
     for (let i = from; bestActive !== 0; i++) {
       // Equal weights, the usual case: compare counts alone.
-      i = this.#uniform ? firstBelow(pairs, i, to, bestActive) : firstLighter(pairs, i, to, bestActive, bestWeight);
+      i = this.#uniform ? kernel.firstBelow(pairs, i, to, bestActive) : kernel.firstLighter(pairs, i, to, bestActive, bestWeight);
       if (i === to) break;
       const active = counts.array[pairs[2 * i]!]!;
       if (accept(list[i]!)) {

@@ -13,8 +13,9 @@ import { pino } from 'pino';
 import { startDemoBackend, type DemoBackend } from '../../tools/backend.ts';
 import { adminClient, rawAdminRequest, type AdminClient } from '../helpers/admin-client.ts';
 import { closed, dial, httpGet, readBytes } from '../helpers/net.ts';
+import { until } from '../helpers/wait.ts';
 import { backendAt, startProxy, type ProxyOverrides } from '../helpers/proxy.ts';
-import type { LoadBalancer } from '../../src/load-balancer.ts';
+import type { Fulcrum } from '../../src/fulcrum.ts';
 
 /** Every test awaits events; a broken one fails here instead of hanging the run. */
 const T = { timeout: 15_000 };
@@ -25,13 +26,13 @@ async function demo(t: TestContext, name: string): Promise<DemoBackend> {
   return b;
 }
 
-async function setup(t: TestContext, overrides: ProxyOverrides = {}): Promise<{ lb: LoadBalancer; api: AdminClient }> {
+async function setup(t: TestContext, overrides: ProxyOverrides = {}): Promise<{ lb: Fulcrum; api: AdminClient }> {
   const lb = await startProxy(t, overrides);
   return { lb, api: adminClient(lb.adminAddress, overrides.adminToken) };
 }
 
 /** Opens a raw TCP connection through the proxy and checks it echoes; returns it with the backend it reached. */
-async function openEcho(lb: LoadBalancer, t: TestContext) {
+async function openEcho(lb: Fulcrum, t: TestContext) {
   const before = new Map(lb.registry.list().map((b) => [b, b.active]));
   const socket = await dial({ port: lb.proxyAddress.port });
   t.after(() => socket.destroy());
@@ -55,7 +56,7 @@ test('POST /register: 200 with the backend; GET /backends and /backends/:id show
   const id = backendId('127.0.0.1:9001');
   const expected = {
     id, address: '127.0.0.1:9001', weight: 5, state: 'active', health: 'up',
-    activeConnections: 0, totalConnections: 0, failedConnections: 0, bytesIn: 0, bytesOut: 0, lastCheck: null,
+    activeConnections: 0, totalConnections: 0, failedConnections: 0, bytesIn: 0, bytesOut: 0, lastCheck: null, origin: 'api',
   };
   assert.deepEqual(res.body, { status: 'success', data: { backend: expected, created: true } });
   assert.deepEqual((await api.get('/backends')).body, { status: 'success', data: { backends: [expected] } });
@@ -241,7 +242,7 @@ test('GET /healthz: 200 while running', T, async (t) => {
   const { api } = await setup(t, { backends: [backendAt(9001), backendAt(9002)] });
   const res = await api.get('/healthz');
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body, { status: 'success', data: { status: 'ok', backends: 2, ready: 2 } });
+  assert.deepEqual(res.body, { status: 'success', data: { status: 'ok', services: 1, backends: 2, ready: 2 } });
 });
 
 test('admin token: 401 with WWW-Authenticate without it or with a wrong one; /healthz stays open', T, async (t) => {
@@ -350,14 +351,20 @@ test('DELETE without force: 200 with the open connections; they keep working, ne
   assert.equal(res.body.data.openConnections, 1);
   assert.equal(res.body.data.backend.id, backend.id);
   assert.equal(res.body.data.closedConnections, undefined);
-  assert.equal((await api.get(`/backends/${backend.id}`)).status, 404);
-  assert.deepEqual((await api.backends()).map((x) => x.id), lb.registry.list().map((x) => x.id));
+  // Still listed, as `removing`, while its connection is open.
+  const removing = await api.get(`/backends/${backend.id}`);
+  assert.equal(removing.status, 200);
+  assert.equal(removing.body.data.backend.state, 'removing');
+  assert.equal(removing.body.data.backend.activeConnections, 1);
+  assert.deepEqual((await api.backends()).map((x) => x.id), [...lb.registry.list().map((x) => x.id), backend.id]);
   assert.equal(lb.registry.list().length, 1);
   for (let i = 0; i < 3; i++) assert.equal((await httpGet(lb.proxyAddress.port)).trim(), `hello from ${other}`);
   await echoes(socket, 'the old connection still works');
   const gone = closed(socket);
   socket.end();
   await gone;
+  await until('the removed backend drops off the list', async () => ((await api.get(`/backends/${backend.id}`)).status === 404 ? true : undefined));
+  assert.deepEqual((await api.backends()).map((x) => x.id), lb.registry.list().map((x) => x.id));
   assert.equal((await api.delete(`/backends/${backend.id}`)).status, 404, 'a second delete finds nothing');
 });
 

@@ -43,7 +43,7 @@ test('out of descriptors: the client is closed, counted as a local error, not as
   // A reset, not a FIN: a half-closed client keeps its connection (and descriptors) open by design.
   for (const c of clients) c.resetAndDestroy();
   const metrics = await until('the admin API to accept again', () => fetch(`${admin}/metrics`).then((r) => r.text(), () => undefined));
-  assert.match(metrics, /^fulcrum_local_errors_total [1-9]/m);
+  assert.match(metrics, /^fulcrum_local_errors_total{service="default"} [1-9]/m);
   const { data } = (await (await fetch(`${admin}/backends`)).json()) as { data: { backends: Array<{ failedConnections: number; health: string }> } };
   assert.equal(data.backends[0]!.failedConnections, 0);
   assert.equal(data.backends[0]!.health, 'up');

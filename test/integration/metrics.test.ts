@@ -8,7 +8,7 @@ import { startDemoBackend, type DemoBackend } from '../../tools/backend.ts';
 import { adminClient } from '../helpers/admin-client.ts';
 import { closed, dial, httpGet, readAll, refusedPort } from '../helpers/net.ts';
 import { backendAt, startProxy } from '../helpers/proxy.ts';
-import type { LoadBalancer } from '../../src/load-balancer.ts';
+import type { Fulcrum } from '../../src/fulcrum.ts';
 
 const T = { timeout: 15_000 };
 
@@ -66,16 +66,18 @@ function parseProm(text: string): Map<string, Family> {
   return families;
 }
 
-async function scrape(lb: LoadBalancer) {
+async function scrape(lb: Fulcrum) {
   const res = await adminClient(lb.adminAddress).get('/metrics');
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
   const families = parseProm(res.text);
-  /** The value of `name` for `backend` (or the unlabelled one); undefined when there is no such series. */
+  /** The value of `name` for `backend` (or the service-wide one) in the `default` service; undefined when there is no such series. */
   return (name: string, backend?: string) => {
     const f = families.get(name);
     assert.ok(f, `no metric ${name}`);
-    const s = f.samples.find((x) => (backend === undefined ? Object.keys(x.labels).length === 0 : x.labels.backend === backend));
+    const s = f.samples.find((x) => x.labels.backend === backend);
+    if (s) assert.deepEqual(Object.keys(s.labels).sort(), backend === undefined ? ['service'] : ['backend', 'service'], `${name}: labels`);
+    if (s) assert.equal(s.labels.service, 'default');
     return s?.value;
   };
 }
@@ -84,7 +86,7 @@ async function scrape(lb: LoadBalancer) {
  * The proxy counts bytes when a connection ends on its side, which the client
  * cannot see: poll, bounded, until only `open` connections remain.
  */
-async function settled(lb: LoadBalancer, open = 0): Promise<void> {
+async function settled(lb: Fulcrum, open = 0): Promise<void> {
   const deadline = Date.now() + 3000;
   while (lb.registry.list().reduce((n, b) => n + b.active, 0) !== open) {
     assert.ok(Date.now() < deadline, 'connections still open on the proxy');
@@ -157,7 +159,7 @@ test('/metrics: an open connection is active; failures, retries, ejection, panic
   open.destroy();
   await gone;
 
-  // Deregister the good one: its series go, and the bad one, down and alone, is tried in panic.
+  // Deregister the good one (its one connection ended above): its series go, and the bad one, down and alone, is tried in panic.
   const del = await adminClient(lb.adminAddress).post('/deregister', { address: goodKey });
   assert.equal(del.status, 200);
   const client = await dial({ port: lb.proxyAddress.port });

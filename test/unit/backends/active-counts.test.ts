@@ -9,19 +9,23 @@ import { leastConnections } from '../../../src/strategies/least-connections.ts';
 
 const spec = (port: number) => ({ host: '127.0.0.1', port, weight: 1 });
 
-test('slots: every Backend gets its own, across registries, and active lives there', () => {
+test('slots: every registry (service) has its own table; every Backend its own slot in it, and active lives there', () => {
   const registries = [0, 1].map(() => new Registry({ strategy: leastConnections(), initialHealth: 'up' }));
-  const backends = registries.flatMap((r) => [1, 2, 3].map((i) => r.upsert(spec(9000 + i)).backend));
-  backends.push(new Backend(spec(9001)), new Backend(spec(9001)));
-  const slots = backends.map((b) => b.activeSlot);
-  assert.equal(new Set(slots).size, slots.length);
+  const [one, two] = registries.map((r) => [1, 2, 3].map((i) => r.upsert(spec(9000 + i)).backend));
+  assert.notEqual(one![0]!.counts, two![0]!.counts);
+  assert.notEqual(one![0]!.counts, activeCounts);
+  for (const set of [one!, two!]) {
+    assert.ok(set.every((b) => b.counts === set[0]!.counts));
+    assert.equal(new Set(set.map((b) => b.activeSlot)).size, set.length);
+  }
+  const backends = [...one!, ...two!, new Backend(spec(9001)), new Backend(spec(9001))];
   backends.forEach((b, i) => (b.active = i + 1));
   assert.deepEqual(
     backends.map((b) => b.active),
     backends.map((_, i) => i + 1),
   );
   assert.deepEqual(
-    slots.map((s) => activeCounts.array[s]),
+    backends.map((b) => b.counts.array[b.activeSlot]),
     backends.map((_, i) => i + 1),
   );
   backends[0]!.active++;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Backend } from '../../../src/backends/backend.ts';
 import { Registry } from '../../../src/backends/registry.ts';
-import { makeConfig } from '../../../src/config/config.ts';
+import { makeService } from '../../../src/config/config.ts';
 import { HealthMonitor, HealthStats } from '../../../src/health/monitor.ts';
 import { PassiveHealth } from '../../../src/health/passive.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
@@ -27,7 +27,7 @@ function setup(opts: { activeChecks: boolean; maxFails?: number; ejectBaseMs?: n
   });
   const stats = new HealthStats();
   const monitor = new HealthMonitor({ registry, log: silentLogger(), stats, thresholds: { rise: 2, fall: 3 }, activeChecks: opts.activeChecks, now });
-  const config = makeConfig({ passive: { maxFails: opts.maxFails ?? 3, ejectBaseMs: opts.ejectBaseMs ?? 5000, ejectMaxMs: opts.ejectMaxMs ?? 300_000 } }).passive;
+  const config = makeService({ passive: { maxFails: opts.maxFails ?? 3, ejectBaseMs: opts.ejectBaseMs ?? 5000, ejectMaxMs: opts.ejectMaxMs ?? 300_000 } }).passive;
   const passive = new PassiveHealth({ registry, ejector: monitor, config, now });
   const { backend } = registry.upsert({ host: '127.0.0.1', port: 9001, weight: 1 });
   const failTimes = (b: Backend, n: number) => {

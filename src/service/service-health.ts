@@ -1,0 +1,102 @@
+/**
+ * A service's health: active checks, passive ejection and the panic watch,
+ * built from its health settings and rebuilt whole when a reload changes
+ * them. Backend health lives on the Backend objects, so a rebuild keeps
+ * every backend's current state: nothing flaps to `unknown`.
+ */
+import type { Backend } from '../backends/backend.ts';
+import type { Registry } from '../backends/registry.ts';
+import type { HealthConfig, PassiveHealthConfig } from '../config/config.ts';
+import { HealthChecker } from '../health/checker.ts';
+import { httpCheck } from '../health/http-check.ts';
+import { HealthMonitor, HealthStats } from '../health/monitor.ts';
+import { PanicWatch } from '../health/panic.ts';
+import { PassiveHealth } from '../health/passive.ts';
+import { tcpCheck } from '../health/tcp-check.ts';
+import type { Logger } from '../observability/log.ts';
+import type { ConnectObserver } from '../proxy/session.ts';
+
+export interface ServiceHealthOptions {
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly random: () => number;
+  readonly now: () => number;
+}
+
+interface Parts {
+  readonly monitor: HealthMonitor;
+  /** Undefined when active checks are off (`intervalMs` 0). */
+  readonly checker: HealthChecker | undefined;
+  /** Undefined when passive health is off (`maxFails` 0). */
+  readonly passive: PassiveHealth | undefined;
+}
+
+export class ServiceHealth implements ConnectObserver {
+  readonly stats = new HealthStats();
+  readonly #o: ServiceHealthOptions;
+  readonly #panic: PanicWatch;
+  #health: HealthConfig | undefined;
+  #passiveConfig: PassiveHealthConfig | undefined;
+  #parts: Parts | undefined;
+
+  constructor(options: ServiceHealthOptions) {
+    this.#o = options;
+    this.#panic = new PanicWatch(options.registry, options.log);
+  }
+
+  /**
+   * Applies health settings; a no-op when they are unchanged. The registry's
+   * initial health follows whether probes run ('unknown' until the first
+   * passes, or 'up' when nothing will ever probe).
+   */
+  configure(health: HealthConfig, passive: PassiveHealthConfig): void {
+    if (this.#parts && sameJson(health, this.#health) && sameJson(passive, this.#passiveConfig)) return;
+    this.#stopParts();
+    this.#health = health;
+    this.#passiveConfig = passive;
+    const { registry, log, random, now } = this.#o;
+    const activeChecks = health.intervalMs > 0;
+    registry.setInitialHealth(activeChecks ? 'unknown' : 'up');
+    // Nothing will probe a backend that is waiting for its first probe: take it as up, as a new one would be.
+    if (!activeChecks) for (const b of registry.list()) if (b.health === 'unknown') registry.setHealth(b, 'up');
+    const monitor = new HealthMonitor({ registry, log, stats: this.stats, thresholds: health, activeChecks, now });
+    const checker = activeChecks
+      ? new HealthChecker({
+          registry,
+          monitor,
+          probe: health.httpPath === undefined ? tcpCheck : httpCheck(health.httpPath),
+          intervalMs: health.intervalMs,
+          timeoutMs: health.timeoutMs,
+          random,
+        })
+      : undefined;
+    const passiveHealth = passive.maxFails > 0 ? new PassiveHealth({ registry, ejector: monitor, config: passive, now }) : undefined;
+    this.#parts = { monitor, checker, passive: passiveHealth };
+  }
+
+  connectSucceeded(backend: Backend): void {
+    this.#parts?.passive?.connectSucceeded(backend);
+  }
+
+  connectFailed(backend: Backend, error: Error): void {
+    this.#parts?.passive?.connectFailed(backend, error);
+  }
+
+  /** Stops every probe and timer. Idempotent. */
+  close(): void {
+    this.#stopParts();
+    this.#panic.close();
+  }
+
+  #stopParts(): void {
+    const parts = this.#parts;
+    this.#parts = undefined;
+    parts?.checker?.close();
+    parts?.passive?.close();
+    parts?.monitor.close();
+  }
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
