@@ -166,7 +166,7 @@ export class Fulcrum {
     for (const config of next.services) {
       const current = this.#services.get(config.name);
       if (!current) fresh.push({ config, service: new Service(config, this.#env) });
-      else if (formatHostPort(current.config.listen) !== formatHostPort(config.listen)) moved.push({ service: current, config });
+      else if (!current.listensOn(config.listen)) moved.push({ service: current, config });
     }
 
     // Step one: every new listener, or none.

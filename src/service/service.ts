@@ -116,6 +116,17 @@ export class Service {
     return n;
   }
 
+  /**
+   * Whether `listen` is where this service listens already: as configured, or
+   * the address it bound (so a file that pins the port an ephemeral `:0`
+   * got, or says `:0` again, is not a move).
+   */
+  listensOn(listen: HostPort): boolean {
+    if (formatHostPort(listen) === formatHostPort(this.#config.listen)) return true;
+    const bound = this.address;
+    return bound !== undefined && listen.port === bound.port && (listen.host === bound.address || formatHostPort(listen) === formatHostPort({ host: bound.address, port: bound.port }));
+  }
+
   /** Step one: opens a listener at `listen` (not yet in use); throws when it cannot bind. */
   bind(listen: HostPort): Promise<ServiceListener> {
     return this.#env.listeners.bind(this, listen, this.#settings);
