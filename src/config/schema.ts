@@ -104,7 +104,7 @@ const health = z
       .optional()
       .meta({ description: 'When set, check with `GET <path>` expecting 2xx/3xx instead of a bare TCP connect.' }),
   }, { error: typeError('a map like { interval: 2s, timeout: 1s }') })
-  .meta({ description: 'Active health checks; each key overrides `defaults.health` on its own.' });
+  .meta({ description: 'Active health checks. A service\'s `health` overrides `defaults.health` key by key.' });
 
 const passive = z
   .strictObject({
@@ -112,7 +112,7 @@ const passive = z
     ejectTime: duration({ positive: true }).optional().meta({ description: 'First ejection time; it doubles with each consecutive ejection.', default: formatDuration(SERVICE_DEFAULTS.passive.ejectBaseMs) }),
     maxEjectTime: duration({ positive: true }).optional().meta({ description: 'The longest an ejection lasts, however often a backend fails.', default: formatDuration(SERVICE_DEFAULTS.passive.ejectMaxMs) }),
   }, { error: typeError('a map like { maxFails: 3, ejectTime: 5s }') })
-  .meta({ description: 'Passive health (outlier ejection); each key overrides `defaults.passive` on its own.' });
+  .meta({ description: 'Passive health: ejection on failed connects of real traffic. A service\'s `passive` overrides `defaults.passive` key by key.' });
 
 /** What a service may set and otherwise inherits from `defaults` (and `defaults` from SERVICE_DEFAULTS). */
 const settingsShape = {
@@ -142,7 +142,7 @@ const backendObject = z
       .number({ error: typeError(`an integer ${MIN_WEIGHT}-${MAX_WEIGHT}`) })
       .transform(viaParser((weight: number) => parseWeight('weight', weight)))
       .optional()
-      .meta({ description: 'Relative share for the weighted strategies.', default: 1, minimum: MIN_WEIGHT, maximum: MAX_WEIGHT }),
+      .meta({ description: 'Relative share for the weighted strategies.', default: 1, type: 'integer', minimum: MIN_WEIGHT, maximum: MAX_WEIGHT }),
   })
   .transform(({ address, weight }) => ({ ...address, weight: weight ?? 1 }));
 
