@@ -68,13 +68,13 @@ const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h)?$';
 /** `"500ms"`, `"3s"`, `"10m"`, `"1h"` or a number of seconds; parsed to milliseconds by parseDuration. */
 function duration(options: { positive?: boolean } = {}) {
   return z
-    .union([z.string().meta({ pattern: DURATION_PATTERN }), z.number().min(0)], {
+    .union([z.string().meta({ pattern: DURATION_PATTERN }), z.number().meta({ minimum: 0 })], {
       error: typeError('a duration like "500ms", "3s", "10m" or a number of seconds'),
     })
     .transform(
       viaParser((value: string | number) => {
         const ms = parseDuration('value', value);
-        if (options.positive && ms === 0) throw new ConfigError('value', `"${value}" must be more than 0`);
+        if (options.positive && ms === 0) throw new ConfigError('value', `${describeValue(value)} is too short (use more than 0)`);
         return ms;
       }),
     );
