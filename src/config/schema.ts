@@ -1,0 +1,281 @@
+/**
+ * The config file, defined once: its TypeScript types (`ConfigFileInput`,
+ * `ConfigFileOutput`), its validation, and the JSON Schema editors use are all
+ * read from `configFileSchema`. Values go through the same parsers as the
+ * flags (src/config/parse.ts, resolveStrategyName), so a bad address reads the
+ * same whether it came from `--backend` or from the file.
+ *
+ * The schema validates and converts values (durations to milliseconds,
+ * addresses to HostPort, strategy names to their long form); it does not fill
+ * defaults in. Inheritance (`defaults` -> service -> SERVICE_DEFAULTS) is
+ * file.ts's job, so that "not set" stays distinguishable from "set to the
+ * default" until then.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
+import { DEFAULTS, SERVICE_DEFAULTS } from './config.ts';
+import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseHostPort, parseWeight, type HostPort } from './parse.ts';
+import { formatDuration } from './duration.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const SERVICE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+
+/** `"web"` for strings, `5` for numbers, `a list`/`a map` for the rest: how a bad value is quoted in a message. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a map';
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(value);
+  return typeof value;
+}
+
+/** Error text for a value of the wrong type, or `missing (required)` when there is none. */
+function typeError(expected: string) {
+  return (iss: { code?: string; input?: unknown }) => {
+    if (iss.code !== undefined && iss.code !== 'invalid_type' && iss.code !== 'invalid_union') return undefined;
+    return iss.input === undefined ? 'missing (required)' : `expected ${expected}, got ${describeValue(iss.input)}`;
+  };
+}
+
+/**
+ * A transform that runs one of the shared parsers and turns its ConfigError
+ * into an issue carrying the parser's message (without the field prefix: the
+ * path says where).
+ */
+function viaParser<I, O>(parse: (value: I) => O) {
+  return (value: I, ctx: z.RefinementCtx<I>): O => {
+    try {
+      return parse(value);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message.slice(err.field.length + 2), input: value });
+      return z.NEVER;
+    }
+  };
+}
+
+/** An integer in [min, max]; one message for every way of missing it. */
+function intIn(min: number, max: number, alternative = '') {
+  const error = (iss: { input?: unknown }) =>
+    iss.input === undefined ? 'missing (required)' : `${describeValue(iss.input)} is invalid (use an integer ${min}-${max}${alternative})`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+/** JSON Schema only: lets editors flag a bad duration; parseDuration is what decides. */
+const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h)?$';
+
+/** `"500ms"`, `"3s"`, `"10m"`, `"1h"` or a number of seconds; parsed to milliseconds by parseDuration. */
+function duration(options: { positive?: boolean } = {}) {
+  return z
+    .union([z.string().meta({ pattern: DURATION_PATTERN }), z.number().meta({ minimum: 0 })], {
+      error: typeError('a duration like "500ms", "3s", "10m" or a number of seconds'),
+    })
+    .transform(
+      viaParser((value: string | number) => {
+        const ms = parseDuration('value', value);
+        if (options.positive && ms === 0) throw new ConfigError('value', `${describeValue(value)} is too short (use more than 0)`);
+        return ms;
+      }),
+    );
+}
+
+/** `host:port`, `[v6]:port`, or a bare port on `defaultHost` (as `--listen` and `--admin` take them). */
+function listenAddress(defaultHost: string) {
+  return z
+    .union([z.string(), intIn(0, 65535)], { error: typeError('an address like "0.0.0.0:8080" or a port') })
+    .transform(viaParser((value: string | number): HostPort => parseHostPort('value', String(value), defaultHost)));
+}
+
+const algo = z
+  .string({ error: typeError('a strategy name') })
+  .transform(viaParser((name: string) => resolveStrategyName('algo', name)))
+  .meta({ description: `Load-balancing strategy, short or long name: ${STRATEGY_NAMES.join(', ')}.`, default: 'ptc' });
+
+const health = z
+  .strictObject({
+    interval: duration().optional().meta({ description: 'Time between active checks of each backend; 0 disables active checks (backends are then assumed up).', default: formatDuration(SERVICE_DEFAULTS.health.intervalMs) }),
+    timeout: duration({ positive: true }).optional().meta({ description: 'How long one check may take before it counts as a failure.', default: formatDuration(SERVICE_DEFAULTS.health.timeoutMs) }),
+    rise: intIn(1, 100).optional().meta({ description: 'Consecutive passing checks that bring a down backend back.', default: SERVICE_DEFAULTS.health.rise }),
+    fall: intIn(1, 100).optional().meta({ description: 'Consecutive failing checks that take an up backend down.', default: SERVICE_DEFAULTS.health.fall }),
+    http: z
+      .string({ error: typeError('a path like "/healthz"') })
+      .startsWith('/', { error: (iss) => `${describeValue(iss.input)} must be a path starting with "/"` })
+      .optional()
+      .meta({ description: 'When set, check with `GET <path>` expecting 2xx/3xx instead of a bare TCP connect.' }),
+  }, { error: typeError('a map like { interval: 2s, timeout: 1s }') })
+  .meta({ description: 'Active health checks. A service\'s `health` overrides `defaults.health` key by key.' });
+
+const passive = z
+  .strictObject({
+    maxFails: intIn(0, 1000).optional().meta({ description: 'Consecutive connect failures on real traffic that eject a backend; 0 disables passive ejection.', default: SERVICE_DEFAULTS.passive.maxFails }),
+    ejectTime: duration({ positive: true }).optional().meta({ description: 'First ejection time; it doubles with each consecutive ejection.', default: formatDuration(SERVICE_DEFAULTS.passive.ejectBaseMs) }),
+    maxEjectTime: duration({ positive: true }).optional().meta({ description: 'The longest an ejection lasts, however often a backend fails.', default: formatDuration(SERVICE_DEFAULTS.passive.ejectMaxMs) }),
+  }, { error: typeError('a map like { maxFails: 3, ejectTime: 5s }') })
+  .meta({ description: 'Passive health: ejection on failed connects of real traffic. A service\'s `passive` overrides `defaults.passive` key by key.' });
+
+/** What a service may set and otherwise inherits from `defaults` (and `defaults` from SERVICE_DEFAULTS). */
+const settingsShape = {
+  algo: algo.optional(),
+  connectTimeout: duration({ positive: true }).optional().meta({ description: 'How long a connect to a backend may take before the next one is tried.', default: formatDuration(SERVICE_DEFAULTS.connectTimeoutMs) }),
+  retries: intIn(0, 100).optional().meta({ description: 'Further backends tried after a failed connect.', default: SERVICE_DEFAULTS.retries }),
+  idleTimeout: duration().optional().meta({ description: 'A connection with no bytes either way for this long is closed; 0 disables.', default: formatDuration(SERVICE_DEFAULTS.idleTimeoutMs) }),
+  stickyTtl: duration().optional().meta({ description: '`srr`: idle time after which a client IP forgets its backend.', default: formatDuration(SERVICE_DEFAULTS.stickyTtlMs) }),
+  stickyMaxEntries: intIn(1, 10_000_000).optional().meta({ description: '`srr`: most client IPs remembered.', default: SERVICE_DEFAULTS.stickyMaxEntries }),
+  health: health.optional(),
+  passive: passive.optional(),
+};
+
+const backendObject = z
+  .strictObject({
+    address: z
+      .string({ error: typeError('an address like "10.0.0.5:5432"') })
+      .transform(
+        viaParser((address: string): HostPort => {
+          if (address.includes('@')) throw new ConfigError('address', `"${address}" has a "@weight" (use the weight key)`);
+          const { host, port } = parseBackendSpec('address', address);
+          return { host, port };
+        }),
+      )
+      .meta({ description: '`host:port` or `[v6]:port`.' }),
+    weight: z
+      .number({ error: typeError(`an integer ${MIN_WEIGHT}-${MAX_WEIGHT}`) })
+      .transform(viaParser((weight: number) => parseWeight('weight', weight)))
+      .optional()
+      .meta({ description: 'Relative share for the weighted strategies.', default: 1, type: 'integer', minimum: MIN_WEIGHT, maximum: MAX_WEIGHT }),
+  })
+  .transform(({ address, weight }) => ({ ...address, weight: weight ?? 1 }));
+
+const backend = z
+  .union([z.string().transform(viaParser((spec: string) => parseBackendSpec('backend', spec))), backendObject], {
+    error: typeError('"host:port[@weight]" or a map like { address: host:port, weight: 5 }'),
+  })
+  .meta({ description: '`"host:port"`, `"host:port@weight"`, or `{ address, weight }`.' });
+
+/** Marks repeats of the same key among the elements of a list, on `[i, ...at]`. */
+function unique<T>(ctx: z.RefinementCtx<unknown>, items: readonly T[], keyOf: (item: T) => string | undefined, at: string[], message: (key: string, first: number) => string) {
+  // These checks run even where an element failed its own (`when` below), so that all errors come at once.
+  if (!Array.isArray(items)) return;
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const key = keyOf(item);
+    if (key === undefined) return;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else ctx.addIssue({ code: 'custom', path: [i, ...at], message: message(key, first), input: item });
+  });
+}
+
+/** A parsed HostPort, or undefined where its own check already failed (cross checks then skip it). */
+function hostPortOf(value: unknown): HostPort | undefined {
+  const v = value as Partial<HostPort> | null | undefined;
+  return typeof v === 'object' && v !== null && typeof v.host === 'string' && typeof v.port === 'number' ? (v as HostPort) : undefined;
+}
+
+const service = z.strictObject(
+  {
+    name: z
+      .string({ error: typeError('a name like "web"') })
+      .regex(SERVICE_NAME, { error: (iss) => `${describeValue(iss.input)} is not a valid name (use lowercase letters, digits, "-" and "_", starting with a letter or digit)` })
+      .meta({ description: 'Unique; used in the admin API (`/services/:name`), logs and metrics. `[a-z0-9][a-z0-9_-]*`.' }),
+    listen: listenAddress('0.0.0.0').meta({ description: 'Client-facing TCP address, unique across services; a bare port binds 0.0.0.0.' }),
+    ...settingsShape,
+    backends: z
+      .array(backend, { error: typeError('a list of backends') })
+      .superRefine((list, ctx) => unique(ctx, list, (b) => { const hp = hostPortOf(b); return hp && formatHostPort(hp); }, [], (key, first) => `${key} is listed twice (first at backends[${first}])`), { when: () => true })
+      .optional()
+      .meta({ description: 'Backends declared for this service (more can be registered over the admin API).', default: [] }),
+  },
+  { error: typeError('a map with name, listen and backends') },
+);
+
+const services = z
+  .array(service, { error: (iss) => (iss.input === undefined ? 'missing (a config file declares at least one service)' : `expected a list of services, got ${describeValue(iss.input)}`) })
+  .min(1, { error: 'is empty (a config file declares at least one service)' })
+  .superRefine((list, ctx) => {
+    const items = list as unknown[];
+    const field = (item: unknown, key: string): unknown => (typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[key] : undefined);
+    unique(ctx, items, (s) => { const name = field(s, 'name'); return typeof name === 'string' ? name : undefined; }, ['name'], (name, first) => `duplicate service name "${name}" (first at services[${first}])`);
+    unique(ctx, items, (s) => { const hp = hostPortOf(field(s, 'listen')); return hp && hp.port !== 0 ? formatHostPort(hp) : undefined; }, ['listen'], (address, first) => `${address} is already the listen address of services[${first}]`);
+  }, { when: () => true })
+  .meta({ description: 'The services: each a listener, its strategy and its backends. At least one.' });
+
+export const configFileSchema = z
+  .strictObject(
+    {
+      $schema: z.string().optional().meta({ description: 'Where editors find this schema; ignored by Fulcrum.' }),
+      admin: z
+        .strictObject({
+          listen: listenAddress('127.0.0.1').optional().meta({ description: 'Admin HTTP API address; a bare port binds 127.0.0.1.', default: formatHostPort(DEFAULTS.admin) }),
+          token: z
+            .string({ error: typeError('a string') })
+            .regex(/\S/, { error: 'is empty (give a token, or leave it out for an open admin API)' })
+            .optional()
+            .meta({ description: 'Bearer token the admin API requires; when absent, FULCRUM_ADMIN_TOKEN from the environment, else the API is open (it binds loopback by default).' }),
+        }, { error: typeError('a map like { listen: 127.0.0.1:9090 }') })
+        .optional()
+        .meta({ description: 'The admin HTTP API.' }),
+      workers: z
+        .union([z.literal('auto'), intIn(1, 256, ' or "auto"')], { error: (iss) => `${describeValue(iss.input)} is invalid (use an integer 1-256 or "auto")` })
+        .optional()
+        .meta({ description: 'Data-plane processes; "auto" is one per CPU.', default: DEFAULTS.workers }),
+      drainTimeout: duration()
+        .optional()
+        .meta({ description: 'How long open connections may run on after their service stops (shutdown, or removed by a reload); then they are closed.', default: formatDuration(DEFAULTS.drainTimeoutMs) }),
+      log: z
+        .strictObject({
+          level: z
+            .enum(LOG_LEVELS, { error: (iss) => `${describeValue(iss.input)} is invalid (use ${LOG_LEVELS.join(', ')})` })
+            .optional()
+            .meta({ description: 'Log level.', default: DEFAULTS.logLevel }),
+        }, { error: typeError('a map like { level: info }') })
+        .optional()
+        .meta({ description: 'Logging.' }),
+      defaults: z
+        .strictObject(settingsShape, { error: typeError('a map of service settings') })
+        .optional()
+        .meta({ description: 'Settings every service inherits unless it sets its own; `health` and `passive` merge key by key.' }),
+      services,
+    },
+    { error: typeError('a map of settings') },
+  )
+  .meta({ title: 'Fulcrum config file', description: 'Services, backends and process settings for Fulcrum, a layer-4 TCP load balancer.' });
+
+/** The file as written (what editors and the JSON Schema see). */
+export type ConfigFileInput = z.input<typeof configFileSchema>;
+/** The file validated: durations in ms, addresses parsed, strategies by long name; nothing inherited yet. */
+export type ConfigFileOutput = z.output<typeof configFileSchema>;
+export type ServiceFileOutput = ConfigFileOutput['services'][number];
+export type SettingsFileOutput = NonNullable<ConfigFileOutput['defaults']>;
+
+/** The JSON Schema of the file (draft 2020-12), with each field's `default` for editors. */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configFileSchema, {
+    io: 'input',
+    target: 'draft-2020-12',
+    // zod drops `default` on transforming schemas in input mode; ours are the file's defaults, so put them back.
+    override: (ctx) => {
+      const meta = z.globalRegistry.get(ctx.zodSchema as unknown as z.ZodType);
+      if (meta && 'default' in meta) ctx.jsonSchema.default = meta.default as never;
+    },
+  }) as Record<string, unknown>;
+}
+
+/** The keys allowed in the map at `path` (for "did you mean"), or none when the path does not lead to a map. */
+export function allowedKeys(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType | undefined = configFileSchema;
+  for (const key of [...path, undefined]) {
+    // Look through wrappers to the object, array or union underneath.
+    for (;;) {
+      if (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault) schema = schema.unwrap() as z.ZodType;
+      else if (schema instanceof z.ZodPipe) schema = schema.in as z.ZodType;
+      else if (schema instanceof z.ZodUnion) schema = (schema.options as z.ZodType[]).find((o) => !(o instanceof z.ZodString || o instanceof z.ZodNumber || o instanceof z.ZodLiteral || (o instanceof z.ZodPipe && o.in instanceof z.ZodString)));
+      else break;
+    }
+    if (key === undefined) return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+    if (schema instanceof z.ZodArray && typeof key === 'number') schema = schema.element as z.ZodType;
+    else if (schema instanceof z.ZodObject && typeof key === 'string') schema = schema.shape[key] as z.ZodType | undefined;
+    else return [];
+  }
+  return [];
+}
