@@ -91,7 +91,7 @@ export class Fulcrum {
       await fulcrum.admin.listen(config.admin);
     } catch (err) {
       await fulcrum.destroy();
-      throw err instanceof ReloadError && err.cause instanceof Error ? err.cause : err;
+      throw err;
     }
     return fulcrum;
   }

@@ -5,24 +5,37 @@
  */
 import { parseCli } from './config/cli.ts';
 import type { FulcrumConfig } from './config/config.ts';
+import { ConfigFileError } from './config/file.ts';
 import { formatHostPort } from './config/parse.ts';
+import { runValidate } from './config/validate-command.ts';
 import { ConfigError } from './errors.ts';
 import { Fulcrum } from './fulcrum.ts';
 import { createLogger } from './observability/log.ts';
 import { startDemoBackend, type DemoBackend } from '../tools/backend.ts';
 
 async function main(): Promise<void> {
-  let config;
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'validate') {
+    const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+    process.exitCode = await runValidate(argv.slice(1), write(process.stdout), write(process.stderr));
+    return;
+  }
+  let cli;
   try {
-    config = await parseCli(process.argv.slice(2));
+    cli = await parseCli(argv);
   } catch (err) {
+    if (err instanceof ConfigFileError) {
+      for (const line of err.errors) process.stderr.write(`fulcrum: ${line}\n`);
+      process.exit(2);
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`fulcrum: ${err.message}\n`);
       process.exit(2);
     }
     throw err;
   }
-  if (!config) return;
+  if (!cli) return;
+  let config = cli.config;
   const log = createLogger(config.logLevel);
 
   const demos: DemoBackend[] = [];
@@ -33,10 +46,13 @@ async function main(): Promise<void> {
 
   let lb: Fulcrum;
   try {
-    lb = await Fulcrum.start(config, { log });
+    const reread = cli.reread;
+    lb = await Fulcrum.start(config, reread ? { log, reread: () => withDemoBackends(reread(), demos) } : { log });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`fulcrum: cannot start: ${e.message}\n`);
+    // One line per cause, naming the listener (a ReloadError) or the admin address; never a stack.
+    const e = err as NodeJS.ErrnoException & { errors?: readonly string[] };
+    const lines = e.errors ?? [e.code === undefined ? e.message : `admin ${formatHostPort(config.admin)}: ${e.code}`];
+    for (const line of lines) process.stderr.write(`fulcrum: cannot start: ${line}\n`);
     await Promise.all(demos.map((d) => d.close()));
     process.exit(1);
   }

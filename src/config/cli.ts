@@ -6,14 +6,53 @@
 import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
-import { DEFAULTS, makeService, type FulcrumConfig } from './config.ts';
+import { DEFAULTS, makeService, type FulcrumConfig, type ProcessSettings } from './config.ts';
+import { loadConfigFile } from './file.ts';
 import { parseBackendSpec, parseDuration, parseHostPort } from './parse.ts';
+
+/** What the command line asks for: a config, and how to read it again on reload (with `--config`). */
+export interface CliResult {
+  readonly config: FulcrumConfig;
+  /** Re-reads the file with the same process-wide flags laid over it; undefined without `--config`. */
+  readonly reread: (() => FulcrumConfig) | undefined;
+}
+
+/** Flags that configure the one flags-made service; with `--config` they belong in the file. */
+const SERVICE_FLAGS: Readonly<Record<string, string>> = {
+  listen: 'services[].listen',
+  backend: 'services[].backends',
+  algo: 'defaults.algo or services[].algo',
+  'connect-timeout': 'defaults.connectTimeout',
+  retries: 'defaults.retries',
+  'idle-timeout': 'defaults.idleTimeout',
+  'sticky-ttl': 'defaults.stickyTtl',
+  'health-interval': 'defaults.health.interval',
+  t: 'defaults.health.interval',
+  'health-timeout': 'defaults.health.timeout',
+  rise: 'defaults.health.rise',
+  fall: 'defaults.health.fall',
+  'health-http': 'defaults.health.http',
+  'max-fails': 'defaults.passive.maxFails',
+  'eject-time': 'defaults.passive.ejectTime',
+};
+
+/** The long flags (and -t) present in argv, as typed: `--x`, `--x=v`, `-t`. */
+function givenFlags(argv: readonly string[]): Set<string> {
+  const given = new Set<string>();
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--([a-z][a-z-]*)(=|$)/.exec(a) ?? /^-(t)(=|$|\d)/.exec(a);
+    if (m) given.add(m[1]!);
+  }
+  return given;
+}
 
 /**
  * Parses argv (without node and script). Returns null when it printed help.
- * Throws ConfigError on anything that makes no sense.
+ * Throws ConfigError on anything that makes no sense (a ConfigFileError,
+ * with every error, for a bad config file).
  */
-export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig | null> {
+export async function parseCli(argv: readonly string[]): Promise<CliResult | null> {
   const args = await yargs([...argv])
     .scriptName('fulcrum')
     .usage('$0 [options]\n\nA Layer-4 TCP load balancer. Example:\n  $0 --listen 8080 --admin 9090 --algo ptc --backend 127.0.0.1:9001 --backend 127.0.0.1:9002@5')
@@ -37,6 +76,7 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
     .option('demo', { type: 'boolean', default: false, describe: 'also start three demo backends on loopback and register them' })
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
     .option('drain-timeout', { type: 'string', default: '30s', describe: 'on shutdown (and for services a reload removes), how long open connections may run on' })
+    .option('config', { alias: 'c', type: 'string', describe: 'a YAML or JSON config file (services, backends, defaults); SIGHUP reloads it' })
     .strict()
     .help()
     .version(false)
@@ -82,6 +122,34 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
     return token;
   };
 
+  const given = givenFlags(argv);
+  const process_: ProcessSettings = {
+    ...DEFAULTS,
+    admin: parseHostPort('--admin', one('admin', args.admin), '127.0.0.1'),
+    demo: args.demo,
+    adminToken: adminToken(args['admin-token']),
+    workers: workersText === 'auto' ? cpus : int('workers', workersText, 1, 256),
+    logLevel,
+    drainTimeoutMs: duration('drain-timeout'),
+  };
+
+  if (args.config !== undefined) {
+    const file = one('config', args.config);
+    for (const flag of given) {
+      const key = SERVICE_FLAGS[flag];
+      if (key) throw new ConfigError(flag.length === 1 ? `-${flag}` : `--${flag}`, `cannot be used with --config; set ${key} in ${file}`);
+    }
+    // Process-wide flags given on the command line win over the file, on every reload too.
+    const overrides: Partial<ProcessSettings> = { demo: args.demo };
+    if (given.has('admin')) Object.assign(overrides, { admin: process_.admin });
+    if (given.has('admin-token')) Object.assign(overrides, { adminToken: process_.adminToken });
+    if (given.has('workers')) Object.assign(overrides, { workers: process_.workers });
+    if (given.has('log-level')) Object.assign(overrides, { logLevel: process_.logLevel });
+    if (given.has('drain-timeout')) Object.assign(overrides, { drainTimeoutMs: process_.drainTimeoutMs });
+    const reread = () => Object.freeze({ ...loadConfigFile(file), ...overrides });
+    return { config: reread(), reread };
+  }
+
   const service = makeService({
     listen: parseHostPort('--listen', one('listen', args.listen), '0.0.0.0'),
     algo: resolveStrategyName('--algo', one('algo', args.algo)),
@@ -96,15 +164,6 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
       ejectBaseMs: duration('eject-time'),
     },
   });
-  return Object.freeze({
-    ...DEFAULTS,
-    admin: parseHostPort('--admin', one('admin', args.admin), '127.0.0.1'),
-    demo: args.demo,
-    adminToken: adminToken(args['admin-token']),
-    workers: workersText === 'auto' ? cpus : int('workers', workersText, 1, 256),
-    logLevel,
-    drainTimeoutMs: duration('drain-timeout'),
-    services: Object.freeze([service]),
-    configFile: undefined,
-  });
+  const config: FulcrumConfig = Object.freeze({ ...process_, services: Object.freeze([service]), configFile: undefined });
+  return { config, reread: undefined };
 }
