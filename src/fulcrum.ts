@@ -45,6 +45,8 @@ export interface ReloadSummary {
   readonly changed: Readonly<Record<string, ServiceChanges>>;
   /** Process-wide settings a reload cannot change (they need a restart); left as they were. */
   readonly ignored: readonly string[];
+  /** With `--workers`: how many workers acknowledged the new state, and the pids of any that did not in time. */
+  readonly workers?: { readonly acknowledged: number; readonly missing: readonly number[] };
 }
 
 /** A reload that changed nothing: the file was invalid, or a listener could not bind. */
@@ -156,7 +158,11 @@ export class Fulcrum {
     if (next.adminToken !== prev.adminToken) this.admin.setToken(next.adminToken);
     if (next.logLevel !== prev.logLevel) this.log.level = next.logLevel;
     if (ignored.length > 0) this.log.warn({ settings: ignored }, 'these settings need a restart; left as they were');
-    return { ...summary, ignored };
+    if (!this.#pool) return { ...summary, ignored };
+    // Answer once every worker runs the new state (or say which did not).
+    const { acknowledged, missing } = await this.#pool.sync();
+    if (missing.length > 0) this.log.warn({ missing }, 'workers did not acknowledge the reload in time');
+    return { ...summary, ignored, workers: { acknowledged, missing } };
   }
 
   async #apply(next: FulcrumConfig): Promise<Omit<ReloadSummary, 'ignored'>> {

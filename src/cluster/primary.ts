@@ -129,13 +129,14 @@ export class WorkerPool implements ListenerFactory {
     return new PoolListener(this, state, { address: host, port, family: host.includes(':') ? 'IPv6' : 'IPv4' });
   }
 
-  /** Sends the whole state now and waits until every worker has applied it (or the timeout). Returns the pids that did not answer. */
-  async sync(): Promise<number[]> {
+  /** Sends the whole state now and waits until every worker has applied it (or the timeout): how many did, and the pids of those that did not. */
+  async sync(): Promise<{ acknowledged: number; missing: number[] }> {
     const seq = ++this.#seq;
     const message: ToWorker = { t: 'services', seq, services: this.#state() };
     const workers = this.#workers();
     const results = await Promise.allSettled(workers.map((w) => this.#request(w, message, `applied:${seq}:${w.id}`, SYNC_TIMEOUT_MS)));
-    return workers.filter((_, i) => results[i]!.status === 'rejected').map((w) => w.process.pid ?? 0);
+    const missing = workers.filter((_, i) => results[i]!.status === 'rejected').map((w) => w.process.pid ?? 0);
+    return { acknowledged: workers.length - missing.length, missing };
   }
 
   /** @internal */

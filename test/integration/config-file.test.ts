@@ -180,6 +180,13 @@ async function reloadScenario(t: TestContext, extraArgs: string[]): Promise<void
   cacheConn.write('pong');
   assert.equal((await readBytes(cacheConn, 4)).toString(), 'pong');
 
+  // POST /reload of the same file: nothing to change; with workers, it answers once each has the state.
+  const noop = await api.post('/reload');
+  assert.equal(noop.status, 200);
+  assert.deepEqual([noop.body.data.added, noop.body.data.removed, noop.body.data.changed], [[], [], {}]);
+  const workers = extraArgs.includes('--workers') ? Number(extraArgs[extraArgs.indexOf('--workers') + 1]) : undefined;
+  assert.deepEqual(noop.body.data.workers, workers === undefined ? undefined : { acknowledged: workers, missing: [] });
+
   // A broken edit is refused with its line and column; the old services keep serving.
   writeFileSync(file, TWO(a!.address.port, b!.address.port).replace('algo: wrr', 'algo: wrr\n    helth: {}'));
   p.child.kill('SIGHUP');
@@ -200,7 +207,7 @@ async function reloadScenario(t: TestContext, extraArgs: string[]): Promise<void
   assert.equal((await cacheEnd).error, undefined);
 
   const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  assert.match(metrics, /^fulcrum_config_reloads_total\{result="success"\} 1$/m);
+  assert.match(metrics, /^fulcrum_config_reloads_total\{result="success"\} 2$/m);
   assert.match(metrics, /^fulcrum_config_reloads_total\{result="failure"\} 1$/m);
   p.child.kill('SIGTERM');
   const [code] = await once(p.child, 'exit');
