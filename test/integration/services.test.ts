@@ -304,3 +304,26 @@ test('POST /reload: 200 with what changed, 400 with every error, 409 without a c
   assert.equal(none.status, 409);
   assert.equal(none.body.data.code, 'ERR_NO_CONFIG_FILE');
 });
+
+test('a reload that changes health settings keeps every backend up: no flap to unknown, no flip counted', T, async (t) => {
+  const [a1, a2] = await demos(t, 'a1', 'a2');
+  const withHealth = (intervalMs: number) =>
+    makeConfig({ admin: loopback, services: [{ ...svc('a', 'rr', [a1!, a2!]), listen: { host: '127.0.0.1', port: lb ? portOf(lb, 'a') : 0 }, health: { intervalMs, timeoutMs: 500, rise: 1, fall: 3, httpPath: undefined } }] });
+  let lb: Fulcrum | undefined;
+  let next = withHealth(50);
+  lb = await start(t, next, () => next);
+  const service = lb.service('a')!;
+  await until('both up', () => (service.registry.list().every((b) => b.health === 'up') ? true : undefined));
+  const flips = service.health.stats.flips;
+  const states: string[] = [];
+  service.registry.on('state', (b) => states.push(`${b.key} ${b.health}`));
+  next = withHealth(80);
+  const reloadedAt = Date.now();
+  const r = await lb.reload();
+  assert.deepEqual(r.changed.a?.settings, ['health']);
+  // Probes under the new settings keep passing; nothing went through unknown.
+  await until('probes under the new settings', () => (service.registry.list().every((b) => b.lastCheck > reloadedAt + 100) ? true : undefined));
+  assert.deepEqual(states, []);
+  assert.equal(service.health.stats.flips, flips);
+  assert.ok(service.registry.list().every((b) => b.health === 'up'));
+});
