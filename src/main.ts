@@ -5,10 +5,8 @@
  */
 import { parseCli } from './config/cli.ts';
 import type { FulcrumConfig } from './config/config.ts';
-import { ConfigFileError } from './config/file.ts';
 import { formatHostPort } from './config/parse.ts';
-import { runValidate } from './config/validate-command.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError, FulcrumError } from './errors.ts';
 import { Fulcrum } from './fulcrum.ts';
 import { createLogger } from './observability/log.ts';
 import { startDemoBackend, type DemoBackend } from '../tools/backend.ts';
@@ -17,6 +15,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === 'validate') {
     const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+    const { runValidate } = await import('./config/validate-command.ts');
     process.exitCode = await runValidate(argv.slice(1), write(process.stdout), write(process.stderr));
     return;
   }
@@ -24,8 +23,9 @@ async function main(): Promise<void> {
   try {
     cli = await parseCli(argv);
   } catch (err) {
-    if (err instanceof ConfigFileError) {
-      for (const line of err.errors) process.stderr.write(`fulcrum: ${line}\n`);
+    // A ConfigFileError (its module is loaded only with --config): every error, one line each.
+    if (err instanceof FulcrumError && err.code === 'ERR_CONFIG_FILE' && Array.isArray((err as { errors?: unknown }).errors)) {
+      for (const line of (err as unknown as { errors: string[] }).errors) process.stderr.write(`fulcrum: ${line}\n`);
       process.exit(2);
     }
     if (err instanceof ConfigError) {

@@ -7,7 +7,6 @@ import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { DEFAULTS, makeService, type FulcrumConfig, type ProcessSettings } from './config.ts';
-import { loadConfigFile } from './file.ts';
 import { parseBackendSpec, parseDuration, parseHostPort } from './parse.ts';
 
 /** What the command line asks for: a config, and how to read it again on reload (with `--config`). */
@@ -146,6 +145,9 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     if (given.has('workers')) Object.assign(overrides, { workers: process_.workers });
     if (given.has('log-level')) Object.assign(overrides, { logLevel: process_.logLevel });
     if (given.has('drain-timeout')) Object.assign(overrides, { drainTimeoutMs: process_.drainTimeoutMs });
+    // Loaded only with --config: the schema library opens dozens of files at start-up, which a
+    // flags-only process (perhaps under a tight `ulimit -n`) has no use for.
+    const { loadConfigFile } = await import('./file.ts');
     const reread = () => Object.freeze({ ...loadConfigFile(file), ...overrides });
     return { config: reread(), reread };
   }

@@ -119,7 +119,7 @@ export class ProxyListener implements SessionHost {
     let n = 0;
     this.sessions.forEach((s) => {
       if (s.backend === backend) {
-        s.destroy();
+        s.abort();
         n++;
       }
     });
@@ -169,7 +169,7 @@ export class ProxyListener implements SessionHost {
   #destroyAll(): void {
     this.sessions.forEach((s) => {
       this.#destroyed++;
-      s.destroy();
+      s.abort();
     });
   }
 }

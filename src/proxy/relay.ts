@@ -52,6 +52,8 @@ const CLIENT_ENDED = 1;
 const UPSTREAM_ENDED = 2;
 const CLIENT_SHUTTING = 4;
 const UPSTREAM_SHUTTING = 8;
+/** `#teardown`'s mark for resetting both sides. */
+const BOTH = 'both';
 const CLOSED = 16;
 const CLIENT_FIN_DUE = 32;
 const UPSTREAM_FIN_DUE = 64;
@@ -125,6 +127,14 @@ export abstract class Relay {
     this.#teardown(undefined);
   }
 
+  /**
+   * Resets both sides now: a connection cut short (forced delete, the end of
+   * a drain) must not look complete to either peer, as a FIN would make it.
+   */
+  protected abortRelay(): void {
+    this.#teardown(BOTH);
+  }
+
   #peer(side: Side): Side {
     return side === this.client ? this.upstream! : this.client;
   }
@@ -184,7 +194,7 @@ export abstract class Relay {
     this.#teardown(this.#peer(failed));
   }
 
-  #teardown(reset: Side | undefined): void {
+  #teardown(reset: Side | typeof BOTH | undefined): void {
     const flags = this.#flags;
     if (flags & CLOSED) return;
     this.#flags = flags | CLOSED;
@@ -194,9 +204,9 @@ export abstract class Relay {
       const client = this.client;
       const upstream = this.upstream!;
       // libuv refuses a reset while a shutdown is pending, and Node then ignores close(): fall back to a plain close.
-      if (reset === client && !(flags & CLIENT_SHUTTING)) client.reset();
+      if ((reset === client || reset === BOTH) && !(flags & CLIENT_SHUTTING)) client.reset();
       else client.close();
-      if (reset === upstream && !(flags & UPSTREAM_SHUTTING)) upstream.reset();
+      if ((reset === upstream || reset === BOTH) && !(flags & UPSTREAM_SHUTTING)) upstream.reset();
       else upstream.close();
     }
   }

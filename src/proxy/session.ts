@@ -102,14 +102,28 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     }
   }
 
-  /** Closes both sides now (admin force-delete, shutdown, idle timeout). Idempotent. */
+  /** Closes both sides now, gracefully (idle timeout, an internal error). Idempotent. */
   destroy(): void {
     if (this.#phase === RELAYING) return this.closeRelay();
+    this.#closeConnecting(false);
+  }
+
+  /**
+   * Resets both sides now (admin force-delete, the end of a drain): a cut
+   * transfer must look cut to both peers, never complete. Idempotent.
+   */
+  abort(): void {
+    if (this.#phase === RELAYING) return this.abortRelay();
+    this.#closeConnecting(true);
+  }
+
+  #closeConnecting(reset: boolean): void {
     if (this.#phase === DONE) return;
     const upstream = this.upstream;
     this.upstream = undefined;
     upstream?.close();
-    this.client.close();
+    if (reset) this.client.reset();
+    else this.client.close();
     this.#finish();
   }
 

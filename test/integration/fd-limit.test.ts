@@ -19,11 +19,17 @@ test('out of descriptors: the client is closed, counted as a local error, not as
   const backend = await startBackend(() => {}); // holds every connection open, silent
   t.after(() => backend.close());
   const cmd = `ulimit -n 64 && exec "${process.execPath}" --import tsx src/main.ts --listen 127.0.0.1:0 --admin 127.0.0.1:0 --algo rr --health-interval 0 --max-fails 1 --log-level silent --backend 127.0.0.1:${backend.port}`;
-  const child = spawn('bash', ['-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('bash', ['-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
+  let err = '';
   child.stdout.on('data', (c) => (out += c));
-  while (!/admin listening/.test(out)) await once(child.stdout, 'data');
+  child.stderr.on('data', (c) => (err += c));
+  const exited = once(child, 'exit');
+  while (!/admin listening/.test(out)) {
+    // A start-up that fails must fail the test, not hang it.
+    if ((await Promise.race([once(child.stdout, 'data'), exited.then(() => 'exit')])) === 'exit') assert.fail(`fulcrum exited under ulimit -n 64 before listening: ${err}`);
+  }
   const port = Number(/proxy listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
   const admin = `http://127.0.0.1:${/admin listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]}`;
 

@@ -327,3 +327,36 @@ test('a reload that changes health settings keeps every backend up: no flap to u
   assert.equal(service.health.stats.flips, flips);
   assert.ok(service.registry.list().every((b) => b.health === 'up'));
 });
+
+test('a forced delete and the end of a drain reset both sides: a cut transfer never looks complete', T, async (t) => {
+  const { startBackend } = await import('../helpers/fault-backend.ts');
+  const backendSides: Promise<{ error: NodeJS.ErrnoException | undefined }>[] = [];
+  // A transfer in progress: 1 MiB sent, more to come (the backend neither ends nor closes).
+  const backend = await startBackend((s) => {
+    backendSides.push(closed(s));
+    s.write(randomBytes(1024 * 1024));
+  });
+  t.after(() => backend.close());
+  const lb = await start(t, makeConfig({ admin: loopback, drainTimeoutMs: 200, services: [makeService({ name: 'd', listen: loopback, backends: [backendAt(backend.port)], health: { intervalMs: 0 } })] }));
+  const api = adminClient(lb.adminAddress);
+  const port = portOf(lb, 'd');
+
+  // The client has read everything sent so far, so the kernel reports the reset rather than dropping it behind queued bytes.
+  const forcedClient = await dial({ port });
+  await readBytes(forcedClient, 1024 * 1024);
+  const forcedEnd = closed(forcedClient);
+  const id = lb.service('d')!.registry.list()[0]!.id;
+  assert.equal((await api.delete(`/services/d/backends/${id}?force=1`)).body.data.closedConnections, 1);
+  assert.equal((await forcedEnd).error?.code, 'ECONNRESET', 'the client sees a reset, not a clean end');
+  assert.equal((await backendSides[0]!).error?.code, 'ECONNRESET', 'so does the backend');
+
+  // The same at the end of a drain.
+  assert.equal((await api.post('/services/d/register', { address: `127.0.0.1:${backend.port}` })).status, 200);
+  const drained = await dial({ port });
+  await readBytes(drained, 1024 * 1024);
+  const drainedEnd = closed(drained);
+  const { finished, closed: cut } = await lb.close();
+  assert.deepEqual([finished, cut], [0, 1]);
+  assert.equal((await drainedEnd).error?.code, 'ECONNRESET');
+  assert.equal((await backendSides[1]!).error?.code, 'ECONNRESET');
+});
