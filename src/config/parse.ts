@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors.ts';
+import { canonicalHost } from './canonical-host.ts';
 
 export interface HostPort {
   readonly host: string;
@@ -20,9 +21,14 @@ export function parsePort(field: string, text: string): number {
 
 const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?$/;
 
+/** The host in its canonical spelling (canonical-host.ts), so every spelling of one server is one key. */
 function checkHost(field: string, host: string, original: string): string {
-  if (isIP(host) !== 0 || HOSTNAME.test(host)) return host;
-  throw new ConfigError(field, `"${original}" has an invalid host "${host}"`);
+  if (isIP(host) === 0 && !HOSTNAME.test(host)) throw new ConfigError(field, `"${original}" has an invalid host "${host}"`);
+  try {
+    return canonicalHost(host);
+  } catch (err) {
+    throw new ConfigError(field, `"${original}" has an invalid IPv4 address "${host}"`, { cause: err });
+  }
 }
 
 /**
@@ -50,6 +56,7 @@ export function parseHostPort(field: string, text: string, defaultHost?: string)
     if (end < 0) throw new ConfigError(field, `"${original}" has an unclosed "[" (use [v6]:port)`);
     host = s.slice(1, end);
     if (isIP(host) !== 6) throw new ConfigError(field, `"${original}" has an invalid IPv6 address "${host}"`);
+    host = checkHost(field, host, original);
     const rest = s.slice(end + 1);
     if (rest !== '' && !rest.startsWith(':')) throw new ConfigError(field, `"${original}" is not [v6]:port`);
     portText = rest === '' ? undefined : rest.slice(1);
