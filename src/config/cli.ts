@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { DEFAULTS, type FulcrumConfig } from './config.ts';
-import { parseBackendSpec, parseDuration, parseHostPort } from './parse.ts';
+import { parseBackendSpec, parseDuration, parseHostPort, parseToken } from './parse.ts';
 
 /**
  * Parses argv (without node and script). Returns null when it printed help.
@@ -77,8 +77,7 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
 
   const adminToken = (flag: unknown): string | undefined => {
     const token = flag === undefined ? process.env.FULCRUM_ADMIN_TOKEN : one('admin-token', flag);
-    if (token !== undefined && token.trim() === '') throw new ConfigError(flag === undefined ? 'FULCRUM_ADMIN_TOKEN' : '--admin-token', 'is empty (give a token, or leave it unset for an open admin API)');
-    return token;
+    return token === undefined ? undefined : parseToken(flag === undefined ? 'FULCRUM_ADMIN_TOKEN' : '--admin-token', token);
   };
 
   return Object.freeze({

@@ -118,3 +118,15 @@ export function parseBackendSpec(field: string, text: string): BackendSpec {
   if (hostPort.port === 0) throw new ConfigError(field, `"${text}" has port 0 (a backend needs a real port, 1-65535)`);
   return { ...hostPort, weight };
 }
+
+/**
+ * A bearer token for the admin API. Refuses one no client could ever send:
+ * HTTP strips leading and trailing whitespace from header values and forbids
+ * control characters in them. Spaces inside and UTF-8 are fine.
+ */
+export function parseToken(field: string, token: string): string {
+  if (token.trim() === '') throw new ConfigError(field, 'is empty (give a token, or leave it unset for an open admin API)');
+  if (token !== token.trim()) throw new ConfigError(field, 'starts or ends with whitespace, which HTTP strips from headers (remove it)');
+  if (/[\x00-\x1f\x7f]/.test(token)) throw new ConfigError(field, 'contains a control character, which HTTP headers cannot carry');
+  return token;
+}

@@ -17,12 +17,13 @@ export interface CliOptions {
 export function spawnCli(args: readonly string[], options: CliOptions = {}): ChildProcess {
   const env = { ...process.env, ...options.env };
   const stdio = options.stdio ?? ['ignore', 'pipe', 'pipe'];
+  // Killed after 20 s at the latest, so a process that should have exited fails its test instead of hanging the run.
   if (options.shellPrefix === undefined) {
-    return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, stdio, env });
+    return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, stdio, env, timeout: 20_000, killSignal: 'SIGKILL' });
   }
   const quoted = args.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
   const cmd = `${options.shellPrefix} exec "${process.execPath}" --import tsx src/main.ts ${quoted}`;
-  return spawn('bash', ['-c', cmd], { cwd: ROOT, stdio, env });
+  return spawn('bash', ['-c', cmd], { cwd: ROOT, stdio, env, timeout: 20_000, killSignal: 'SIGKILL' });
 }
 
 /** Runs to exit; resolves with the exit code and everything printed. */
