@@ -62,9 +62,36 @@ function parse(bytes: Buffer): unknown {
   } catch {
     throw new HttpError(400, 'ERR_INVALID_JSON', 'body is not valid UTF-8');
   }
+  const depth = nesting(text);
+  if (depth > MAX_DEPTH) throw new HttpError(400, 'ERR_BODY_TOO_DEEP', `body nests ${depth > 999 ? 'over 999' : depth} levels deep (at most ${MAX_DEPTH})`);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
     throw new HttpError(400, 'ERR_INVALID_JSON', `body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Admin bodies are flat objects. Anything much deeper is refused before it is
+ * parsed: JSON.parse copes with 30,000 levels, but whatever walks the value
+ * afterwards by recursion (JSON.stringify in an error title, a logger) runs
+ * out of stack, which would be a 500 for what is the client's mistake.
+ */
+const MAX_DEPTH = 32;
+
+/** The deepest nesting of `[`/`{` outside strings, stopping early once past 1000. */
+function nesting(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length && max <= 1000; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped char
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
 }
