@@ -103,7 +103,7 @@ export class LoadBalancer {
         idleTimeoutMs: config.idleTimeoutMs,
       });
     }
-    this.admin = new AdminServer({ api: this, log: this.log, token: config.adminToken });
+    this.admin = new AdminServer({ api: this, log: this.log, token: config.adminToken, allowedHosts: config.adminAllowedHosts });
   }
 
   /** Builds everything, registers the configured backends and binds the listeners. */

@@ -30,7 +30,7 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
     const onEnd = () => {
       cleanup();
       try {
-        resolve(parse(Buffer.concat(chunks)));
+        resolve(parse(Buffer.concat(chunks), req.headers['content-type']));
       } catch (err) {
         reject(err);
       }
@@ -54,8 +54,16 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function parse(bytes: Buffer): unknown {
+/** `application/json`, parameters (charset) allowed. */
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+function parse(bytes: Buffer, contentType: string | undefined): unknown {
   if (bytes.length === 0) throw new HttpError(400, 'ERR_BODY_MISSING', 'body is missing (send a JSON object)');
+  // Checked after the size limit and before parsing: text/plain and form bodies are what a web
+  // page can POST cross-site without a preflight, so only a JSON type is taken (see guard.ts).
+  if (contentType === undefined || !JSON_TYPE.test(contentType)) {
+    throw new HttpError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `body must be sent as Content-Type: application/json, not ${contentType === undefined ? 'without one' : JSON.stringify(contentType.slice(0, 64))} (curl: --json '{...}')`);
+  }
   let text: string;
   try {
     text = utf8.decode(bytes);

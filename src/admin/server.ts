@@ -10,6 +10,7 @@ import type { HostPort } from '../config/parse.ts';
 import type { Logger } from '../observability/log.ts';
 import { bearerAuth } from './auth.ts';
 import { readJsonBody } from './body.ts';
+import { requestGuard } from './guard.ts';
 import { asClientError, HttpError, notFound } from './http-error.ts';
 import { error, fail, sendJson, type JSend } from './jsend.ts';
 import { ROUTES, type AdminApi, type Method, type Route } from './routes.ts';
@@ -21,6 +22,8 @@ export interface AdminServerOptions {
   /** When set, every request but `GET /healthz` needs `Authorization: Bearer <token>`. */
   readonly token: string | undefined;
   readonly routes?: readonly Route[];
+  /** Host names besides `localhost` and the admin's own addresses that requests may name in Host (guard.ts). @default [] */
+  readonly allowedHosts?: readonly string[];
 }
 
 export class AdminServer {
@@ -28,6 +31,7 @@ export class AdminServer {
   readonly #log: Logger;
   readonly #routes: readonly Route[];
   readonly #authorized: (header: string | undefined) => boolean;
+  readonly #guard: ReturnType<typeof requestGuard>;
   readonly #server: Server;
   #closing: Promise<void> | undefined;
 
@@ -36,6 +40,7 @@ export class AdminServer {
     this.#log = options.log;
     this.#routes = options.routes ?? ROUTES;
     this.#authorized = bearerAuth(options.token);
+    this.#guard = requestGuard(options.allowedHosts ?? []);
     this.#server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
       void this.#handle(req, res);
     });
@@ -86,8 +91,9 @@ export class AdminServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const { path, query } = parseTarget(req.url ?? '/');
+      const { path, query, authority } = parseTarget(req.url ?? '/');
       const method = req.method ?? 'GET';
+      this.#guard(req, authority);
       if (!(method === 'GET' && path === '/healthz') && !this.#authorized(req.headers.authorization)) {
         throw new HttpError(401, 'ERR_UNAUTHORIZED', 'missing or invalid bearer token (send "Authorization: Bearer <token>")', {
           headers: { 'www-authenticate': 'Bearer realm="fulcrum-admin"' },

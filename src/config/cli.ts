@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { DEFAULTS, type FulcrumConfig } from './config.ts';
-import { parseBackendSpec, parseDuration, parseHostPort, parseToken } from './parse.ts';
+import { parseBackendSpec, parseDuration, parseHostName, parseHostPort, parseToken } from './parse.ts';
 
 /**
  * Parses argv (without node and script). Returns null when it printed help.
@@ -33,6 +33,7 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
     .option('max-fails', { type: 'string', default: '3', describe: 'consecutive connect failures on real traffic that eject a backend (0 disables)' })
     .option('eject-time', { type: 'string', default: '5s', describe: 'first ejection time; doubles with each consecutive ejection, up to 5m' })
     .option('admin-token', { type: 'string', describe: 'require "Authorization: Bearer TOKEN" on the admin API (env FULCRUM_ADMIN_TOKEN)' })
+    .option('admin-allowed-host', { type: 'string', array: true, default: [] as string[], describe: 'a host name the admin API answers to besides localhost and its addresses (repeatable)' })
     .option('workers', { type: 'string', default: '1', describe: 'data-plane processes ("auto" = one per CPU)' })
     .option('demo', { type: 'boolean', default: false, describe: 'also start three demo backends on loopback and register them' })
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
@@ -98,6 +99,7 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
       ejectBaseMs: duration('eject-time'),
     }),
     adminToken: adminToken(args['admin-token']),
+    adminAllowedHosts: Object.freeze(args['admin-allowed-host'].map((h) => parseHostName('--admin-allowed-host', String(h)))),
     workers: workersText === 'auto' ? cpus : int('workers', workersText, 1, 256),
     logLevel,
   });

@@ -25,6 +25,8 @@ export interface FulcrumConfig {
   readonly passive: PassiveHealthConfig;
   /** Bearer token for the admin API; undefined leaves it open (it binds loopback by default). */
   readonly adminToken: string | undefined;
+  /** Names besides localhost and its own addresses that requests to the admin API may carry in Host. @default [] */
+  readonly adminAllowedHosts: readonly string[];
   /** Data-plane processes. @default 1 */
   readonly workers: number;
   /** pino level. @default info */
@@ -67,6 +69,7 @@ export const DEFAULTS: FulcrumConfig = Object.freeze({
   health: Object.freeze({ intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3, httpPath: undefined }),
   passive: Object.freeze({ maxFails: 3, ejectBaseMs: 5000, ejectMaxMs: 300_000 }),
   adminToken: undefined,
+  adminAllowedHosts: Object.freeze([]),
   workers: 1,
   logLevel: 'info',
 });

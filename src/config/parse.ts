@@ -76,6 +76,14 @@ export function parseHostPort(field: string, text: string, defaultHost?: string)
   return { host, port: parsePort(field, portText) };
 }
 
+/** A host without a port: a name, an IPv4 address or an IPv6 one (bracketed or not); canonical. */
+export function parseHostName(field: string, text: string): string {
+  const s = text.trim();
+  const bare = s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s;
+  if (bare === '') throw new ConfigError(field, 'host is empty');
+  return checkHost(field, bare, text);
+}
+
 /** `host:port` the way people write it back: IPv6 in brackets. */
 export function formatHostPort({ host, port }: HostPort): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
