@@ -7,14 +7,15 @@ import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { DEFAULTS, type FulcrumConfig } from './config.ts';
-import { parseBackendSpec, parseDuration, parseHostName, parseHostPort, parseToken } from './parse.ts';
+import { joinDashValues } from './argv.ts';
+import { parseBackendSpec, parseDuration, parseHostName, parseHostPort, parseHttpPath, parseToken } from './parse.ts';
 
 /**
  * Parses argv (without node and script). Returns null when it printed help.
  * Throws ConfigError on anything that makes no sense.
  */
 export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig | null> {
-  const args = await yargs([...argv])
+  const args = await yargs(joinDashValues(argv, new Set(['demo', 'no-demo', 'help'])))
     .scriptName('fulcrum')
     .usage('$0 [options]\n\nA Layer-4 TCP load balancer. Example:\n  $0 --listen 8080 --admin 9090 --algo ptc --backend 127.0.0.1:9001 --backend 127.0.0.1:9002@5')
     .option('listen', { type: 'string', default: '0.0.0.0:8080', describe: 'client-facing TCP listener, [host:]port' })
@@ -57,24 +58,22 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
     if (Array.isArray(v)) throw new ConfigError(`--${field}`, 'given more than once');
     return String(v);
   };
-  const duration = (field: string) => parseDuration(`--${field}`, one(field, args[field]));
+  const duration = (field: string, zeroMeansOff = false) => parseDuration(`--${field}`, one(field, args[field]), { zeroMeansOff });
   const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   const logLevel = one('log-level', args['log-level']);
   if (!logLevels.includes(logLevel)) throw new ConfigError('--log-level', `"${logLevel}" is invalid (use ${logLevels.join(', ')})`);
   const workersText = one('workers', args.workers);
   const cpus = (await import('node:os')).availableParallelism();
   const healthHttp = args['health-http'] === undefined ? undefined : one('health-http', args['health-http']);
-  if (healthHttp !== undefined && !healthHttp.startsWith('/')) throw new ConfigError('--health-http', `"${healthHttp}" must be a path starting with "/"`);
+  if (healthHttp !== undefined) parseHttpPath('--health-http', healthHttp);
   const connectTimeoutMs = duration('connect-timeout');
-  if (connectTimeoutMs === 0) throw new ConfigError('--connect-timeout', 'must be more than 0');
   const health = {
-    intervalMs: duration('health-interval'),
+    intervalMs: duration('health-interval', true),
     timeoutMs: duration('health-timeout'),
     rise: int('rise', one('rise', args.rise), 1, 100),
     fall: int('fall', one('fall', args.fall), 1, 100),
     httpPath: healthHttp,
   };
-  if (health.timeoutMs === 0) throw new ConfigError('--health-timeout', 'must be more than 0');
 
   const adminToken = (flag: unknown): string | undefined => {
     const token = flag === undefined ? process.env.FULCRUM_ADMIN_TOKEN : one('admin-token', flag);
@@ -89,7 +88,7 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
     backends: Object.freeze(args.backend.map((b) => parseBackendSpec('--backend', String(b)))),
     connectTimeoutMs,
     retries: int('retries', one('retries', args.retries), 0, 100),
-    idleTimeoutMs: duration('idle-timeout'),
+    idleTimeoutMs: duration('idle-timeout', true),
     stickyTtlMs: duration('sticky-ttl'),
     demo: args.demo,
     health: Object.freeze(health),

@@ -89,17 +89,44 @@ export function formatHostPort({ host, port }: HostPort): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+const DURATION = /^(-?)(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** The shortest duration any setting takes. Shorter values are refused rather than rounded to 0, which would mean "off" or "at once". */
+export const MIN_DURATION_MS = 1;
 
-/** `500ms`, `3s`, `10m`, `1h`, or a bare number of seconds. Returns milliseconds. */
-export function parseDuration(field: string, value: string | number): number {
+/**
+ * `500ms`, `3s`, `10m`, `1h`, or a bare number of seconds. Returns whole
+ * milliseconds, at least MIN_DURATION_MS; 0 only with `zeroMeansOff`, for the
+ * settings where it turns the feature off (idle timeout, health interval).
+ */
+export function parseDuration(field: string, value: string | number, { zeroMeansOff = false } = {}): number {
   const text = String(value).trim();
   const m = DURATION.exec(text);
-  if (!m) throw new ConfigError(field, `"${text}" is not a duration (use e.g. 500ms, 3s, 10m; a bare number is seconds)`);
-  const ms = Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS];
+  const use = `use e.g. 500ms, 3s, 10m; a bare number is seconds${zeroMeansOff ? '; 0 turns it off' : ''}`;
+  if (!m) throw new ConfigError(field, `"${text}" is not a duration (${use})`);
+  if (m[1] === '-') throw new ConfigError(field, `"${text}" is invalid: a duration cannot be negative (${use})`);
+  const ms = Number(m[2]) * UNIT_MS[(m[3] ?? 's') as keyof typeof UNIT_MS];
   if (!Number.isFinite(ms) || ms > 2 ** 31 - 1) throw new ConfigError(field, `"${text}" is too long`);
+  if (ms === 0 && zeroMeansOff) return 0;
+  if (ms < MIN_DURATION_MS) {
+    throw new ConfigError(field, `"${text}" is invalid: under the ${MIN_DURATION_MS}ms minimum (use ${MIN_DURATION_MS}ms or more${zeroMeansOff ? ', or 0 to turn it off' : ''})`);
+  }
   return Math.round(ms);
+}
+
+/**
+ * A path (and query) for an HTTP request line, as `--health-http` takes it.
+ * Only characters RFC 3986 allows there: anything else (a space, CR, LF, a
+ * control or non-ASCII character) would break the request line or inject
+ * headers into every probe.
+ */
+export function parseHttpPath(field: string, text: string): string {
+  if (!text.startsWith('/')) throw new ConfigError(field, `"${text}" must be a path starting with "/"`);
+  const bad = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%?]/.exec(text);
+  if (bad) {
+    throw new ConfigError(field, `${JSON.stringify(text)} contains ${JSON.stringify(bad[0])}, which cannot go in a request line (percent-encode it, e.g. %20 for a space)`);
+  }
+  return text;
 }
 
 export const MIN_WEIGHT = 1;
