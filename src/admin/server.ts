@@ -24,6 +24,11 @@ export interface AdminServerOptions {
   readonly routes?: readonly Route[];
   /** Host names besides `localhost` and the admin's own addresses that requests may name in Host (guard.ts). @default [] */
   readonly allowedHosts?: readonly string[];
+  /**
+   * Most connections open at once; more are closed as soon as accepted. Keeps
+   * idle admin clients from taking the descriptors the proxy needs. @default 256
+   */
+  readonly maxConnections?: number;
 }
 
 export class AdminServer {
@@ -44,6 +49,7 @@ export class AdminServer {
     this.#server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
       void this.#handle(req, res);
     });
+    this.#server.maxConnections = options.maxConnections ?? 256;
     this.#server.on('clientError', (err, socket) => this.#clientError(err, socket as Socket));
     // Without a listener node:http drops CONNECT without a word; the API tunnels nothing, so it is a 405.
     this.#server.on('connect', (req: IncomingMessage, socket: Socket) => {
