@@ -6,7 +6,7 @@ import { parseCli } from './config/cli.ts';
 import { formatHostPort } from './config/parse.ts';
 import { ConfigError } from './errors.ts';
 import { LoadBalancer } from './load-balancer.ts';
-import { createLogger } from './observability/log.ts';
+import { createLogger, flushLogs } from './observability/log.ts';
 import { startDemoBackend, type DemoBackend } from '../tools/backend.ts';
 
 async function main(): Promise<void> {
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await lb.close();
     await Promise.all(demos.map((d) => d.close()));
-    log.flush();
+    await flushLogs(1000);
     process.exit(0);
   };
   process.on('SIGINT', (s) => void stop(s));

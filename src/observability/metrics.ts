@@ -10,6 +10,7 @@ import { Counter, Gauge, Registry as PromRegistry } from 'prom-client';
 import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import type { HealthStats } from '../health/monitor.ts';
+import { logDroppedTotal } from './log-destination.ts';
 import type { ProxyStats } from './stats.ts';
 
 export interface MetricsSources {
@@ -70,6 +71,7 @@ export function createMetrics({ registry, stats, health }: MetricsSources): Metr
   globalCounter('fulcrum_retries_total', 'Connect attempts made after a failed one.', () => stats.retries);
   globalCounter('fulcrum_idle_timeouts_total', 'Connections closed by the idle timeout.', () => stats.idleTimeouts);
   globalCounter('fulcrum_local_errors_total', 'Client connections closed because this host ran out of descriptors, ports or memory.', () => stats.localErrors);
+  globalCounter('fulcrum_log_dropped_total', 'Log lines dropped because stderr could not take them (over 1 MiB waiting for a stalled reader, or the reader gone). This process only.', logDroppedTotal);
   globalCounter('fulcrum_health_flips_total', 'Backend health changes (unknown to up included).', () => health.flips);
   globalCounter('fulcrum_passive_ejections_total', 'Backends ejected by passive health (connect failures on real traffic).', () => health.ejections);
   new Gauge({
