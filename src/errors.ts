@@ -17,6 +17,13 @@ export class FulcrumError extends Error {
   }
 }
 
+/**
+ * errno codes that mean this host ran out of something (descriptors, buffers,
+ * memory, local ports): the fault is ours, not the peer's, so a connect or a
+ * probe that fails with one says nothing about the backend.
+ */
+export const LOCAL_ERRNOS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL']);
+
 /** A flag, config file entry or admin body field that makes no sense. `field` names it (`--backend`, `weight`). */
 export class ConfigError extends FulcrumError {
   readonly field: string;

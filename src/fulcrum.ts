@@ -81,7 +81,7 @@ export class Fulcrum {
     const listeners: ListenerFactory = this.#pool ?? localListeners;
     this.#env = { log: this.log, random: options.random ?? Math.random, now: options.now ?? Date.now, listeners };
     this.metrics = createMetrics({ services: () => [...this.#services.values()], reloads: this.reloads });
-    this.admin = new AdminServer({ api: this, log: this.log, token: config.adminToken });
+    this.admin = new AdminServer({ api: this, log: this.log, token: config.adminToken, allowedHosts: config.adminAllowedHosts });
   }
 
   /** Starts every service and the admin API; on any failure, closes what it opened and throws. */

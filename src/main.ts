@@ -8,7 +8,7 @@ import type { FulcrumConfig } from './config/config.ts';
 import { formatHostPort } from './config/parse.ts';
 import { ConfigError, FulcrumError } from './errors.ts';
 import { Fulcrum } from './fulcrum.ts';
-import { createLogger } from './observability/log.ts';
+import { createLogger, flushLogs } from './observability/log.ts';
 import { startDemoBackend, type DemoBackend } from '../tools/backend.ts';
 
 async function main(): Promise<void> {
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     const { finished, closed } = await lb.close();
     await Promise.all(demos.map((d) => d.close()));
     log.info({ finished, closed }, `stopped: ${finished} connection(s) finished, ${closed} closed at the drain timeout`);
-    log.flush();
+    await flushLogs(1000);
     process.exit(0);
   };
   process.on('SIGINT', (s) => void stop(s));

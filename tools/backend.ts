@@ -10,6 +10,8 @@ import { pathToFileURL } from 'node:url';
 export interface DemoBackend {
   readonly name: string;
   readonly address: AddressInfo;
+  /** Connections open on the server side (CLOSE_WAIT ones included). */
+  connections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -32,7 +34,13 @@ export function startDemoBackend(name: string, port = 0, host = '127.0.0.1'): Pr
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
+    // allowHalfOpen keeps our side open after the peer's FIN, for echo and HTTP clients that
+    // half-close after their request. A peer that sends nothing and hangs up (a TCP health
+    // probe) would then sit in CLOSE_WAIT for ever, a descriptor each: close our side too.
+    const onEndBeforeData = () => socket.end();
+    socket.once('end', onEndBeforeData);
     socket.once('data', (first: Buffer) => {
+      socket.off('end', onEndBeforeData);
       if (HTTP_START.test(first.toString('latin1', 0, 8))) {
         // node:http takes over the handle's reads; the sniffed chunk is handed to it by hand.
         http.emit('connection', socket);
@@ -50,6 +58,7 @@ export function startDemoBackend(name: string, port = 0, host = '127.0.0.1'): Pr
       resolve({
         name,
         address: server.address() as AddressInfo,
+        connections: () => new Promise((done, fail) => server.getConnections((err, n) => (err ? fail(err) : done(n)))),
         close: () =>
           new Promise<void>((done) => {
             for (const s of sockets) s.destroy();

@@ -30,7 +30,7 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
     const onEnd = () => {
       cleanup();
       try {
-        resolve(parse(Buffer.concat(chunks)));
+        resolve(parse(Buffer.concat(chunks), req.headers['content-type']));
       } catch (err) {
         reject(err);
       }
@@ -54,17 +54,52 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function parse(bytes: Buffer): unknown {
+/** `application/json`, parameters (charset) allowed. */
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+function parse(bytes: Buffer, contentType: string | undefined): unknown {
   if (bytes.length === 0) throw new HttpError(400, 'ERR_BODY_MISSING', 'body is missing (send a JSON object)');
+  // Checked after the size limit and before parsing: text/plain and form bodies are what a web
+  // page can POST cross-site without a preflight, so only a JSON type is taken (see guard.ts).
+  if (contentType === undefined || !JSON_TYPE.test(contentType)) {
+    throw new HttpError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `body must be sent as Content-Type: application/json, not ${contentType === undefined ? 'without one' : JSON.stringify(contentType.slice(0, 64))} (curl: --json '{...}')`);
+  }
   let text: string;
   try {
     text = utf8.decode(bytes);
   } catch {
     throw new HttpError(400, 'ERR_INVALID_JSON', 'body is not valid UTF-8');
   }
+  const depth = nesting(text);
+  if (depth > MAX_DEPTH) throw new HttpError(400, 'ERR_BODY_TOO_DEEP', `body nests ${depth > 999 ? 'over 999' : depth} levels deep (at most ${MAX_DEPTH})`);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
     throw new HttpError(400, 'ERR_INVALID_JSON', `body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Admin bodies are flat objects. Anything much deeper is refused before it is
+ * parsed: JSON.parse copes with 30,000 levels, but whatever walks the value
+ * afterwards by recursion (JSON.stringify in an error title, a logger) runs
+ * out of stack, which would be a 500 for what is the client's mistake.
+ */
+const MAX_DEPTH = 32;
+
+/** The deepest nesting of `[`/`{` outside strings, stopping early once past 1000. */
+function nesting(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length && max <= 1000; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped char
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
 }

@@ -10,9 +10,11 @@ import type { HostPort } from '../config/parse.ts';
 import type { Logger } from '../observability/log.ts';
 import { bearerAuth } from './auth.ts';
 import { readJsonBody } from './body.ts';
+import { requestGuard } from './guard.ts';
 import { asClientError, HttpError, notFound } from './http-error.ts';
 import { error, fail, sendJson, type JSend } from './jsend.ts';
 import { ROUTES, type AdminApi, type Method, type Route } from './routes.ts';
+import { parseTarget } from './target.ts';
 
 export interface AdminServerOptions {
   readonly api: AdminApi;
@@ -20,6 +22,13 @@ export interface AdminServerOptions {
   /** When set, every request but `GET /healthz` needs `Authorization: Bearer <token>`. */
   readonly token: string | undefined;
   readonly routes?: readonly Route[];
+  /** Host names besides `localhost` and the admin's own addresses that requests may name in Host (guard.ts). @default [] */
+  readonly allowedHosts?: readonly string[];
+  /**
+   * Most connections open at once; more are closed as soon as accepted. Keeps
+   * idle admin clients from taking the descriptors the proxy needs. @default 256
+   */
+  readonly maxConnections?: number;
 }
 
 export class AdminServer {
@@ -27,6 +36,7 @@ export class AdminServer {
   readonly #log: Logger;
   readonly #routes: readonly Route[];
   #authorized: (header: string | undefined) => boolean;
+  readonly #guard: ReturnType<typeof requestGuard>;
   readonly #server: Server;
   #closing: Promise<void> | undefined;
 
@@ -35,10 +45,17 @@ export class AdminServer {
     this.#log = options.log;
     this.#routes = options.routes ?? ROUTES;
     this.#authorized = bearerAuth(options.token);
+    this.#guard = requestGuard(options.allowedHosts ?? []);
     this.#server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
       void this.#handle(req, res);
     });
+    this.#server.maxConnections = options.maxConnections ?? 256;
     this.#server.on('clientError', (err, socket) => this.#clientError(err, socket as Socket));
+    // Without a listener node:http drops CONNECT without a word; the API tunnels nothing, so it is a 405.
+    this.#server.on('connect', (req: IncomingMessage, socket: Socket) => {
+      const title = `${req.method} is not allowed on the admin API (it tunnels nothing)`;
+      endRaw(socket, 405, 'Method Not Allowed', fail(title, 'ERR_METHOD_NOT_ALLOWED'), 'Allow: GET, HEAD, POST, PATCH, DELETE\r\n');
+    });
     this.#server.on('error', (err) => this.#log.error({ err }, 'admin listener error'));
   }
 
@@ -85,12 +102,9 @@ export class AdminServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      // Split by hand rather than with URL: `//x` would become a host there, not a path.
-      const target = req.url ?? '/';
-      const q = target.indexOf('?');
-      const path = q < 0 ? target : target.slice(0, q);
-      const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
+      const { path, query, authority } = parseTarget(req.url ?? '/');
       const method = req.method ?? 'GET';
+      this.#guard(req, authority);
       if (!(method === 'GET' && path === '/healthz') && !this.#authorized(req.headers.authorization)) {
         throw new HttpError(401, 'ERR_UNAUTHORIZED', 'missing or invalid bearer token (send "Authorization: Bearer <token>")', {
           headers: { 'www-authenticate': 'Bearer realm="fulcrum-admin"' },
@@ -98,7 +112,8 @@ export class AdminServer {
       }
       const match = this.#match(path);
       if (!match) throw notFound(`no such endpoint: ${path.slice(0, 128)}`);
-      const handler = match.route.methods[method as Method];
+      // HEAD is GET without the body; node:http leaves the body out of a HEAD answer by itself.
+      const handler = match.route.methods[(method === 'HEAD' ? 'GET' : method) as Method];
       if (!handler) {
         const allow = Object.keys(match.route.methods).join(', ');
         throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', `${method.slice(0, 16)} is not allowed on ${path} (use ${allow})`, { headers: { allow } });
@@ -148,10 +163,7 @@ export class AdminServer {
     }
     const [status, reason] =
       err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
-    const text = JSON.stringify(fail(`malformed request: ${reason.toLowerCase()}`, err.code ?? 'ERR_BAD_REQUEST'));
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-    );
+    endRaw(socket, status, reason, fail(`malformed request: ${reason.toLowerCase()}`, err.code ?? 'ERR_BAD_REQUEST'));
   }
 
   #match(path: string): { route: Route; params: Record<string, string> } | undefined {
@@ -173,4 +185,13 @@ export class AdminServer {
     }
     return undefined;
   }
+}
+
+/** A JSend answer written straight to a socket node:http no longer serves, then a hang-up. */
+function endRaw(socket: Socket, status: number, reason: string, body: JSend, extraHeaders = ''): void {
+  const text = JSON.stringify(body);
+  socket.on('error', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${extraHeaders}Connection: close\r\n\r\n${text}`,
+  );
 }

@@ -87,6 +87,12 @@ function weight(value: unknown): number {
 }
 
 function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // Bodies are depth-checked when read; this keeps a title from ever becoming a 500.
+    text = Array.isArray(value) ? 'an array' : typeof value;
+  }
   return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }

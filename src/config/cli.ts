@@ -7,7 +7,8 @@ import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { DEFAULTS, makeService, type FulcrumConfig, type ProcessSettings } from './config.ts';
-import { parseBackendSpec, parseDuration, parseHostPort } from './parse.ts';
+import { joinDashValues } from './argv.ts';
+import { parseBackendSpec, parseDuration, parseHostName, parseHostPort, parseHttpPath, parseToken } from './parse.ts';
 
 /** What the command line asks for: a config, and how to read it again on reload (with `--config`). */
 export interface CliResult {
@@ -52,7 +53,7 @@ function givenFlags(argv: readonly string[]): Set<string> {
  * with every error, for a bad config file).
  */
 export async function parseCli(argv: readonly string[]): Promise<CliResult | null> {
-  const args = await yargs([...argv])
+  const args = await yargs(joinDashValues(argv, new Set(['demo', 'no-demo', 'help'])))
     .scriptName('fulcrum')
     .usage('$0 [options]\n\nA Layer-4 TCP load balancer. Example:\n  $0 --listen 8080 --admin 9090 --algo ptc --backend 127.0.0.1:9001 --backend 127.0.0.1:9002@5')
     .option('listen', { type: 'string', default: '0.0.0.0:8080', describe: 'client-facing TCP listener, [host:]port' })
@@ -71,6 +72,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('max-fails', { type: 'string', default: '3', describe: 'consecutive connect failures on real traffic that eject a backend (0 disables)' })
     .option('eject-time', { type: 'string', default: '5s', describe: 'first ejection time; doubles with each consecutive ejection, up to 5m' })
     .option('admin-token', { type: 'string', describe: 'require "Authorization: Bearer TOKEN" on the admin API (env FULCRUM_ADMIN_TOKEN)' })
+    .option('admin-allowed-host', { type: 'string', array: true, default: [] as string[], describe: 'a host name the admin API answers to besides localhost and its addresses (repeatable)' })
     .option('workers', { type: 'string', default: '1', describe: 'data-plane processes ("auto" = one per CPU)' })
     .option('demo', { type: 'boolean', default: false, describe: 'also start three demo backends on loopback and register them' })
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
@@ -96,29 +98,26 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     if (Array.isArray(v)) throw new ConfigError(`--${field}`, 'given more than once');
     return String(v);
   };
-  const duration = (field: string) => parseDuration(`--${field}`, one(field, args[field]));
+  const duration = (field: string, zeroMeansOff = false) => parseDuration(`--${field}`, one(field, args[field]), { zeroMeansOff });
   const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   const logLevel = one('log-level', args['log-level']);
   if (!logLevels.includes(logLevel)) throw new ConfigError('--log-level', `"${logLevel}" is invalid (use ${logLevels.join(', ')})`);
   const workersText = one('workers', args.workers);
   const cpus = (await import('node:os')).availableParallelism();
   const healthHttp = args['health-http'] === undefined ? undefined : one('health-http', args['health-http']);
-  if (healthHttp !== undefined && !healthHttp.startsWith('/')) throw new ConfigError('--health-http', `"${healthHttp}" must be a path starting with "/"`);
+  if (healthHttp !== undefined) parseHttpPath('--health-http', healthHttp);
   const connectTimeoutMs = duration('connect-timeout');
-  if (connectTimeoutMs === 0) throw new ConfigError('--connect-timeout', 'must be more than 0');
   const health = {
-    intervalMs: duration('health-interval'),
+    intervalMs: duration('health-interval', true),
     timeoutMs: duration('health-timeout'),
     rise: int('rise', one('rise', args.rise), 1, 100),
     fall: int('fall', one('fall', args.fall), 1, 100),
     httpPath: healthHttp,
   };
-  if (health.timeoutMs === 0) throw new ConfigError('--health-timeout', 'must be more than 0');
 
   const adminToken = (flag: unknown): string | undefined => {
     const token = flag === undefined ? process.env.FULCRUM_ADMIN_TOKEN : one('admin-token', flag);
-    if (token !== undefined && token.trim() === '') throw new ConfigError(flag === undefined ? 'FULCRUM_ADMIN_TOKEN' : '--admin-token', 'is empty (give a token, or leave it unset for an open admin API)');
-    return token;
+    return token === undefined ? undefined : parseToken(flag === undefined ? 'FULCRUM_ADMIN_TOKEN' : '--admin-token', token);
   };
 
   const given = givenFlags(argv);
@@ -127,9 +126,10 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     admin: parseHostPort('--admin', one('admin', args.admin), '127.0.0.1'),
     demo: args.demo,
     adminToken: adminToken(args['admin-token']),
+    adminAllowedHosts: Object.freeze(args['admin-allowed-host'].map((h) => parseHostName('--admin-allowed-host', String(h)))),
     workers: workersText === 'auto' ? cpus : int('workers', workersText, 1, 256),
     logLevel,
-    drainTimeoutMs: duration('drain-timeout'),
+    drainTimeoutMs: duration('drain-timeout', true),
   };
 
   if (args.config !== undefined) {
@@ -142,6 +142,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     const overrides: Partial<ProcessSettings> = { demo: args.demo };
     if (given.has('admin')) Object.assign(overrides, { admin: process_.admin });
     if (given.has('admin-token')) Object.assign(overrides, { adminToken: process_.adminToken });
+    if (given.has('admin-allowed-host')) Object.assign(overrides, { adminAllowedHosts: process_.adminAllowedHosts });
     if (given.has('workers')) Object.assign(overrides, { workers: process_.workers });
     if (given.has('log-level')) Object.assign(overrides, { logLevel: process_.logLevel });
     if (given.has('drain-timeout')) Object.assign(overrides, { drainTimeoutMs: process_.drainTimeoutMs });
@@ -158,7 +159,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     backends: Object.freeze(args.backend.map((b) => parseBackendSpec('--backend', String(b)))),
     connectTimeoutMs,
     retries: int('retries', one('retries', args.retries), 0, 100),
-    idleTimeoutMs: duration('idle-timeout'),
+    idleTimeoutMs: duration('idle-timeout', true),
     stickyTtlMs: duration('sticky-ttl'),
     health,
     passive: {

@@ -45,6 +45,8 @@ export interface FulcrumConfig {
   readonly admin: HostPort;
   /** Bearer token for the admin API; undefined leaves it open (it binds loopback by default). */
   readonly adminToken: string | undefined;
+  /** Names besides localhost and its own addresses that requests to the admin API may carry in Host. @default [] */
+  readonly adminAllowedHosts: readonly string[];
   /** Data-plane processes. @default 1 */
   readonly workers: number;
   /** pino level. @default info */
@@ -100,6 +102,7 @@ export const DEFAULT_LISTEN: HostPort = Object.freeze({ host: '0.0.0.0', port: 8
 export const DEFAULTS = Object.freeze({
   admin: Object.freeze({ host: '127.0.0.1', port: 9090 }) as HostPort,
   adminToken: undefined as string | undefined,
+  adminAllowedHosts: Object.freeze([]) as readonly string[],
   workers: 1,
   logLevel: 'info',
   drainTimeoutMs: 30_000,
@@ -140,11 +143,12 @@ export type ConfigOverrides = Partial<ProcessSettings> &
  * way the command-line flags make it.
  */
 export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
-  const { admin, adminToken, workers, logLevel, drainTimeoutMs, demo, services, configFile, ...service } = overrides;
+  const { admin, adminToken, adminAllowedHosts, workers, logLevel, drainTimeoutMs, demo, services, configFile, ...service } = overrides;
   return Object.freeze({
     ...DEFAULTS,
     ...(admin && { admin }),
     ...(adminToken !== undefined && { adminToken }),
+    ...(adminAllowedHosts !== undefined && { adminAllowedHosts }),
     ...(workers !== undefined && { workers }),
     ...(logLevel !== undefined && { logLevel }),
     ...(drainTimeoutMs !== undefined && { drainTimeoutMs }),

@@ -174,6 +174,7 @@ function normalise(file: ConfigFileOutput, configFile: string, adminToken: strin
   return Object.freeze({
     admin: Object.freeze(file.admin?.listen ?? DEFAULTS.admin),
     adminToken,
+    adminAllowedHosts: Object.freeze([...(file.admin?.allowedHosts ?? [])]),
     workers: file.workers === 'auto' ? availableParallelism() : (file.workers ?? DEFAULTS.workers),
     logLevel: file.log?.level ?? DEFAULTS.logLevel,
     drainTimeoutMs: file.drainTimeout ?? DEFAULTS.drainTimeoutMs,

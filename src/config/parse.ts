@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors.ts';
+import { canonicalHost } from './canonical-host.ts';
 
 export interface HostPort {
   readonly host: string;
@@ -20,9 +21,14 @@ export function parsePort(field: string, text: string): number {
 
 const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?$/;
 
+/** The host in its canonical spelling (canonical-host.ts), so every spelling of one server is one key. */
 function checkHost(field: string, host: string, original: string): string {
-  if (isIP(host) !== 0 || HOSTNAME.test(host)) return host;
-  throw new ConfigError(field, `"${original}" has an invalid host "${host}"`);
+  if (isIP(host) === 0 && !HOSTNAME.test(host)) throw new ConfigError(field, `"${original}" has an invalid host "${host}"`);
+  try {
+    return canonicalHost(host);
+  } catch (err) {
+    throw new ConfigError(field, `"${original}" has an invalid IPv4 address "${host}"`, { cause: err });
+  }
 }
 
 /**
@@ -50,6 +56,7 @@ export function parseHostPort(field: string, text: string, defaultHost?: string)
     if (end < 0) throw new ConfigError(field, `"${original}" has an unclosed "[" (use [v6]:port)`);
     host = s.slice(1, end);
     if (isIP(host) !== 6) throw new ConfigError(field, `"${original}" has an invalid IPv6 address "${host}"`);
+    host = checkHost(field, host, original);
     const rest = s.slice(end + 1);
     if (rest !== '' && !rest.startsWith(':')) throw new ConfigError(field, `"${original}" is not [v6]:port`);
     portText = rest === '' ? undefined : rest.slice(1);
@@ -69,22 +76,57 @@ export function parseHostPort(field: string, text: string, defaultHost?: string)
   return { host, port: parsePort(field, portText) };
 }
 
+/** A host without a port: a name, an IPv4 address or an IPv6 one (bracketed or not); canonical. */
+export function parseHostName(field: string, text: string): string {
+  const s = text.trim();
+  const bare = s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s;
+  if (bare === '') throw new ConfigError(field, 'host is empty');
+  return checkHost(field, bare, text);
+}
+
 /** `host:port` the way people write it back: IPv6 in brackets. */
 export function formatHostPort({ host, port }: HostPort): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+const DURATION = /^(-?)(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** The shortest duration any setting takes. Shorter values are refused rather than rounded to 0, which would mean "off" or "at once". */
+export const MIN_DURATION_MS = 1;
 
-/** `500ms`, `3s`, `10m`, `1h`, or a bare number of seconds. Returns milliseconds. */
-export function parseDuration(field: string, value: string | number): number {
+/**
+ * `500ms`, `3s`, `10m`, `1h`, or a bare number of seconds. Returns whole
+ * milliseconds, at least MIN_DURATION_MS; 0 only with `zeroMeansOff`, for the
+ * settings where it turns the feature off (idle timeout, health interval).
+ */
+export function parseDuration(field: string, value: string | number, { zeroMeansOff = false } = {}): number {
   const text = String(value).trim();
   const m = DURATION.exec(text);
-  if (!m) throw new ConfigError(field, `"${text}" is not a duration (use e.g. 500ms, 3s, 10m; a bare number is seconds)`);
-  const ms = Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS];
+  const use = `use e.g. 500ms, 3s, 10m; a bare number is seconds${zeroMeansOff ? '; 0 turns it off' : ''}`;
+  if (!m) throw new ConfigError(field, `"${text}" is not a duration (${use})`);
+  if (m[1] === '-') throw new ConfigError(field, `"${text}" is invalid: a duration cannot be negative (${use})`);
+  const ms = Number(m[2]) * UNIT_MS[(m[3] ?? 's') as keyof typeof UNIT_MS];
   if (!Number.isFinite(ms) || ms > 2 ** 31 - 1) throw new ConfigError(field, `"${text}" is too long`);
+  if (ms === 0 && zeroMeansOff) return 0;
+  if (ms < MIN_DURATION_MS) {
+    throw new ConfigError(field, `"${text}" is invalid: under the ${MIN_DURATION_MS}ms minimum (use ${MIN_DURATION_MS}ms or more${zeroMeansOff ? ', or 0 to turn it off' : ''})`);
+  }
   return Math.round(ms);
+}
+
+/**
+ * A path (and query) for an HTTP request line, as `--health-http` takes it.
+ * Only characters RFC 3986 allows there: anything else (a space, CR, LF, a
+ * control or non-ASCII character) would break the request line or inject
+ * headers into every probe.
+ */
+export function parseHttpPath(field: string, text: string): string {
+  if (!text.startsWith('/')) throw new ConfigError(field, `"${text}" must be a path starting with "/"`);
+  const bad = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%?]/.exec(text);
+  if (bad) {
+    throw new ConfigError(field, `${JSON.stringify(text)} contains ${JSON.stringify(bad[0])}, which cannot go in a request line (percent-encode it, e.g. %20 for a space)`);
+  }
+  return text;
 }
 
 export const MIN_WEIGHT = 1;
@@ -110,4 +152,16 @@ export function parseBackendSpec(field: string, text: string): BackendSpec {
   const hostPort = parseHostPort(field, address);
   if (hostPort.port === 0) throw new ConfigError(field, `"${text}" has port 0 (a backend needs a real port, 1-65535)`);
   return { ...hostPort, weight };
+}
+
+/**
+ * A bearer token for the admin API. Refuses one no client could ever send:
+ * HTTP strips leading and trailing whitespace from header values and forbids
+ * control characters in them. Spaces inside and UTF-8 are fine.
+ */
+export function parseToken(field: string, token: string): string {
+  if (token.trim() === '') throw new ConfigError(field, 'is empty (give a token, or leave it unset for an open admin API)');
+  if (token !== token.trim()) throw new ConfigError(field, 'starts or ends with whitespace, which HTTP strips from headers (remove it)');
+  if (/[\x00-\x1f\x7f]/.test(token)) throw new ConfigError(field, 'contains a control character, which HTTP headers cannot carry');
+  return token;
 }

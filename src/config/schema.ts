@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { DEFAULTS, SERVICE_DEFAULTS } from './config.ts';
-import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseHostPort, parseWeight, type HostPort } from './parse.ts';
+import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseHostName, parseHostPort, parseWeight, type HostPort } from './parse.ts';
 import { formatDuration } from './duration.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -73,9 +73,8 @@ function duration(options: { positive?: boolean } = {}) {
     })
     .transform(
       viaParser((value: string | number) => {
-        const ms = parseDuration('value', value);
-        if (options.positive && ms === 0) throw new ConfigError('value', `${describeValue(value)} is too short (use more than 0)`);
-        return ms;
+        // The flags' one rule: at least 1ms, and 0 only where it means off (or, for drainTimeout, at once).
+        return parseDuration('value', value, { zeroMeansOff: !options.positive });
       }),
     );
 }
@@ -212,6 +211,10 @@ export const configFileSchema = z
             .regex(/\S/, { error: 'is empty (give a token, or leave it out for an open admin API)' })
             .optional()
             .meta({ description: 'Bearer token the admin API requires; when absent, FULCRUM_ADMIN_TOKEN from the environment, else the API is open (it binds loopback by default).' }),
+          allowedHosts: z
+            .array(z.string({ error: typeError('a host name') }).transform(viaParser((h: string) => parseHostName('value', h))), { error: typeError('a list of host names') })
+            .optional()
+            .meta({ description: 'Names the admin API accepts in Host besides localhost and the addresses it listens on (against DNS rebinding); e.g. the name of a reverse proxy in front of it.', default: [] }),
         }, { error: typeError('a map like { listen: 127.0.0.1:9090 }') })
         .optional()
         .meta({ description: 'The admin HTTP API.' }),

@@ -40,6 +40,8 @@ interface Entry {
   /** While an ejection lasts (epoch ms), probe results are ignored; 0 when not ejected. */
   ejectedUntil: number;
   readmitTimer: NodeJS.Timeout | undefined;
+  /** The last probe failed for a local reason; keeps the log to one line per episode. */
+  localError: boolean;
 }
 
 export class HealthMonitor implements Ejector {
@@ -62,10 +64,21 @@ export class HealthMonitor implements Ejector {
     this.#registry.on('removed', this.#onRemoved);
   }
 
-  /** A probe finished. During an ejection its result does not count, passing or not. */
+  /**
+   * A probe finished. During an ejection its result does not count, passing or not;
+   * nor does a probe that failed for want of local resources (descriptors, memory):
+   * running out of them is this host's trouble, and marking healthy backends down
+   * (then panicking) would only add to it. Logged once per backend while it lasts.
+   */
   report(backend: Backend, result: ProbeResult): void {
     if (backend.removed) return;
     const entry = this.#entry(backend);
+    if (result.local) {
+      if (!entry.localError) this.#log.warn({ backend: backend.key, reason: result.reason }, 'health probe could not be made (local error); not counted');
+      entry.localError = true;
+      return;
+    }
+    entry.localError = false;
     if (entry.ejectedUntil !== 0) {
       if (this.#now() < entry.ejectedUntil) return;
       entry.ejectedUntil = 0;
@@ -101,7 +114,7 @@ export class HealthMonitor implements Ejector {
   #entry(backend: Backend): Entry {
     let entry = this.#entries.get(backend);
     if (!entry) {
-      entry = { state: new HealthState(this.#thresholds, backend.health), ejectedUntil: 0, readmitTimer: undefined };
+      entry = { state: new HealthState(this.#thresholds, backend.health), ejectedUntil: 0, readmitTimer: undefined, localError: false };
       this.#entries.set(backend, entry);
     }
     return entry;

@@ -5,11 +5,14 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { HostPort } from '../config/parse.ts';
+import { LOCAL_ERRNOS } from '../errors.ts';
 
 export interface ProbeResult {
   readonly ok: boolean;
   /** Why, in a few words, for the flip log: 'connected', 'ECONNREFUSED', 'HTTP 503', 'timeout after 1000ms'. */
   readonly reason: string;
+  /** The probe could not be made for want of local resources (LOCAL_ERRNOS): it says nothing about the backend. */
+  readonly local?: boolean;
 }
 
 /** One probe of one backend; must settle within its timeout and leave no socket behind. */
@@ -37,7 +40,9 @@ export function probeSocket(
     };
     const timer = setTimeout(() => settle({ ok: false, reason: `timeout after ${timeoutMs}ms` }), timeoutMs);
     socket.once('connect', () => onConnect(socket, settle));
-    socket.on('error', (err: NodeJS.ErrnoException) => settle({ ok: false, reason: err.code ?? err.message }));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      settle(err.code !== undefined && LOCAL_ERRNOS.has(err.code) ? { ok: false, local: true, reason: err.code } : { ok: false, reason: err.code ?? err.message }),
+    );
     socket.once('close', () => settle({ ok: false, reason: 'closed by backend' }));
   });
 }

@@ -10,6 +10,7 @@
 import { Counter, Gauge, Registry as PromRegistry } from 'prom-client';
 import type { Backend } from '../backends/backend.ts';
 import type { Service } from '../service/service.ts';
+import { logDroppedTotal } from './log-destination.ts';
 
 /** Outcomes of config reloads. */
 export class ReloadStats {
@@ -103,6 +104,15 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
     },
   });
 
+  new Counter({
+    name: 'fulcrum_log_dropped_total',
+    help: 'Log lines dropped because stderr could not take them (over 1 MiB waiting for a stalled reader, or the reader gone). This process only.',
+    registers: [prom],
+    collect() {
+      this.reset();
+      this.inc(logDroppedTotal());
+    },
+  });
   new Counter({
     name: 'fulcrum_config_reloads_total', help: 'Config reloads (SIGHUP, POST /reload) by result.', labelNames: ['result'] as const, registers: [prom],
     collect() {

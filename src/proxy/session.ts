@@ -13,7 +13,7 @@
  */
 import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
-import { BackendConnectError } from '../errors.ts';
+import { BackendConnectError, LOCAL_ERRNOS } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import type { Accept, PickContext } from '../strategies/strategy.ts';
@@ -252,8 +252,8 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   }
 }
 
-/** Connect errors that come from this host's limits, not from the backend: not counted against it. */
-const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL']);
+/** Connect errors that come from this host's limits, not from the backend: not counted against it (probes share the list). */
+const LOCAL_ERRORS: ReadonlySet<string> = LOCAL_ERRNOS;
 
 const peer: PeerName = {};
 

@@ -58,13 +58,13 @@ export function adminClient(address: AddressInfo, token?: string): AdminClient {
 }
 
 /** Sends raw bytes to the admin port and returns whatever comes back before it closes (for malformed HTTP). */
-export async function rawAdminRequest(address: AddressInfo, bytes: string): Promise<string> {
+export async function rawAdminRequest(address: AddressInfo, bytes: string, encoding: BufferEncoding = 'utf8'): Promise<string> {
   const socket = connect(address.port, '127.0.0.1');
   await once(socket, 'connect');
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
   socket.on('error', () => {});
-  socket.write(bytes);
+  socket.write(bytes, encoding);
   await once(socket, 'close');
   return Buffer.concat(chunks).toString('utf8');
 }

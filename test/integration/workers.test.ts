@@ -47,7 +47,7 @@ test('two workers serve, share admin changes, sum counters, and survive a worker
   // Drain two of three: every worker must stop sending them traffic.
   const list = await backends();
   for (const b of list.slice(1)) {
-    const res = await fetch(`${admin}/backends/${b.id}`, { method: 'PATCH', body: JSON.stringify({ state: 'draining' }) });
+    const res = await fetch(`${admin}/backends/${b.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ state: 'draining' }) });
     assert.equal(res.status, 200);
   }
   const only = await until('drain reached the workers', async () => {

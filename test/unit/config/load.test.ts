@@ -39,6 +39,7 @@ services:
 const EXPECTED: FulcrumConfig = {
   admin: { host: '127.0.0.1', port: 9091 },
   adminToken: 's3cret',
+  adminAllowedHosts: [],
   workers: 2,
   logLevel: 'debug',
   drainTimeoutMs: 45_000,
@@ -103,6 +104,7 @@ test('a minimal file takes every default from SERVICE_DEFAULTS and DEFAULTS', ()
   assert.deepEqual(config, {
     admin: { host: '127.0.0.1', port: 9090 },
     adminToken: undefined,
+    adminAllowedHosts: [],
     workers: 1,
     logLevel: 'info',
     drainTimeoutMs: 30_000,
