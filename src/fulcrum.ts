@@ -217,7 +217,10 @@ export class Fulcrum {
       ordered.set(config.name, service);
     }
     this.#services.clear();
-    for (const [name, service] of ordered) this.#services.set(name, service);
+    for (const [name, service] of ordered) {
+      service.registry.flush(); // every change of the reload in force before it answers
+      this.#services.set(name, service);
+    }
     this.#config = next;
     return { added: fresh.map((f) => f.config.name), removed, changed };
   }

@@ -18,13 +18,18 @@ export interface BackendSet {
 }
 
 export interface RegistryEvents {
-  /** Membership or weights changed; `set` is the new snapshot. */
+  /** The picker was rebuilt (membership, weights or strategy changed); `set` is the new snapshot. Coalesced under bursts. */
   change: [set: BackendSet];
+  /** A backend was registered; emitted at once, before the picker (which may trail) includes it. */
+  added: [backend: Backend];
   /** A backend's health or admin state changed (no rebuild needed). */
   state: [backend: Backend];
   /** A backend was deregistered; it may still have open connections. */
   removed: [backend: Backend];
 }
+
+/** The least time between two rebuilds of one registry's picker, ms (see `#rebuild`). */
+const MIN_GAP_MS = 2;
 
 export interface RegistryOptions {
   readonly strategy: Strategy;
@@ -50,6 +55,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
   readonly #removing = new Set<Backend>();
   #set: BackendSet;
   #readyCount = 0;
+  /** Registered backends in registration order; rebuilt lazily after a membership change. */
+  #members: readonly Backend[] | undefined = Object.freeze([]);
+  /** A rebuild is owed (changes came faster than rebuilds may run); `#timer` runs it. */
+  #dirty = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** When the last rebuild ended (performance.now()), and what it cost, ms. */
+  #lastRebuildEnd = -Infinity;
+  #lastRebuildCost = 0;
 
   constructor(options: RegistryOptions) {
     super();
@@ -65,7 +78,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** Swaps the strategy (a reload changed `algo`) and rebuilds the picker; counters and health stay. */
   setStrategy(strategy: Strategy): void {
     this.#strategy = strategy;
-    this.#rebuild();
+    this.#rebuildNow();
   }
 
   /** The health new backends start with; a reload that turns active checks on or off changes it. */
@@ -86,7 +99,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** Registered backends, then the removing ones: what the admin API lists. */
   listAll(): readonly Backend[] {
     const removing = this.removing();
-    return removing.length === 0 ? this.#set.backends : [...this.#set.backends, ...removing];
+    const members = this.list();
+    return removing.length === 0 ? members : [...members, ...removing];
   }
 
   /** A removing backend by id (for a forced delete of its last connections). */
@@ -105,8 +119,19 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return this.#readyCount;
   }
 
+  /** Registered backends in registration order, down and draining ones included; always current (the picker may trail it, see `#rebuild`). */
   list(): readonly Backend[] {
-    return this.#set.backends;
+    return (this.#members ??= Object.freeze([...this.#byKey.values()]));
+  }
+
+  /** Whether a rebuild is owed: the picker trails a change made within the last gap. */
+  get pending(): boolean {
+    return this.#dirty;
+  }
+
+  /** Runs an owed rebuild now, so the picker reflects every change made so far. */
+  flush(): void {
+    if (this.#dirty) this.#rebuildNow();
   }
 
   get(id: string): Backend | undefined {
@@ -136,9 +161,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const probe = new Backend(spec, this.#initialHealth, this.counts);
     probe.origin = origin;
     this.#byKey.set(probe.key, probe);
+    this.#members = undefined;
     this.#byId.set(probe.id, probe);
     this.#recount();
     this.#rebuild();
+    this.emit('added', probe);
     return { backend: probe, created: true };
   }
 
@@ -164,6 +191,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   remove(backend: Backend): boolean {
     if (backend.removed || this.#byKey.get(backend.key) !== backend) return false;
     this.#byKey.delete(backend.key);
+    this.#members = undefined;
     this.#byId.delete(backend.id);
     backend.removed = true;
     backend.updateReady();
@@ -186,13 +214,42 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.#readyCount = n;
   }
 
+  /**
+   * A change needs a new picker. The first change after a quiet spell
+   * rebuilds at once, so a single admin call takes effect before it answers;
+   * changes that follow within the gap are coalesced into one rebuild at its
+   * end. The gap is at least MIN_GAP_MS and ten times the last rebuild's cost,
+   * so a burst (a thousand registrations, a flapping reconcile) spends at most
+   * a tenth of the loop on rebuilds instead of rebuilding per change. Until
+   * then the data plane picks from the previous set, which is safe: `accept`
+   * refuses removed and unready backends, and a backend not yet in the picker
+   * simply waits for it.
+   */
   #rebuild(): void {
-    const backends = Object.freeze([...this.#byKey.values()]);
+    this.#dirty = true;
+    if (this.#timer) return;
+    const wait = this.#lastRebuildEnd + Math.max(MIN_GAP_MS, 10 * this.#lastRebuildCost) - performance.now();
+    if (wait <= 0) return this.#rebuildNow();
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#dirty) this.#rebuildNow();
+    }, wait).unref();
+  }
+
+  #rebuildNow(): void {
+    const started = performance.now();
+    this.#dirty = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const backends = this.list();
     this.#set = Object.freeze({
       version: this.#set.version + 1,
       backends,
       picker: this.#strategy.build(backends),
     });
+    this.#lastRebuildEnd = performance.now();
+    this.#lastRebuildCost = this.#lastRebuildEnd - started;
     this.emit('change', this.#set);
   }
+
 }

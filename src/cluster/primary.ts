@@ -191,6 +191,7 @@ export class WorkerPool implements ListenerFactory {
     this.#services.add(service);
     const sync = () => this.scheduleBroadcast();
     service.registry.on('change', sync);
+    service.registry.on('added', sync);
     service.registry.on('state', sync);
     service.registry.on('removed', sync);
   }

@@ -83,6 +83,7 @@ function reconcile(registry: Registry, states: readonly BackendState[]): void {
     keep.add(backend);
   }
   for (const b of registry.list()) if (!keep.has(b)) registry.remove(b);
+  registry.flush(); // the primary's state is in force once the worker says it applied it
 }
 
 export async function runWorker(): Promise<void> {

@@ -6,7 +6,7 @@
  * which alone decides health.
  */
 import type { Backend } from '../backends/backend.ts';
-import type { BackendSet, Registry } from '../backends/registry.ts';
+import type { Registry } from '../backends/registry.ts';
 import type { HealthMonitor } from './monitor.ts';
 import type { Probe } from './probe.ts';
 
@@ -36,7 +36,7 @@ export class HealthChecker {
   readonly #random: () => number;
   /** Backends being probed; an entry replaced or gone means "drop the in-flight result". */
   readonly #entries = new Map<Backend, Entry>();
-  readonly #onChange = (set: BackendSet) => this.#follow(set);
+  readonly #onAdded = () => this.#follow(this.#registry.list());
   readonly #onRemoved = (backend: Backend) => this.#stop(backend);
   #closed = false;
 
@@ -48,16 +48,16 @@ export class HealthChecker {
     this.#intervalMs = options.intervalMs;
     this.#timeoutMs = options.timeoutMs;
     this.#random = options.random ?? Math.random;
-    this.#registry.on('change', this.#onChange);
+    this.#registry.on('added', this.#onAdded);
     this.#registry.on('removed', this.#onRemoved);
-    this.#follow(this.#registry.set);
+    this.#follow(this.#registry.list());
   }
 
   /** Stops every timer; in-flight probes settle on their own and are ignored. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#registry.off('change', this.#onChange);
+    this.#registry.off('added', this.#onAdded);
     this.#registry.off('removed', this.#onRemoved);
     for (const backend of [...this.#entries.keys()]) this.#stop(backend);
   }
@@ -67,8 +67,8 @@ export class HealthChecker {
     return this.#intervalMs * (1 - JITTER + 2 * JITTER * this.#random());
   }
 
-  #follow(set: BackendSet): void {
-    for (const backend of set.backends) {
+  #follow(backends: readonly Backend[]): void {
+    for (const backend of backends) {
       if (this.#entries.has(backend) || backend.removed) continue;
       const entry: Entry = { timer: undefined };
       this.#entries.set(backend, entry);

@@ -21,6 +21,7 @@ export class PanicWatch {
     this.#log = log;
     registry.on('state', this.#check);
     registry.on('change', this.#check);
+    registry.on('added', this.#check);
     this.#update();
   }
 
@@ -31,6 +32,7 @@ export class PanicWatch {
   close(): void {
     this.#registry.off('state', this.#check);
     this.#registry.off('change', this.#check);
+    this.#registry.off('added', this.#check);
   }
 
   #update(): void {

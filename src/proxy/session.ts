@@ -156,7 +156,14 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       backend = picker.pick(this, (b) => b.enabled && !(tried?.includes(b) ?? false));
       if (backend) host.stats.panic++;
     }
-    if (!backend) return this.#noBackend();
+    if (!backend) {
+      // A coalesced rebuild still owed (registry.ts) may hold the backend this connection needs: build it now, once.
+      if (registry.pending) {
+        registry.flush();
+        return this.#attempt();
+      }
+      return this.#noBackend();
+    }
 
     this.#attempts++;
     this.backend = backend;
