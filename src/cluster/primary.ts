@@ -15,6 +15,7 @@ import { BackendConnectError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
+import { tsExecArgv } from '../runtime/ts-loader.mjs';
 import { CONFIG_ENV, type BackendCounters, type FromWorker, type ProxyCounters, type ToWorker } from './messages.ts';
 
 export interface WorkerPoolOptions {
@@ -48,8 +49,7 @@ export class WorkerPool {
     cluster.schedulingPolicy = cluster.SCHED_NONE; // the kernel spreads accepts; no handle passing per connection
     cluster.setupPrimary({
       exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
-      // Workers run TypeScript too: keep tsx's loader even when it was registered in-process (the `fulcrum` bin).
-      execArgv: process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', 'tsx'],
+      execArgv: tsExecArgv(), // workers run TypeScript too: with tsx from our own folder where this Node needs it
       silent: false,
     });
     const sync = () => this.#scheduleBroadcast();
