@@ -5,6 +5,7 @@
  */
 import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
+import { VERSION } from '../runtime/version.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { DEFAULTS, type FulcrumConfig } from './config.ts';
 import { parseBackendSpec, parseDuration, parseHostPort } from './parse.ts';
@@ -38,13 +39,13 @@ export async function parseCli(argv: readonly string[]): Promise<FulcrumConfig |
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
     .strict()
     .help()
-    .version(false)
+    .version(VERSION)
     .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new ConfigError('usage', msg);
     })
     .parseAsync();
-  if (args.help) return null;
+  if (args.help || args.version) return null;
 
   const int = (field: string, value: string, min: number, max: number) => {
     if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
