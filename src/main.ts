@@ -7,6 +7,7 @@ import { formatHostPort } from './config/parse.ts';
 import { ConfigError } from './errors.ts';
 import { LoadBalancer } from './load-balancer.ts';
 import { createLogger } from './observability/log.ts';
+import { checkFdLimit } from './runtime/fd-limit.ts';
 import { startDemoBackend, type DemoBackend } from '../tools/backend.ts';
 
 async function main(): Promise<void> {
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   }
   if (!config) return;
   const log = createLogger(config.logLevel);
+  checkFdLimit(log);
 
   const demos: DemoBackend[] = [];
   if (config.demo) {

@@ -91,3 +91,21 @@ test('npm start stopped with SIGTERM stops Fulcrum too: no process left, ports c
   assert.ok(await refuses(proxy), 'the proxy port still accepts');
   assert.ok(await refuses(admin), 'the admin port still accepts');
 });
+
+test('started under ulimit -n 1024, fulcrum warns once how to raise the open-file limit, and runs', async (t) => {
+  const cmd = `ulimit -n 1024 && exec "${process.execPath}" "${BIN}" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --health-interval 0 --log-level warn`;
+  const child = spawn('bash', ['-c', cmd], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let err = '';
+  child.stderr!.on('data', (c) => (err += c));
+  await stdoutUntil(child, /admin listening/);
+  await until('the warning on stderr', () => (err.includes('\n') ? true : undefined));
+  const lines = err.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; fdLimit: number });
+  assert.equal(lines.length, 1, err);
+  assert.equal(lines[0]!.level, 40);
+  assert.equal(lines[0]!.fdLimit, 1024);
+  assert.match(lines[0]!.msg, /open-file limit is 1024, .* `ulimit -n 65536` .* LimitNOFILE=65536/);
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
+});
