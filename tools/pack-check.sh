@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/pack-check.sh: Fulcrum as a user installs it. Packs the clone, installs
 # the tarball globally into a temporary prefix, and from / runs the installed
-# `fulcrum`: --version, then --demo with --workers 2 answering a request.
+# `fulcrum`: --version, then --demo with --workers 2 answering a request;
+# and checks the shipped systemd unit with systemd-analyze verify where it exists.
 # Uses the `node` and `npm` first on PATH (.ci/run runs it on every Node).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +38,15 @@ workers=$(pgrep -c -P "$pid" || true)
 answer=$(curl -sS --max-time 5 "http://127.0.0.1:$port/")
 [[ $answer == "hello from demo-"* ]] || fail "curl through the proxy answered '$answer'"
 echo "pack-check: from /, fulcrum --demo --workers 2 answered: $answer"
+
+# The shipped systemd unit, pointed at this install (verify wants ExecStart to exist).
+if command -v systemd-analyze >/dev/null; then
+  sed "s|/usr/local/bin/fulcrum|$fulcrum|" "$tmp/prefix/lib/node_modules/fulcrum/tools/fulcrum.service" > "$tmp/fulcrum.service"
+  systemd-analyze verify "$tmp/fulcrum.service" || fail "systemd-analyze verify rejects tools/fulcrum.service"
+  echo "pack-check: systemd-analyze verify accepts tools/fulcrum.service"
+else
+  echo "pack-check: no systemd-analyze here; tools/fulcrum.service not verified"
+fi
 
 kill -TERM "$pid"
 status=0
