@@ -92,7 +92,8 @@ export class WorkerPool {
     const worker = cluster.fork({ [CONFIG_ENV]: JSON.stringify(config) });
     return new Promise((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
-        if (m.t === 'hello') worker.send(this.#backendsMessage());
+        // With a callback, a worker gone since its hello (EPIPE) is not an 'error' event: that crashed the primary on Node 24.
+        if (m.t === 'hello') worker.send(this.#backendsMessage(), (err) => err && this.#o.log.debug({ err }, 'worker gone before its backend list'));
         else if (m.t === 'listening') resolve({ host: m.host, port: m.port });
         else if (m.t === 'stats') this.#onStats(worker.id, m.backends, m.proxy);
         else if (m.t === 'connect') this.#onConnect(m.key, m.ok, m.code);
