@@ -79,7 +79,7 @@ export class WorkerPool {
         if (w.isDead()) return;
         const exited = once(w, 'exit');
         const kill = setTimeout(() => w.kill('SIGKILL'), graceMs + 2000).unref();
-        w.send({ t: 'close', graceMs } satisfies ToWorker);
+        w.send({ t: 'close', graceMs } satisfies ToWorker, () => {}); // a worker already gone just exits (callback: no 'error' event)
         await exited;
         clearTimeout(kill);
       }),
@@ -131,7 +131,7 @@ export class WorkerPool {
 
   #broadcast(message: ToWorker): void {
     for (const w of Object.values(cluster.workers ?? {})) {
-      if (w?.isConnected()) w.send(message);
+      if (w?.isConnected()) w.send(message, () => {}); // a worker gone meanwhile: no 'error' event; the next list repairs a lost one
     }
   }
 
