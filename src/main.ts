@@ -9,6 +9,7 @@ import { formatHostPort } from './config/parse.ts';
 import { ConfigError, FulcrumError } from './errors.ts';
 import { Fulcrum } from './fulcrum.ts';
 import { createLogger, flushLogs } from './observability/log.ts';
+import { checkFdLimit } from './runtime/fd-limit.ts';
 import { startDemoBackend, type DemoBackend } from '../tools/backend.ts';
 
 async function main(): Promise<void> {
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   if (!cli) return;
   let config = cli.config;
   const log = createLogger(config.logLevel);
+  checkFdLimit(log);
 
   const demos: DemoBackend[] = [];
   if (config.demo) {

@@ -46,11 +46,12 @@ class Slot {
   #inFlight = false;
   #startedAt = 0;
   readonly #request: Buffer;
+  readonly o: Options;
+  readonly onDone: (slot: Slot, r: Response | Error, startedAt: number) => void;
 
-  constructor(
-    readonly o: Options,
-    readonly onDone: (slot: Slot, r: Response | Error, startedAt: number) => void,
-  ) {
+  constructor(o: Options, onDone: (slot: Slot, r: Response | Error, startedAt: number) => void) {
+    this.o = o;
+    this.onDone = onDone;
     const close = o.close ? 'Connection: close\r\n' : '';
     this.#request = Buffer.from(`GET ${o.path} HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\n${close}\r\n`);
   }

@@ -60,6 +60,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** A rebuild is owed (changes came faster than rebuilds may run); `#timer` runs it. */
   #dirty = false;
   #timer: NodeJS.Timeout | undefined;
+  /** Inside `batch`: changes only mark the picker owed. */
+  #batching = 0;
   /** When the last rebuild ended (performance.now()), and what it cost, ms. */
   #lastRebuildEnd = -Infinity;
   #lastRebuildCost = 0;
@@ -78,7 +80,21 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** Swaps the strategy (a reload changed `algo`) and rebuilds the picker; counters and health stay. */
   setStrategy(strategy: Strategy): void {
     this.#strategy = strategy;
-    this.#rebuildNow();
+    this.#dirty = true;
+    if (this.#batching === 0) this.#rebuildNow();
+  }
+
+  /**
+   * Runs `fn` (many changes: a reload, a service's start) with one rebuild at
+   * the end instead of one per change.
+   */
+  batch<T>(fn: () => T): T {
+    this.#batching++;
+    try {
+      return fn();
+    } finally {
+      if (--this.#batching === 0) this.flush();
+    }
   }
 
   /** The health new backends start with; a reload that turns active checks on or off changes it. */
@@ -227,7 +243,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
    */
   #rebuild(): void {
     this.#dirty = true;
-    if (this.#timer) return;
+    if (this.#timer || this.#batching > 0) return;
     const wait = this.#lastRebuildEnd + Math.max(MIN_GAP_MS, 10 * this.#lastRebuildCost) - performance.now();
     if (wait <= 0) return this.#rebuildNow();
     this.#timer = setTimeout(() => {

@@ -20,6 +20,7 @@ import { BackendConnectError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ListenerSettings } from '../proxy/listener.ts';
 import type { ListenerFactory, Service, ServiceListener } from '../service/service.ts';
+import { tsExecArgv } from '../runtime/ts-loader.mjs';
 import { LOG_LEVEL_ENV, type FromWorker, type ServiceCounters, type ServiceState, type ToWorker } from './messages.ts';
 
 export interface WorkerPoolOptions {
@@ -100,8 +101,7 @@ export class WorkerPool implements ListenerFactory {
     cluster.schedulingPolicy = cluster.SCHED_NONE; // the kernel spreads accepts; no handle passing per connection
     cluster.setupPrimary({
       exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
-      // Workers run TypeScript too: keep tsx's loader even when it was registered in-process (the `fulcrum` bin).
-      execArgv: process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', 'tsx'],
+      execArgv: tsExecArgv(), // workers run TypeScript too: with tsx from our own folder where this Node needs it
       silent: false,
     });
   }
@@ -164,7 +164,7 @@ export class WorkerPool implements ListenerFactory {
         if (w.isDead()) return;
         const exited = once(w, 'exit');
         const kill = setTimeout(() => w.kill('SIGKILL'), graceMs + 2000).unref();
-        if (w.isConnected()) w.send({ t: 'close', graceMs } satisfies ToWorker);
+        if (w.isConnected()) w.send({ t: 'close', graceMs } satisfies ToWorker, () => {}); // a worker already gone just exits (callback: no 'error' event)
         await exited;
         clearTimeout(kill);
       }),
@@ -183,7 +183,7 @@ export class WorkerPool implements ListenerFactory {
 
   /** @internal */
   broadcast(message: ToWorker): void {
-    for (const w of this.#workers()) w.send(message);
+    for (const w of this.#workers()) w.send(message, () => {}); // a worker gone meanwhile: no 'error' event; the next state repairs a lost one
   }
 
   #follow(service: Service): void {
@@ -232,7 +232,8 @@ export class WorkerPool implements ListenerFactory {
           done(e);
         } else done(undefined, m);
       });
-      worker.send(message);
+      // A worker that died meanwhile fails the send: the callback (no 'error' event, which would crash) settles the wait.
+      worker.send(message, (err: Error | null) => err && done(err));
     });
   }
 

@@ -75,15 +75,17 @@ function strategyOf(settings: ServiceSettings) {
 
 /** Makes the replica match the primary's list: same members, weights, states, health. */
 function reconcile(registry: Registry, states: readonly BackendState[]): void {
-  const keep = new Set<Backend>();
-  for (const s of states) {
-    const { backend } = registry.upsert({ host: s.host, port: s.port, weight: s.weight });
-    registry.setAdminState(backend, s.state);
-    registry.setHealth(backend, s.health);
-    keep.add(backend);
-  }
-  for (const b of registry.list()) if (!keep.has(b)) registry.remove(b);
-  registry.flush(); // the primary's state is in force once the worker says it applied it
+  // One rebuild for the whole list: the primary's state is in force once the worker says it applied it.
+  registry.batch(() => {
+    const keep = new Set<Backend>();
+    for (const s of states) {
+      const { backend } = registry.upsert({ host: s.host, port: s.port, weight: s.weight });
+      registry.setAdminState(backend, s.state);
+      registry.setHealth(backend, s.health);
+      keep.add(backend);
+    }
+    for (const b of registry.list()) if (!keep.has(b)) registry.remove(b);
+  });
 }
 
 export async function runWorker(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
+import { VERSION } from '../runtime/version.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { DEFAULTS, makeService, type FulcrumConfig, type ProcessSettings } from './config.ts';
 import { joinDashValues } from './argv.ts';
@@ -80,13 +81,13 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('config', { alias: 'c', type: 'string', describe: 'a YAML or JSON config file (services, backends, defaults); SIGHUP reloads it' })
     .strict()
     .help()
-    .version(false)
+    .version(VERSION)
     .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new ConfigError('usage', msg);
     })
     .parseAsync();
-  if (args.help) return null;
+  if (args.help || args.version) return null;
 
   const int = (field: string, value: string, min: number, max: number) => {
     if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {

@@ -78,7 +78,9 @@ export class Service {
     this.registry = new Registry({ strategy: this.#strategy(this.#settings), initialHealth: 'unknown' });
     this.health = new ServiceHealth({ registry: this.registry, log: this.log, random: env.random, now: env.now });
     this.health.configure(this.#settings.health, this.#settings.passive);
-    for (const spec of config.backends) this.registry.upsert(spec, 'file');
+    this.registry.batch(() => {
+      for (const spec of config.backends) this.registry.upsert(spec, 'file');
+    });
   }
 
   get config(): ServiceConfig {
@@ -144,6 +146,11 @@ export class Service {
    * connections run on for at most `drainMs`. Cannot fail.
    */
   apply(next: ServiceConfig, listener: ServiceListener | undefined, drainMs: number): ServiceChanges {
+    // One picker rebuild for the whole change, however many backends and settings it touches.
+    return this.registry.batch(() => this.#apply(next, listener, drainMs));
+  }
+
+  #apply(next: ServiceConfig, listener: ServiceListener | undefined, drainMs: number): ServiceChanges {
     const prev = this.#config;
     const changes: {
       listen?: { from: string; to: string };

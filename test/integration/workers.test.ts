@@ -13,9 +13,10 @@ import { until } from '../helpers/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** The worker processes of `pid`: not every child (tsx starts an esbuild child when its cache is cold). */
 function children(pid: number): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').map(Number);
+    return execFileSync('pgrep', ['-P', String(pid), '-f', 'cluster/worker']).toString().trim().split('\n').map(Number);
   } catch {
     return [];
   }

@@ -61,11 +61,12 @@ test('checker: the next probe follows the interval; none after close', async (t)
   const reg = registry();
   reg.upsert(spec(9001));
   const { calls, probe } = scriptedProbe();
+  // The interval runs from the start of the first probe, which the constructor makes: measure from before it.
+  const started = Date.now();
   const checker = new HealthChecker({ registry: reg, monitor: { report() {} }, probe, intervalMs: 30, timeoutMs: 10 });
   t.after(() => checker.close());
   const keep = setInterval(() => {}, 1000);
   t.after(() => clearInterval(keep));
-  const started = Date.now();
   calls[0]!.settle({ ok: true, reason: 'connected' });
   while (calls.length < 2) await new Promise((r) => setTimeout(r, 2));
   const gap = Date.now() - started;

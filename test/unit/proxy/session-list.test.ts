@@ -5,7 +5,10 @@ import { SessionList, type Listed } from '../../../src/proxy/session-list.ts';
 class Item implements Listed<Item> {
   listPrev: Item | undefined = undefined;
   listNext: Item | undefined = undefined;
-  constructor(readonly name: string) {}
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
 }
 
 function names(list: SessionList<Item>): string {

@@ -81,11 +81,14 @@ test('srr: stickiness survives a rebuild and follows the key, not the object', (
 class ModelSrr {
   readonly table = new Map<string, { key: string; seen: number }>();
   next = 0;
-  constructor(
-    public backends: Backend[],
-    readonly ttl: number,
-    readonly max: number,
-  ) {}
+  backends: Backend[];
+  readonly ttl: number;
+  readonly max: number;
+  constructor(backends: Backend[], ttl: number, max: number) {
+    this.backends = backends;
+    this.ttl = ttl;
+    this.max = max;
+  }
 
   pick(ip: string, accept: Accept, now: number): Backend | undefined {
     const entry = this.table.get(ip);
