@@ -1,10 +1,12 @@
 /**
  * Samples per (target, figure) across rounds, and the markdown table of their
  * medians: one row per figure, one column per target, each cell with its
- * ratio to `direct` and to `haproxy` where those have the figure. A
+ * ratio to `direct` and to `haproxy` where those have the figure, and
+ * `fulcrum`'s to each `fulcrum@REV` (today against that revision). A
  * `script:PATH` target is headed by its file name, or by its path when two
  * scripts share a file name.
  */
+import { isRevisionTarget } from './revision.ts';
 import { targetLabel, type TargetName } from './targets.ts';
 
 export const FIGURES = [
@@ -86,6 +88,7 @@ function headings(columns: readonly Column[]): string[] {
 export function renderTable(rows: readonly RowSpec[], columns: readonly Column[], samples: Samples): string {
   const header = `| figure | ${headings(columns).join(' | ')} |`;
   const rule = `|---|${columns.map(() => '---:').join('|')}|`;
+  const revisions = columns.map((c) => c.name).filter(isRevisionTarget);
   const lines = rows.map((row) => {
     const direct = samples.median('direct', row.figure);
     const haproxy = samples.median('haproxy', row.figure);
@@ -96,6 +99,7 @@ export function renderTable(rows: readonly RowSpec[], columns: readonly Column[]
       const ratios = [
         c.name === 'direct' ? undefined : ratio(v, direct, 'direct'),
         c.name === 'haproxy' ? undefined : ratio(v, haproxy, 'haproxy'),
+        ...(c.name === 'fulcrum' ? revisions.map((r) => ratio(v, samples.median(r, row.figure), r)) : []),
       ].filter((r): r is string => r !== undefined);
       return ratios.length > 0 ? `${fmt(v, row.digits)} (${ratios.join(', ')})` : fmt(v, row.digits);
     });
