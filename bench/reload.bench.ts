@@ -95,7 +95,7 @@ async function main(): Promise<void> {
       ms.push(await time(async () => (f = await Fulcrum.start(base))));
       await f!.destroy();
     }
-    rows.push({ name: 'cold start', what: `Fulcrum.start: ${services} listeners bound, ${services * backends} backends registered, admin API`, ms });
+    rows.push({ name: 'cold start', what: `Fulcrum.start: ${services} listeners bound, ${(services * backends).toLocaleString('en-US')} backends registered, admin API`, ms });
   }
 
   if (wanted('parse')) {
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   const half = (i: number) => (i % 2 === 0 ? 'least-connections' : 'round-robin');
   const cases: { name: string; what: string; next: FulcrumConfig }[] = [
     { name: 'same', what: 'the same config (nothing to do)', next: base },
-    { name: 'reweight', what: `every backend re-weighted (${services * backends} weights)`, next: build({ ...BASE, weight: 2 }, services, backends) },
+    { name: 'reweight', what: `every backend re-weighted (${(services * backends).toLocaleString('en-US')} weights)`, next: build({ ...BASE, weight: 2 }, services, backends) },
     { name: 'add-remove', what: 'one backend added and one removed in every service', next: build({ ...BASE, shift: 1 }, services, backends) },
     { name: 'strategy', what: `half the services (${services / 2}) change strategy (rr → lc)`, next: build({ ...BASE, algo: half }, services, backends) },
     { name: 'services', what: '10 services removed (they drain) and 10 added (10 listeners bound)', next: build({ ...BASE, first: 10 }, services, backends) },
