@@ -12,8 +12,8 @@
  * the second half, every second, the file is rewritten with the backend's
  * weight changed (1 ↔ 2) and the process gets SIGHUP, so every reload
  * rebuilds the service's backend set and strategy. `--idle-services N` adds
- * N services of 100 unreachable backends each (re-weighted too), to reload a
- * large file under load. The load generator, the backend and Fulcrum share
+ * N services of 100 unreachable backends each (re-weighted too; strategy
+ * `--idle-algo`, default wrr), to reload a large file under load. The load generator, the backend and Fulcrum share
  * the machine's cores.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '20' },
     connections: { type: 'string', default: '50' },
     'idle-services': { type: 'string', default: '0' },
+    'idle-algo': { type: 'string', default: 'wrr' },
   },
 });
 const durationS = Number(values.duration);
@@ -49,7 +50,7 @@ function configText(listen: number, admin: number, backend: number, weight: numb
     `    backends: [ "${HOST}:${backend}@${weight}" ]`,
   ];
   for (let i = 0; i < idleServices; i++) {
-    lines.push(`  - name: idle-${i}`, `    listen: ${HOST}:0`, `    algo: wrr`, `    backends:`);
+    lines.push(`  - name: idle-${i}`, `    listen: ${HOST}:0`, `    algo: ${values['idle-algo']}`, `    backends:`);
     for (let j = 0; j < 100; j++) lines.push(`      - ${HOST}:${20_000 + j}@${weight}`);
   }
   return `${lines.join('\n')}\n`;
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
     const fmt = (v: number) => Math.round(v).toLocaleString('en-US');
     const out = [
       `One service (rr, 1 node backend, active checks off) in \`node --import tsx src/main.ts -c FILE\`` +
-        (idleServices > 0 ? `, plus ${idleServices} idle services × 100 backends in the same file` : '') +
+        (idleServices > 0 ? `, plus ${idleServices} idle services (${values['idle-algo']}) × 100 backends in the same file` : '') +
         `; tools/loadgen.ts --close -c ${values.connections} for ${durationS} s; SIGHUP once a second from second ${reloadFrom + 1} ` +
         `(${hups} sent, ${reloads} reloads applied, ${failed} refused). 1-min load average ${loadStart.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end.`,
       '',

@@ -28,6 +28,8 @@ const { values } = parseArgs({
     backends: { type: 'string', default: '100' },
     repeats: { type: 'string', default: '10' },
     only: { type: 'string' },
+    /** The strategy of every service (the `strategy` case switches half of them to least-connections). */
+    algo: { type: 'string', default: 'round-robin' },
   },
 });
 interface Variant {
@@ -40,7 +42,7 @@ interface Variant {
   readonly first: number;
 }
 
-const BASE: Variant = { algo: () => 'round-robin', weight: 1, shift: 0, first: 0 };
+const BASE: Variant = { algo: () => values.algo, weight: 1, shift: 0, first: 0 };
 const BACKEND_PORT = 20_000;
 
 function build(v: Variant, services: number, backends: number): FulcrumConfig {
@@ -105,12 +107,12 @@ async function main(): Promise<void> {
     rows.push({ name: 'parse', what: `read the YAML file (${Math.round(text.length / 1024)} KiB): parse, validate, normalise (before apply, on SIGHUP)`, ms });
   }
 
-  const half = (i: number) => (i % 2 === 0 ? 'least-connections' : 'round-robin');
+  const half = (i: number) => (i % 2 === 0 ? 'least-connections' : values.algo);
   const cases: { name: string; what: string; next: FulcrumConfig }[] = [
     { name: 'same', what: 'the same config (nothing to do)', next: base },
     { name: 'reweight', what: `every backend re-weighted (${(services * backends).toLocaleString('en-US')} weights)`, next: build({ ...BASE, weight: 2 }, services, backends) },
     { name: 'add-remove', what: 'one backend added and one removed in every service', next: build({ ...BASE, shift: 1 }, services, backends) },
-    { name: 'strategy', what: `half the services (${services / 2}) change strategy (rr → lc)`, next: build({ ...BASE, algo: half }, services, backends) },
+    { name: 'strategy', what: `half the services (${services / 2}) change strategy (→ least-connections)`, next: build({ ...BASE, algo: half }, services, backends) },
     { name: 'services', what: '10 services removed (they drain) and 10 added (10 listeners bound)', next: build({ ...BASE, first: 10 }, services, backends) },
   ];
   const selected = cases.filter((c) => wanted(c.name));
@@ -131,7 +133,7 @@ async function main(): Promise<void> {
 
   const fmt = (v: number) => v.toFixed(1);
   const out = [
-    `${services} services × ${backends} backends; listeners on 127.0.0.1:0, backends on 127.0.0.1 ports nothing listens on, ` +
+    `${services} services × ${backends} backends, strategy ${values.algo}; listeners on 127.0.0.1:0, backends on 127.0.0.1 ports nothing listens on, ` +
       `active health checks off (interval 0: no probe runs), logging off. Node ${process.version}. ` +
       `${repeats} runs per case (cold start: ${Math.min(repeats, 5)}), alternating between the two configs.`,
     '',
