@@ -23,7 +23,8 @@ import { runLoad, type LoadName, type LoadSettings, type TrafficLoad } from './e
 import { measureIdleConnections } from './e2e/memory.ts';
 import { parseOptions, USAGE, type Options } from './e2e/options.ts';
 import { startBackend, startTarget, type Backend, type Running, type TargetContext, type TargetName } from './e2e/targets.ts';
-import { renderTable, rowSpecs, Samples, type Column } from './e2e/table.ts';
+import { isRevisionTarget } from './e2e/revision.ts';
+import { renderTable, rowSpecs, Samples, type Column, type Figure } from './e2e/table.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MIB = 2 ** 20;
@@ -115,6 +116,26 @@ async function measure(load: LoadName, t: Running, run: Run): Promise<string | u
   }
 }
 
+/** For each `fulcrum@REV` beside `fulcrum`: today ÷ that revision, median of per-round ratios. */
+function pairedLines(running: readonly Running[], samples: Samples): string[] {
+  if (!running.some((t) => t.name === 'fulcrum')) return [];
+  const figures: [Figure, string][] = [
+    ['keepalive.rps', 'keep-alive req/s'],
+    ['close.cps', 'close conn/s'],
+    ['large.mibps', '1 MiB MiB/s'],
+    ['keepalive.cpuPerReq', 'CPU/request'],
+    ['close.cpuPerConn', 'CPU/connection'],
+    ['large.cpuPerMiB', 'CPU/MiB'],
+  ];
+  return running.filter((t) => isRevisionTarget(t.name)).map((t) => {
+    const parts = figures.flatMap(([f, label]) => {
+      const r = samples.pairedRatio('fulcrum', t.name, f);
+      return r === undefined ? [] : [`${label} ${r.toFixed(2)}`];
+    });
+    return `fulcrum ÷ ${t.name}, median of the per-round ratios: ${parts.join(', ')}.`;
+  });
+}
+
 const load1 = (): string => loadavg()[0]!.toFixed(2);
 
 function header(opts: Options, backend: Backend, wrk: string | undefined, started: Date, loadAtStart: string): string {
@@ -176,6 +197,7 @@ async function main(): Promise<number> {
     for (let round = 0; round < opts.rounds; round++) {
       // Rotate the order so no target always runs first (or right after the memory test of another).
       const order = running.map((_, i) => running[(i + round) % running.length]!);
+      samples.startRound(round);
       for (const t of order) {
         for (const load of opts.loads) {
           if (dead.has(t.name)) continue;
@@ -213,6 +235,7 @@ async function main(): Promise<number> {
             `it was in ${[...run.stalledP99].map(([name, v]) => `${v.length}/${opts.rounds} ${name}`).join(', ')} runs (a busy machine)` +
             (stallOnly.length > 0 ? `, and in all of them for ${stallOnly.map(([n]) => n).join(', ')}, whose p99 is therefore unreliable.` : '.')]
         : []),
+      ...pairedLines(running, samples),
       ...(idleShown < opts.idleConns ? [`Only ${num(idleShown)} of ${num(opts.idleConns)} idle connections stayed open through some target.`] : []),
       ...(notes.length > 0 ? [``, `Notes:`, ...notes.map((n) => `- ${n}`)] : []),
       ``,

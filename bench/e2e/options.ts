@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_TARGETS, SCRIPT_PREFIX, TARGET_NAMES, isScriptTarget, type TargetName } from './targets.ts';
 import { LOAD_NAMES, type LoadName } from './loads.ts';
 import { fdLimit } from './proc.ts';
+import { isRevisionTarget, REVISION_PREFIX } from './revision.ts';
 
 export interface Options {
   readonly rounds: number;
@@ -37,7 +38,9 @@ export const USAGE = `Usage: npm run bench:e2e -- [flags]   (or: tsx bench/e2e.t
   --duration S            seconds per load                              (E2E_DURATION, default 4)
   --targets a,b           some of ${TARGET_NAMES.join(',')}  (E2E_TARGETS, default all but raw),
                           and any ${SCRIPT_PREFIX}PATH: a proxy script taking LISTEN_PORT BACKEND_PORT [BACKEND_HOST]
-                          like bench/minimal-proxy.ts, e.g. ${SCRIPT_PREFIX}bench/levers/onread.ts (shown by file name)
+                          like bench/minimal-proxy.ts, e.g. ${SCRIPT_PREFIX}bench/levers/onread.ts (shown by file name),
+                          and any ${REVISION_PREFIX}REV: Fulcrum at a git revision, from a temporary worktree,
+                          with the same flags as fulcrum, e.g. ${REVISION_PREFIX}4755c11 (before/after in one run)
   --loads a,b             some of ${LOAD_NAMES.join(',')}  (E2E_LOADS, default all)
   --fulcrum-args "…"      extra Fulcrum flags, e.g. "--workers 2"        (E2E_FULCRUM_ARGS)
   --idle-conns N          connections for the memory figure             (E2E_IDLE_CONNS, default: 10,000 or what ulimit -n allows)
@@ -60,16 +63,19 @@ function list<T extends string>(flag: string, text: string, valid: readonly T[])
 
 /**
  * Named targets in their usual order, as ever; `script:` ones in the order
- * given, right after `minimal` (beside the other Node proxies), before `raw`.
+ * given, right after `minimal` (beside the other Node proxies), before `raw`;
+ * `fulcrum@REV` ones in the order given, right after `fulcrum`.
  */
 function targetList(text: string): TargetName[] {
   const items = text.split(',').map((s) => s.trim()).filter(Boolean);
   const scripts = [...new Set(items.filter(isScriptTarget))];
-  if (scripts.length === 0) return list('--targets', text, TARGET_NAMES);
-  const rest = items.filter((item) => !isScriptTarget(item));
+  const revisions = [...new Set(items.filter(isRevisionTarget))];
+  if (scripts.length === 0 && revisions.length === 0) return list('--targets', text, TARGET_NAMES);
+  const rest = items.filter((item) => !isScriptTarget(item) && !isRevisionTarget(item));
   const named = rest.length > 0 ? list('--targets', rest.join(','), TARGET_NAMES) : [];
-  const cut = named.filter((n) => TARGET_NAMES.indexOf(n) <= TARGET_NAMES.indexOf('minimal')).length;
-  return [...named.slice(0, cut), ...scripts, ...named.slice(cut)];
+  const upTo = (t: (typeof TARGET_NAMES)[number]): number => named.filter((n) => TARGET_NAMES.indexOf(n) <= TARGET_NAMES.indexOf(t)).length;
+  const [a, b] = [upTo('minimal'), upTo('fulcrum')];
+  return [...named.slice(0, a), ...scripts, ...named.slice(a, b), ...revisions, ...named.slice(b)];
 }
 
 function int(flag: string, text: string | undefined, fallback: number, min: number): number {

@@ -1,10 +1,12 @@
 /**
  * Samples per (target, figure) across rounds, and the markdown table of their
  * medians: one row per figure, one column per target, each cell with its
- * ratio to `direct` and to `haproxy` where those have the figure. A
+ * ratio to `direct` and to `haproxy` where those have the figure, and
+ * `fulcrum`'s to each `fulcrum@REV` (today against that revision). A
  * `script:PATH` target is headed by its file name, or by its path when two
  * scripts share a file name.
  */
+import { isRevisionTarget } from './revision.ts';
 import { targetLabel, type TargetName } from './targets.ts';
 
 export const FIGURES = [
@@ -22,23 +24,46 @@ export const FIGURES = [
 export type Figure = (typeof FIGURES)[number];
 
 export class Samples {
-  readonly #data = new Map<string, number[]>();
+  readonly #data = new Map<string, { round: number; value: number }[]>();
+  #round = 0;
+
+  /** Samples added from now on belong to round `n` (for paired ratios). */
+  startRound(n: number): void {
+    this.#round = n;
+  }
 
   add(target: TargetName, figure: Figure, value: number | undefined): void {
     if (value === undefined || !Number.isFinite(value)) return;
     const key = `${target}/${figure}`;
     const list = this.#data.get(key) ?? [];
-    list.push(value);
+    list.push({ round: this.#round, value });
     this.#data.set(key, list);
   }
 
   median(target: TargetName, figure: Figure): number | undefined {
-    const list = this.#data.get(`${target}/${figure}`);
-    if (!list || list.length === 0) return undefined;
-    const s = [...list].sort((a, b) => a - b);
-    const mid = s.length >> 1;
-    return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+    return medianOf((this.#data.get(`${target}/${figure}`) ?? []).map((s) => s.value));
   }
+
+  /**
+   * The median over rounds of `a ÷ b`, from the rounds where both have the
+   * figure: each round runs every target within a minute or two, so the
+   * machine's slow swings cancel better than in a ratio of medians.
+   */
+  pairedRatio(a: TargetName, b: TargetName, figure: Figure): number | undefined {
+    const bs = new Map((this.#data.get(`${b}/${figure}`) ?? []).map((s) => [s.round, s.value]));
+    const ratios = (this.#data.get(`${a}/${figure}`) ?? []).flatMap((s) => {
+      const v = bs.get(s.round);
+      return v ? [s.value / v] : [];
+    });
+    return medianOf(ratios);
+  }
+}
+
+function medianOf(list: readonly number[]): number | undefined {
+  if (list.length === 0) return undefined;
+  const s = [...list].sort((x, y) => x - y);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 export interface RowSpec {
@@ -86,6 +111,7 @@ function headings(columns: readonly Column[]): string[] {
 export function renderTable(rows: readonly RowSpec[], columns: readonly Column[], samples: Samples): string {
   const header = `| figure | ${headings(columns).join(' | ')} |`;
   const rule = `|---|${columns.map(() => '---:').join('|')}|`;
+  const revisions = columns.map((c) => c.name).filter(isRevisionTarget);
   const lines = rows.map((row) => {
     const direct = samples.median('direct', row.figure);
     const haproxy = samples.median('haproxy', row.figure);
@@ -96,6 +122,7 @@ export function renderTable(rows: readonly RowSpec[], columns: readonly Column[]
       const ratios = [
         c.name === 'direct' ? undefined : ratio(v, direct, 'direct'),
         c.name === 'haproxy' ? undefined : ratio(v, haproxy, 'haproxy'),
+        ...(c.name === 'fulcrum' ? revisions.map((r) => ratio(v, samples.median(r, row.figure), r)) : []),
       ].filter((r): r is string => r !== undefined);
       return ratios.length > 0 ? `${fmt(v, row.digits)} (${ratios.join(', ')})` : fmt(v, row.digits);
     });

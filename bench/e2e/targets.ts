@@ -11,6 +11,7 @@ import { sleep, spawnGroup, stopGroup, type Spawned } from './children.ts';
 import { HOST, findExecutable, freePort, httpGet, lastLines, waitForPort } from './net-util.ts';
 import { haproxyConf, nginxBackendConf, nginxStreamConf } from './configs.ts';
 import { fdLimit } from './proc.ts';
+import { checkoutRevision, isRevisionTarget, REVISION_PREFIX, type RevisionTarget } from './revision.ts';
 
 export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'haproxy', 'nginx'] as const;
 /** `raw` is asked for by name: it measures Node itself, not a balancer anyone would run. */
@@ -22,7 +23,7 @@ export type BuiltinTarget = (typeof TARGET_NAMES)[number];
  * run with `node --import tsx` like `minimal` (bench/levers/ holds some).
  */
 export type ScriptTarget = `script:${string}`;
-export type TargetName = BuiltinTarget | ScriptTarget;
+export type TargetName = BuiltinTarget | ScriptTarget | RevisionTarget;
 
 export const SCRIPT_PREFIX = 'script:';
 
@@ -65,6 +66,12 @@ const LARGE_BYTES = 1 << 20;
 const READY_MS = 10_000;
 /** tsx compiles Fulcrum's sources on first start, which takes a few seconds on a busy machine. */
 const FULCRUM_READY_MS = 30_000;
+
+/** Fulcrum's entry point in `repo` (this checkout, or a `fulcrum@REV` worktree) with the flags every Fulcrum target gets. */
+function fulcrumCommand(repo: string, ctx: TargetContext, port: number): [string, string[]] {
+  const args = ['--listen', `${HOST}:${port}`, '--admin', `${HOST}:0`, '--algo', 'rr', '--backend', `${HOST}:${ctx.backend.port}`];
+  return nodeScript(repo, 'src/main.ts', [...args, '--health-interval', '0', '--log-level', 'warn', ...ctx.fulcrumArgs]);
+}
 
 function nodeScript(repo: string, script: string, args: string[]): [string, string[]] {
   return [process.execPath, ['--import', 'tsx', resolve(repo, script), ...args]];
@@ -154,8 +161,7 @@ const STARTERS: Record<Exclude<BuiltinTarget, 'direct'>, Starter> = {
 
   fulcrum: async (ctx, port) => {
     if (!existsSync(join(ctx.repo, 'src/main.ts'))) return 'src/main.ts does not exist yet';
-    const args = ['--listen', `${HOST}:${port}`, '--admin', `${HOST}:0`, '--algo', 'rr', '--backend', `${HOST}:${ctx.backend.port}`];
-    return nodeScript(ctx.repo, 'src/main.ts', [...args, '--health-interval', '0', '--log-level', 'warn', ...ctx.fulcrumArgs]);
+    return fulcrumCommand(ctx.repo, ctx, port);
   },
 
   haproxy: async (ctx, port) => {
@@ -188,9 +194,16 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
   }
   try {
     const port = await freePort();
-    const cmd = isScriptTarget(name) ? scriptCommand(name, ctx, port) : await STARTERS[name](ctx, port);
+    // A revision runs from its own worktree (checked out on first use; throws when it cannot be).
+    const cwd = isRevisionTarget(name) ? checkoutRevision(ctx.repo, name.slice(REVISION_PREFIX.length)) : ctx.repo;
+    const cmd = isRevisionTarget(name)
+      ? fulcrumCommand(cwd, ctx, port)
+      : isScriptTarget(name)
+        ? scriptCommand(name, ctx, port)
+        : await STARTERS[name](ctx, port);
     if (typeof cmd === 'string') return { ok: false, name, reason: cmd };
-    const proc = await launch(name, cmd, port, name === 'fulcrum' ? FULCRUM_READY_MS : READY_MS, ctx.repo);
+    const fulcrum = name === 'fulcrum' || isRevisionTarget(name);
+    const proc = await launch(name, cmd, port, fulcrum ? FULCRUM_READY_MS : READY_MS, cwd);
     return { ok: true, target: { name, port, pid: proc.pid, stop: () => stopGroup(proc) } };
   } catch (err) {
     return { ok: false, name, reason: lastLines((err as Error).message, 2) };
