@@ -6,6 +6,8 @@
 import { connect, type Socket } from 'node:net';
 import type { HostPort } from '../config/parse.ts';
 import { LOCAL_ERRNOS } from '../errors.ts';
+import { ATTEMPT_TIMEOUT_MS, numericAddress, worstCode, type Address } from '../net/addresses.ts';
+import { backendResolver } from '../net/resolver.ts';
 
 export interface ProbeResult {
   readonly ok: boolean;
@@ -22,6 +24,10 @@ export type Probe = (target: HostPort & { readonly key: string }, timeoutMs: num
  * Dials `target` and hands the connected socket to `onConnect`, which calls
  * `settle` when it knows the outcome. Whatever happens first (outcome, error,
  * early close, timeout) settles the promise and destroys the socket.
+ *
+ * A name is resolved and its addresses tried exactly as the data plane does
+ * (net/addresses.ts, the same resolver and cache), so a probe passes only if
+ * traffic would get through.
  */
 export function probeSocket(
   target: HostPort,
@@ -30,19 +36,52 @@ export function probeSocket(
 ): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let done = false;
-    const socket = connect({ host: target.host, port: target.port, noDelay: true });
+    let socket: Socket | undefined;
+    let attemptTimer: NodeJS.Timeout | undefined;
     const settle = (result: ProbeResult) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      socket.destroy();
+      clearTimeout(attemptTimer);
+      socket?.destroy();
       resolve(result);
     };
     const timer = setTimeout(() => settle({ ok: false, reason: `timeout after ${timeoutMs}ms` }), timeoutMs);
-    socket.once('connect', () => onConnect(socket, settle));
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      settle(err.code !== undefined && LOCAL_ERRNOS.has(err.code) ? { ok: false, local: true, reason: err.code } : { ok: false, reason: err.code ?? err.message }),
-    );
-    socket.once('close', () => settle({ ok: false, reason: 'closed by backend' }));
+    const failed = (code: string) => settle(LOCAL_ERRNOS.has(code) ? { ok: false, local: true, reason: code } : { ok: false, reason: code });
+
+    /** Tries `addresses[i]`, then the next ones, until one connects. */
+    const attempt = (addresses: readonly Address[], i: number, code: string | undefined) => {
+      const address = addresses[i]!;
+      const last = i === addresses.length - 1;
+      const s = (socket = connect({ host: address.ip, family: address.family, port: target.port, noDelay: true }));
+      const next = (why: string) => {
+        clearTimeout(attemptTimer);
+        s.destroy();
+        const worst = worstCode(code, why, LOCAL_ERRNOS);
+        if (done) return;
+        if (last) return failed(worst);
+        attempt(addresses, i + 1, worst);
+      };
+      if (!last) attemptTimer = setTimeout(() => next('ETIMEDOUT'), ATTEMPT_TIMEOUT_MS);
+      let connected = false;
+      s.once('connect', () => {
+        connected = true;
+        clearTimeout(attemptTimer);
+        s.once('close', () => settle({ ok: false, reason: 'closed by backend' }));
+        onConnect(s, settle);
+      });
+      s.on('error', (err: NodeJS.ErrnoException) => {
+        if (!connected) next(err.code ?? err.message);
+        else failed(err.code ?? err.message);
+      });
+    };
+
+    const numeric = numericAddress(target.host);
+    if (numeric !== undefined) return attempt([numeric], 0, undefined);
+    backendResolver().resolve(target.host, (err, addresses) => {
+      if (done) return;
+      if (err !== undefined) return failed(err.errno);
+      attempt(addresses!, 0, undefined);
+    });
   });
 }

@@ -17,9 +17,9 @@ import { BackendConnectError, LOCAL_ERRNOS } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import type { Accept, PickContext } from '../strategies/strategy.ts';
-import { dial, type Dialing } from './connect.ts';
-import { errnoName, newSocketHandle, type PeerName, type TcpHandle } from './native.ts';
-import { Relay, type Side } from './relay.ts';
+import { attemptTimedOut, dial, type AddressAttempts, type Dialing } from './connect.ts';
+import { errnoName, type PeerName, type TcpHandle } from './native.ts';
+import { Relay } from './relay.ts';
 import type { Listed, SessionList } from './session-list.ts';
 import type { Swept } from './sweeper.ts';
 
@@ -72,6 +72,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   #phase = CONNECTING;
 
   connectDeadline = 0;
+  addressAttempts: AddressAttempts | undefined = undefined;
   lastProgress = 0;
   idleSince = 0;
   listPrev: Session | undefined = undefined;
@@ -139,6 +140,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   connectTimedOut(): void {
     if (this.#phase !== CONNECTING || this.upstream === undefined) return;
     try {
+      if (attemptTimedOut(this)) return; // a name's next address
       this.#connectFailed(new BackendConnectError(`connect to ${this.backend?.key} timed out`, 'ETIMEDOUT'));
     } catch (error) {
       this.crashed(error);
@@ -168,14 +170,10 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     this.#attempts++;
     this.backend = backend;
     backend.active++;
-    const upstream = newSocketHandle() as Side;
-    this.upstream = upstream; // from here on, whatever happens closes it
-    upstream.relay = this;
-    upstream.setNoDelay(true);
-    Relay.prepareUpstream(upstream);
     this.connectDeadline = Date.now() + this.#settings.connectTimeoutMs;
-    const err = dial(upstream, backend.host, backend.port);
-    if (err !== 0) this.dialed(upstream, errnoName(err));
+    // dial opens `this.upstream` (a new handle per address tried); from then on, whatever happens closes it.
+    const err = dial(this, backend.host, backend.port);
+    if (err !== 0) this.dialed(this.upstream!, errnoName(err));
   }
 
   /** @internal from connect.ts: the attempt on `upstream` (the current one) is over. */
