@@ -41,12 +41,16 @@ export class AddressAttempts {
   /** What to report if every address fails (see `worstCode`). */
   code: string | undefined = undefined;
 
-  constructor(
-    readonly addresses: readonly Address[],
-    readonly port: number,
-    /** The backend's connect deadline, for all addresses together. */
-    readonly deadline: number,
-  ) {}
+  readonly addresses: readonly Address[];
+  readonly port: number;
+  /** The backend's connect deadline, for all addresses together. */
+  readonly deadline: number;
+
+  constructor(addresses: readonly Address[], port: number, deadline: number) {
+    this.addresses = addresses;
+    this.port = port;
+    this.deadline = deadline;
+  }
 }
 
 /** Address family by host, so the common numeric case skips `isIP`'s regular expressions. */
