@@ -7,9 +7,12 @@ export type AdminState = 'active' | 'draining';
 export type Health = 'up' | 'down' | 'unknown';
 
 /** A stable, URL-safe id derived from the address, so every worker and instance agrees on it. */
-export function backendId(key: string): string {
-  return createHash('sha1').update(key).digest('hex').slice(0, 10);
+export function backendId(key: string, length = ID_LENGTH): string {
+  return createHash('sha1').update(key).digest('hex').slice(0, length);
 }
+
+/** Hex digits of an id; a registry lengthens one only while it would collide with another backend's (see Registry.upsert). */
+export const ID_LENGTH = 10;
 
 /**
  * The live state of one backend. The object keeps its identity for as long as
@@ -58,13 +61,13 @@ export class Backend {
   /** Time of the last completed health probe, epoch ms; 0 before any. */
   lastCheck = 0;
 
-  constructor(spec: BackendSpec, health: Health = 'unknown', counts: SlotTable = activeCounts) {
+  constructor(spec: BackendSpec, health: Health = 'unknown', counts: SlotTable = activeCounts, idLength = ID_LENGTH) {
     this.counts = counts;
     this.activeSlot = allocateActiveSlot(this, counts);
     this.host = spec.host;
     this.port = spec.port;
     this.key = formatHostPort(spec);
-    this.id = backendId(this.key);
+    this.id = backendId(this.key, idLength);
     this.weight = spec.weight;
     this.health = health;
     this.updateReady();

@@ -3,7 +3,7 @@ import type { BackendOrigin } from '../config/config.ts';
 import { formatHostPort, type BackendSpec } from '../config/parse.ts';
 import type { Picker, Strategy } from '../strategies/strategy.ts';
 import { SlotTable } from './active-counts.ts';
-import { Backend, type AdminState, type Health } from './backend.ts';
+import { Backend, backendId, ID_LENGTH, type AdminState, type Health } from './backend.ts';
 
 /**
  * An immutable view of the registered backends and the picker built for
@@ -145,6 +145,23 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return this.#dirty;
   }
 
+  /**
+   * The shortest id length (10 hex digits, then 2 more at a time) at which
+   * `key`'s id names no other backend here, registered or still removing:
+   * two addresses whose SHA-1s share 10 digits (127.0.0.1:5003 and
+   * 127.0.0.2:21176 do) must stay reachable by id. Deterministic for a given
+   * set, so the ids agree wherever the same backends are registered.
+   */
+  #idLength(key: string): number {
+    let length = ID_LENGTH;
+    for (;;) {
+      const id = backendId(key, length);
+      const holder = this.#byId.get(id) ?? this.getRemoving(id);
+      if (!holder || holder.key === key || length >= 40) return length;
+      length += 2;
+    }
+  }
+
   /** Runs an owed rebuild now, so the picker reflects every change made so far. */
   flush(): void {
     if (this.#dirty) this.#rebuildNow();
@@ -174,7 +191,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       }
       return { backend: existing, created: false };
     }
-    const probe = new Backend(spec, this.#initialHealth, this.counts);
+    const probe = new Backend(spec, this.#initialHealth, this.counts, this.#idLength(key));
     probe.origin = origin;
     this.#byKey.set(probe.key, probe);
     this.#members = undefined;

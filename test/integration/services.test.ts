@@ -360,3 +360,18 @@ test('a forced delete and the end of a drain reset both sides: a cut transfer ne
   assert.equal((await drainedEnd).error?.code, 'ECONNRESET');
   assert.equal((await backendSides[1]!).error?.code, 'ECONNRESET');
 });
+
+test('two addresses whose ids would collide (127.0.0.1:5003, 127.0.0.2:21176) both stay reachable by id, before and after one is deleted', T, async (t) => {
+  const lb = await start(t, makeConfig({ admin: loopback, services: [makeService({ name: 's', listen: loopback, health: { intervalMs: 0 } })] }));
+  const api = adminClient(lb.adminAddress);
+  const a = (await api.post('/services/s/register', { address: '127.0.0.1:5003' })).body.data.backend;
+  const b = (await api.post('/services/s/register', { address: '127.0.0.2:21176' })).body.data.backend;
+  assert.equal(a.id, '4997afbb22');
+  assert.equal(b.id, '4997afbb22c5', 'the later one takes two more digits');
+  assert.equal((await api.get(`/services/s/backends/${a.id}`)).body.data.backend.address, '127.0.0.1:5003');
+  assert.equal((await api.get(`/services/s/backends/${b.id}`)).body.data.backend.address, '127.0.0.2:21176');
+  assert.equal((await api.delete(`/services/s/backends/${a.id}`)).status, 200);
+  assert.equal((await api.get(`/services/s/backends/${b.id}`)).body.data.backend.address, '127.0.0.2:21176');
+  assert.equal((await api.patch(`/services/s/backends/${b.id}`, { weight: 3 })).body.data.backend.weight, 3);
+  assert.equal((await api.get(`/services/s/backends/${a.id}`)).status, 404);
+});
