@@ -88,7 +88,7 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
   perBackendGauge('fulcrum_backend_up', 'Backend health: 1 up, 0 down or not yet probed.', (b) => (b.health === 'up' ? 1 : 0));
   perBackendGauge('fulcrum_backend_weight', 'Backend weight.', (b) => b.weight);
 
-  perServiceCounter('fulcrum_connections_accepted_total', 'Client connections accepted.', (s) => s.stats.accepted);
+  perServiceCounter('fulcrum_connections_accepted_total', 'Client connections accepted. With --workers, summed over workers; a worker killed without warning loses at most its last 200 ms of counts.', (s) => s.stats.accepted);
   perServiceCounter('fulcrum_connections_no_backend_total', 'Client connections closed because no backend could take them.', (s) => s.stats.noBackend);
   perServiceCounter('fulcrum_panic_picks_total', 'Backends picked in panic mode (none ready, enabled ones tried anyway).', (s) => s.stats.panic);
   perServiceCounter('fulcrum_retries_total', 'Connect attempts made after a failed one.', (s) => s.stats.retries);

@@ -70,3 +70,35 @@ test('two workers serve, share admin changes, sum counters, and survive a worker
   const [code] = await once(child, 'exit');
   assert.equal(code, 0);
 });
+
+test('a worker killed with SIGKILL keeps every count it reported: only its last 200 ms can be lost (the stated bound)', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--workers', '2', '--demo', '--algo', 'rr',
+    '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--health-interval', '0', '--log-level', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  while (!/demo-3/.test(out)) await once(child.stdout, 'data');
+  const port = Number(/proxy listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+  const admin = `http://127.0.0.1:${/admin listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]}`;
+  const counts = async () => {
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    const accepted = Number(/^fulcrum_connections_accepted_total\{service="default"\} (\d+)/m.exec(metrics)?.[1]);
+    const total = [...metrics.matchAll(/^fulcrum_backend_connections_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    return { accepted, total };
+  };
+  for (let i = 0; i < 40; i++) await httpGet(port);
+  // Every connection has ended and been reported (a report every 200 ms) before the kill.
+  await until('the counts reported', async () => ((await counts()).accepted === 40 ? true : undefined));
+  const [victim] = children(child.pid!);
+  process.kill(victim!, 'SIGKILL');
+  await until('a replacement worker', () => {
+    const now = children(child.pid!);
+    return now.length === 2 && !now.includes(victim!) ? now : undefined;
+  });
+  assert.deepEqual(await counts(), { accepted: 40, total: 40 });
+  for (let i = 0; i < 10; i++) await httpGet(port);
+  await until('new counts add to the old', async () => ((await counts()).accepted === 50 ? true : undefined));
+  assert.deepEqual(await counts(), { accepted: 50, total: 50 });
+  child.kill('SIGTERM');
+  assert.equal((await once(child, 'exit'))[0], 0);
+});
