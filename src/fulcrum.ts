@@ -77,7 +77,7 @@ export class Fulcrum {
     this.#config = config;
     this.log = options.log ?? silentLogger();
     this.#reread = options.reread;
-    this.#pool = config.workers > 1 ? new WorkerPool({ workers: config.workers, logLevel: config.logLevel, log: this.log }) : undefined;
+    this.#pool = config.workers > 1 ? new WorkerPool({ workers: config.workers, logLevel: config.logLevel, logFormat: config.logFormat, log: this.log }) : undefined;
     const listeners: ListenerFactory = this.#pool ?? localListeners;
     this.#env = { log: this.log, random: options.random ?? Math.random, now: options.now ?? Date.now, listeners };
     this.metrics = createMetrics({ services: () => [...this.#services.values()], reloads: this.reloads });

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   }
   if (!cli) return;
   let config = cli.config;
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, config.logFormat);
   checkFdLimit(log);
 
   const demos: DemoBackend[] = [];

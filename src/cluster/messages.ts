@@ -42,6 +42,7 @@ export interface ProxyCounters {
   readonly panic: number;
   readonly idleTimeouts: number;
   readonly localErrors: number;
+  readonly acceptErrors: number;
 }
 
 export interface ServiceCounters {
@@ -81,3 +82,4 @@ export const STATS_INTERVAL_MS = 200;
 
 /** The worker's log level travels in its environment, so it exists before any message can. */
 export const LOG_LEVEL_ENV = 'FULCRUM_WORKER_LOG_LEVEL';
+export const LOG_FORMAT_ENV = 'FULCRUM_WORKER_LOG_FORMAT';

@@ -21,15 +21,16 @@ import type { Logger } from '../observability/log.ts';
 import type { ListenerSettings } from '../proxy/listener.ts';
 import type { ListenerFactory, Service, ServiceListener } from '../service/service.ts';
 import { tsExecArgv } from '../runtime/ts-loader.mjs';
-import { LOG_LEVEL_ENV, type FromWorker, type ServiceCounters, type ServiceState, type ToWorker } from './messages.ts';
+import { LOG_FORMAT_ENV, LOG_LEVEL_ENV, type FromWorker, type ServiceCounters, type ServiceState, type ToWorker } from './messages.ts';
 
 export interface WorkerPoolOptions {
   readonly workers: number;
   readonly logLevel: string;
+  readonly logFormat: 'json' | 'pretty' | undefined;
   readonly log: Logger;
 }
 
-const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts', 'localErrors'] as const;
+const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts', 'localErrors', 'acceptErrors'] as const;
 const COUNTER_FIELDS = ['total', 'failed', 'bytesIn', 'bytesOut'] as const;
 /** A worker that dies sooner than this after its start is restarted after a pause, not in a tight loop. */
 const CRASH_LOOP_MS = 1000;
@@ -37,7 +38,7 @@ const CRASH_LOOP_MS = 1000;
 const SYNC_TIMEOUT_MS = 2000;
 
 type Totals = Record<(typeof PROXY_FIELDS)[number], number>;
-const zero = (): Totals => ({ accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, localErrors: 0 });
+const zero = (): Totals => ({ accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, localErrors: 0, acceptErrors: 0 });
 
 interface Report {
   readonly counters: ServiceCounters;
@@ -239,7 +240,7 @@ export class WorkerPool implements ListenerFactory {
 
   #fork(): Promise<void> {
     const started = Date.now();
-    const worker = cluster.fork({ [LOG_LEVEL_ENV]: this.#o.logLevel });
+    const worker = cluster.fork({ [LOG_LEVEL_ENV]: this.#o.logLevel, ...(this.#o.logFormat && { [LOG_FORMAT_ENV]: this.#o.logFormat }) });
     return new Promise((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
         switch (m.t) {

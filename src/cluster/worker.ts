@@ -12,7 +12,7 @@ import { ProxyStats } from '../observability/stats.ts';
 import { ProxyListener } from '../proxy/listener.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
 import { createStrategy } from '../strategies/index.ts';
-import { LOG_LEVEL_ENV, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ServiceState, type ToWorker } from './messages.ts';
+import { LOG_FORMAT_ENV, LOG_LEVEL_ENV, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ServiceState, type ToWorker } from './messages.ts';
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -89,7 +89,8 @@ function reconcile(registry: Registry, states: readonly BackendState[]): void {
 }
 
 export async function runWorker(): Promise<void> {
-  const log = createLogger(process.env[LOG_LEVEL_ENV] ?? 'info').child({ worker: process.pid });
+  const format = process.env[LOG_FORMAT_ENV];
+  const log = createLogger(process.env[LOG_LEVEL_ENV] ?? 'info', format === 'json' || format === 'pretty' ? format : undefined).child({ worker: process.pid });
   const services = new Map<string, ReplicaService>();
   /** Listener id → its service, for listeners still open or draining. */
   const owners = new Map<number, ReplicaService>();

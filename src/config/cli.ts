@@ -77,6 +77,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('workers', { type: 'string', default: '1', describe: 'data-plane processes ("auto" = one per CPU)' })
     .option('demo', { type: 'boolean', default: false, describe: 'also start three demo backends on loopback and register them' })
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
+    .option('log-format', { type: 'string', describe: 'json (one object per line) or pretty (one aligned line); default: pretty on a terminal, json otherwise' })
     .option('drain-timeout', { type: 'string', default: '30s', describe: 'on shutdown (and for services a reload removes), how long open connections may run on' })
     .option('config', { alias: 'c', type: 'string', describe: 'a YAML or JSON config file (services, backends, defaults); SIGHUP reloads it' })
     .strict()
@@ -121,6 +122,12 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     return token === undefined ? undefined : parseToken(flag === undefined ? 'FULCRUM_ADMIN_TOKEN' : '--admin-token', token);
   };
 
+  const logFormat = (flag: unknown): 'json' | 'pretty' | undefined => {
+    if (flag === undefined) return undefined;
+    const f = one('log-format', flag);
+    if (f !== 'json' && f !== 'pretty') throw new ConfigError('--log-format', `"${f}" is invalid (use json or pretty)`);
+    return f;
+  };
   const given = givenFlags(argv);
   const process_: ProcessSettings = {
     ...DEFAULTS,
@@ -130,6 +137,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     adminAllowedHosts: Object.freeze(args['admin-allowed-host'].map((h) => parseHostName('--admin-allowed-host', String(h)))),
     workers: workersText === 'auto' ? cpus : int('workers', workersText, 1, 256),
     logLevel,
+    logFormat: logFormat(args['log-format']),
     drainTimeoutMs: duration('drain-timeout', true),
   };
 
@@ -146,6 +154,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     if (given.has('admin-allowed-host')) Object.assign(overrides, { adminAllowedHosts: process_.adminAllowedHosts });
     if (given.has('workers')) Object.assign(overrides, { workers: process_.workers });
     if (given.has('log-level')) Object.assign(overrides, { logLevel: process_.logLevel });
+    if (given.has('log-format')) Object.assign(overrides, { logFormat: process_.logFormat });
     if (given.has('drain-timeout')) Object.assign(overrides, { drainTimeoutMs: process_.drainTimeoutMs });
     // Loaded only with --config: the schema library opens dozens of files at start-up, which a
     // flags-only process (perhaps under a tight `ulimit -n`) has no use for.

@@ -51,6 +51,8 @@ export interface FulcrumConfig {
   readonly workers: number;
   /** pino level. @default info */
   readonly logLevel: string;
+  /** Undefined: pretty when stderr is a terminal, json otherwise. */
+  readonly logFormat: 'json' | 'pretty' | undefined;
   /** How long open connections may run on after their service stops (shutdown, or removed by a reload). @default 30000 */
   readonly drainTimeoutMs: number;
   /** Start three demo backends on loopback and register them with the first service. @default false */
@@ -105,6 +107,7 @@ export const DEFAULTS = Object.freeze({
   adminAllowedHosts: Object.freeze([]) as readonly string[],
   workers: 1,
   logLevel: 'info',
+  logFormat: undefined as 'json' | 'pretty' | undefined,
   drainTimeoutMs: 30_000,
   demo: false,
 });
@@ -143,7 +146,7 @@ export type ConfigOverrides = Partial<ProcessSettings> &
  * way the command-line flags make it.
  */
 export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
-  const { admin, adminToken, adminAllowedHosts, workers, logLevel, drainTimeoutMs, demo, services, configFile, ...service } = overrides;
+  const { admin, adminToken, adminAllowedHosts, workers, logLevel, logFormat, drainTimeoutMs, demo, services, configFile, ...service } = overrides;
   return Object.freeze({
     ...DEFAULTS,
     ...(admin && { admin }),
@@ -151,6 +154,7 @@ export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
     ...(adminAllowedHosts !== undefined && { adminAllowedHosts }),
     ...(workers !== undefined && { workers }),
     ...(logLevel !== undefined && { logLevel }),
+    ...(logFormat !== undefined && { logFormat }),
     ...(drainTimeoutMs !== undefined && { drainTimeoutMs }),
     ...(demo !== undefined && { demo }),
     services: Object.freeze(services ? [...services] : [makeService(service)]),

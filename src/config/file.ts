@@ -177,6 +177,7 @@ function normalise(file: ConfigFileOutput, configFile: string, adminToken: strin
     adminAllowedHosts: Object.freeze([...(file.admin?.allowedHosts ?? [])]),
     workers: file.workers === 'auto' ? availableParallelism() : (file.workers ?? DEFAULTS.workers),
     logLevel: file.log?.level ?? DEFAULTS.logLevel,
+    logFormat: file.log?.format,
     drainTimeoutMs: file.drainTimeout ?? DEFAULTS.drainTimeoutMs,
     demo: false,
     services: Object.freeze(file.services.map(service)),

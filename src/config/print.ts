@@ -54,7 +54,7 @@ export function printConfig(config: FulcrumConfig, options: PrintOptions = {}): 
     admin: { listen: formatHostPort(config.admin), ...(showToken && { token: config.adminToken }) },
     workers: config.workers,
     drainTimeout: formatDuration(config.drainTimeoutMs),
-    log: { level: config.logLevel },
+    log: config.logFormat === undefined ? { level: config.logLevel } : { level: config.logLevel, format: config.logFormat },
     services: config.services.map(serviceObject),
   });
   const admin = doc.get('admin', true);

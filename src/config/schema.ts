@@ -231,6 +231,10 @@ export const configFileSchema = z
             .enum(LOG_LEVELS, { error: (iss) => `${describeValue(iss.input)} is invalid (use ${LOG_LEVELS.join(', ')})` })
             .optional()
             .meta({ description: 'Log level.', default: DEFAULTS.logLevel }),
+          format: z
+            .enum(['json', 'pretty'], { error: (iss) => `${describeValue(iss.input)} is invalid (use json or pretty)` })
+            .optional()
+            .meta({ description: 'json: one object per line with level names and ISO times; pretty: one aligned line per event, fields after the message. Default: pretty when stderr is a terminal, json otherwise.' }),
         }, { error: typeError('a map like { level: info }') })
         .optional()
         .meta({ description: 'Logging.' }),

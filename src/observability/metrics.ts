@@ -7,7 +7,7 @@
  * collides in the global one. Every series that belongs to a service or a
  * backend carries a `service` label.
  */
-import { Counter, Gauge, Registry as PromRegistry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry as PromRegistry } from 'prom-client';
 import type { Backend } from '../backends/backend.ts';
 import type { Service } from '../service/service.ts';
 import { logDroppedTotal } from './log-destination.ts';
@@ -32,6 +32,21 @@ export class ReloadStats {
     this.lastSuccessful = false;
     this.lastAt = now;
   }
+}
+
+let processRegistry: PromRegistry | undefined;
+
+/**
+ * Resident memory, open descriptors, CPU, event-loop lag, GC: prom-client's
+ * defaults, of this process (the primary with --workers). One registry per
+ * process, since they describe the process, however many Fulcrums it embeds.
+ */
+function processMetrics(): PromRegistry {
+  if (!processRegistry) {
+    processRegistry = new PromRegistry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
 }
 
 export interface MetricsSources {
@@ -94,6 +109,14 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
   perServiceCounter('fulcrum_retries_total', 'Connect attempts made after a failed one.', (s) => s.stats.retries);
   perServiceCounter('fulcrum_idle_timeouts_total', 'Connections closed by the idle timeout.', (s) => s.stats.idleTimeouts);
   perServiceCounter('fulcrum_local_errors_total', 'Client connections closed because this host ran out of descriptors, ports or memory.', (s) => s.stats.localErrors);
+  perServiceCounter('fulcrum_accept_errors_total', 'Accepts that failed (out of descriptors and the like): the client was never served.', (s) => s.stats.acceptErrors);
+  new Gauge({
+    name: 'fulcrum_connections_active', help: 'Client connections open on the service, on every listener (draining ones too) and to every backend (removed ones too).', labelNames: serviceLabels, registers: [prom],
+    collect() {
+      this.reset();
+      for (const s of services()) this.set({ service: s.name }, s.openConnections);
+    },
+  });
   perServiceCounter('fulcrum_health_flips_total', 'Backend health changes (unknown to up included).', (s) => s.health.stats.flips);
   perServiceCounter('fulcrum_passive_ejections_total', 'Backends ejected by passive health (connect failures on real traffic).', (s) => s.health.stats.ejections);
   new Gauge({
@@ -134,5 +157,8 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
     },
   });
 
-  return { contentType: prom.contentType, render: () => prom.metrics() };
+  return {
+    contentType: prom.contentType,
+    render: async () => `${await prom.metrics()}\n${await processMetrics().metrics()}`,
+  };
 }

@@ -15,4 +15,6 @@ export class ProxyStats {
   idleTimeouts = 0;
   /** Client connections closed because this host ran out of descriptors, ports or memory for the backend side. */
   localErrors = 0;
+  /** Accepts that failed (out of descriptors and the like); the client waits in the backlog or is shed by libuv. */
+  acceptErrors = 0;
 }

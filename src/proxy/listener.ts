@@ -14,6 +14,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import type { HostPort } from '../config/parse.ts';
+import { LimitedLog } from '../observability/limited-log.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import { errnoName, type TcpHandle } from './native.ts';
@@ -48,6 +49,7 @@ export class ProxyListener implements SessionHost {
   readonly stats: ProxyStats;
   readonly log: Logger;
   readonly observer: ConnectObserver;
+  readonly limited: LimitedLog;
   /** Read by each new session; replaced whole by `setSettings`. */
   settings: SessionSettings;
   readonly #sweeper: Sweeper;
@@ -64,6 +66,7 @@ export class ProxyListener implements SessionHost {
     this.stats = options.stats;
     this.log = options.log;
     this.observer = options.observer;
+    this.limited = new LimitedLog(options.log);
     this.settings = sessionSettings(options);
     this.#sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs);
     this.#server = createServer();
@@ -182,7 +185,8 @@ function onConnection(this: ServerHandle, status: number, client: TcpHandle | un
   const listener = this.proxy!;
   if (status !== 0 || client === undefined) {
     // As net.Server would emit it (EMFILE and the like); the listener keeps accepting.
-    listener.log.error({ code: errnoName(status) }, 'proxy listener accept failed');
+    listener.stats.acceptErrors++;
+    listener.limited.error('accept', { code: errnoName(status) }, 'proxy listener accept failed');
     return;
   }
   try {

@@ -14,6 +14,7 @@
 import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import { BackendConnectError, LOCAL_ERRNOS } from '../errors.ts';
+import type { LimitedLog } from '../observability/limited-log.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import type { Accept, PickContext } from '../strategies/strategy.ts';
@@ -47,6 +48,8 @@ export interface SessionHost {
   readonly stats: ProxyStats;
   readonly observer: ConnectObserver;
   readonly log: Logger;
+  /** For warnings that repeat per connection: at most one line a second per kind. */
+  readonly limited: LimitedLog;
   /** The current snapshot; read once, when a session starts. */
   readonly settings: SessionSettings;
   /** Open sessions; a session adds itself on start and leaves through `release`. */
@@ -220,7 +223,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   #localFailure(code: string): void {
     const host = this.#host;
     host.stats.localErrors++;
-    host.log.error({ code, backend: this.backend?.key }, 'cannot open a backend connection: local resources exhausted');
+    host.limited.error('local-resources', { code, backend: this.backend?.key }, 'cannot open a backend connection: local resources exhausted');
     this.upstream?.close();
     this.upstream = undefined;
     this.client.close();
@@ -230,7 +233,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   #noBackend(): void {
     const host = this.#host;
     host.stats.noBackend++;
-    host.log.warn({ client: this.clientIp, attempts: this.#attempts }, 'no backend could take the connection');
+    host.limited.warn('no-backend', { client: this.clientIp, attempts: this.#attempts }, 'no backend could take the connection');
     this.client.close();
     this.#finish();
   }

@@ -33,7 +33,10 @@ function stalledFifo(t: TestContext): { writeFd: number; closeReader: () => void
   return { writeFd, closeReader };
 }
 
-/** Every connection to a proxy whose only backend refuses logs two lines (debug: connect failed; warn: no backend). */
+/**
+ * Every connection to a proxy whose only backend refuses logs a debug line
+ * (connect failed); its "no backend" warning is limited to a line a second.
+ */
 async function startLogging(t: TestContext, writeFd: number): Promise<RunningCli> {
   const dead = await refusedPort();
   const cli = await startCli(t, ['--log-level', 'debug', '--health-interval', '0', '--max-fails', '0', '--retries', '0', '--backend', `127.0.0.1:${dead}`], {
@@ -59,9 +62,9 @@ const droppedTotal = async (admin: string) => Number(/^fulcrum_log_dropped_total
 test('with stderr stalled, logs are dropped and counted past the bound instead of buffered without limit', T, async (t) => {
   const { writeFd } = stalledFifo(t);
   const cli = await startLogging(t, writeFd);
-  // About 300 bytes a connection: 6,000 make 1.8 MB, more than the pipe (64 KiB) and the 1 MiB bound together.
-  await connections(cli.proxyPort, 6000);
-  // About 0.7 MB cannot fit: thousands of lines dropped, not buffered.
+  // About 170 bytes a connection: 12,000 make 2 MB, more than the pipe (64 KiB) and the 1 MiB bound together.
+  await connections(cli.proxyPort, 12_000);
+  // About 0.9 MB cannot fit: thousands of lines dropped, not buffered.
   const dropped = await droppedTotal(cli.admin);
   assert.ok(dropped > 1000, `fulcrum_log_dropped_total is ${dropped}`);
 });

@@ -37,11 +37,13 @@ function parseProm(text: string): Map<string, Family> {
     if ((m = /^# HELP (\S+) (.*)$/.exec(line))) {
       assert.match(m[1]!, NAME);
       family(m[1]!).help = m[2]!;
-    } else if ((m = /^# TYPE (\S+) (counter|gauge)$/.exec(line))) {
+    } else if ((m = /^# TYPE (\S+) (counter|gauge|histogram|summary)$/.exec(line))) {
       assert.equal(family(m[1]!).samples.length, 0, `TYPE after samples for ${m[1]}`);
       family(m[1]!).type = m[2]!;
     } else if ((m = SAMPLE.exec(line))) {
-      const f = families.get(m[1]!);
+      // A histogram's or summary's samples carry a suffix on the family's name.
+      const base = /^(.*)_(bucket|sum|count)$/.exec(m[1]!)?.[1];
+      const f = families.get(m[1]!) ?? (base === undefined ? undefined : families.get(base));
       assert.ok(f?.type, `sample of an undeclared metric: ${line}`);
       const labels: Record<string, string> = {};
       if (m[2] !== undefined && m[2] !== '') {
@@ -56,7 +58,8 @@ function parseProm(text: string): Map<string, Family> {
         assert.equal(end, m[2].length, `bad labels in: ${line}`);
       }
       const value = Number(m[3]);
-      assert.ok(!Number.isNaN(value) || m[3] === 'NaN', `bad value in: ${line}`);
+      // Prometheus parses NaN in any case (Go's ParseFloat); prom-client writes `Nan` before a first sample.
+      assert.ok(!Number.isNaN(value) || /^nan$/i.test(m[3]!), `bad value in: ${line}`);
       if (f.type === 'counter') assert.ok(value >= 0, `negative counter: ${line}`);
       f.samples.push({ labels, value });
     } else {

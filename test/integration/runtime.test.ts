@@ -101,9 +101,9 @@ test('started under ulimit -n 1024, fulcrum warns once how to raise the open-fil
   child.stderr!.on('data', (c) => (err += c));
   await stdoutUntil(child, /admin listening/);
   await until('the warning on stderr', () => (err.includes('\n') ? true : undefined));
-  const lines = err.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; fdLimit: number });
+  const lines = err.trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string; fdLimit: number });
   assert.equal(lines.length, 1, err);
-  assert.equal(lines[0]!.level, 40);
+  assert.equal(lines[0]!.level, 'warn');
   assert.equal(lines[0]!.fdLimit, 1024);
   assert.match(lines[0]!.msg, /open-file limit is 1024, .* `ulimit -n 65536` .* LimitNOFILE=65536/);
   child.kill('SIGTERM');

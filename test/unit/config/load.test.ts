@@ -42,6 +42,7 @@ const EXPECTED: FulcrumConfig = {
   adminAllowedHosts: [],
   workers: 2,
   logLevel: 'debug',
+  logFormat: undefined,
   drainTimeoutMs: 45_000,
   demo: false,
   services: [
@@ -107,6 +108,7 @@ test('a minimal file takes every default from SERVICE_DEFAULTS and DEFAULTS', ()
     adminAllowedHosts: [],
     workers: 1,
     logLevel: 'info',
+    logFormat: undefined,
     drainTimeoutMs: 30_000,
     demo: false,
     services: [makeService({ name: 'db', listen: { host: '0.0.0.0', port: 5432 } })],
