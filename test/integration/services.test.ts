@@ -375,3 +375,24 @@ test('two addresses whose ids would collide (127.0.0.1:5003, 127.0.0.2:21176) bo
   assert.equal((await api.patch(`/services/s/backends/${b.id}`, { weight: 3 })).body.data.backend.weight, 3);
   assert.equal((await api.get(`/services/s/backends/${a.id}`)).status, 404);
 });
+
+test('a reload keeps backends registered over the API; a file entry for the same address takes one over', T, async (t) => {
+  const [a1, a2, a3] = await demos(t, 'a1', 'a2', 'a3');
+  const first = makeConfig({ admin: loopback, services: [svc('a', 'rr', [a1!])] });
+  let next = first;
+  const lb = await start(t, first, () => next);
+  const api = adminClient(lb.adminAddress);
+  const pinned = { host: '127.0.0.1', port: portOf(lb, 'a') };
+  for (const b of [a2!, a3!]) assert.equal((await api.post('/services/a/register', { address: `127.0.0.1:${b.address.port}` })).status, 200);
+  const origins = () => Object.fromEntries(lb.service('a')!.registry.list().map((b) => [b.port, b.origin]));
+  // The file now declares a2 (registered over the API) and no longer a1.
+  next = makeConfig({ admin: loopback, services: [{ ...svc('a', 'rr', [a2!]), listen: pinned }] });
+  const r = await lb.reload();
+  assert.deepEqual(r.changed.a?.backendsRemoved, [`127.0.0.1:${a1!.address.port}`]);
+  assert.deepEqual(origins(), { [a2!.address.port]: 'file', [a3!.address.port]: 'api' });
+  // Dropped from the file, the taken-over backend goes; the API one stays.
+  next = makeConfig({ admin: loopback, services: [{ ...svc('a', 'rr', []), listen: pinned }] });
+  await lb.reload();
+  assert.deepEqual(origins(), { [a3!.address.port]: 'api' });
+  assert.equal((await httpGet(pinned.port)).trim(), 'hello from a3');
+});
