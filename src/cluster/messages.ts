@@ -43,6 +43,9 @@ export interface ProxyCounters {
   readonly idleTimeouts: number;
   readonly localErrors: number;
   readonly acceptErrors: number;
+  readonly rejectedDenied: number;
+  readonly rejectedPerIpConnections: number;
+  readonly rejectedPerIpRate: number;
 }
 
 export interface ServiceCounters {

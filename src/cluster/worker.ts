@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../observability/log.ts';
 import { ProxyStats } from '../observability/stats.ts';
 import { ProxyListener } from '../proxy/listener.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
+import { ClientGate } from '../service/controls/gate.ts';
 import { createStrategy } from '../strategies/index.ts';
 import { LOG_FORMAT_ENV, LOG_LEVEL_ENV, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ServiceState, type ToWorker } from './messages.ts';
 
@@ -46,6 +47,7 @@ class ReplicaService {
   readonly stats = new ProxyStats();
   readonly observer: ConnectObserver;
   settings: ServiceSettings;
+  gate: ClientGate | undefined;
   readonly listeners = new Map<number, ProxyListener>();
   /** The listener new settings go to: the last one opened. */
   current: ProxyListener | undefined;
@@ -54,6 +56,7 @@ class ReplicaService {
     this.name = state.name;
     this.log = log.child({ service: state.name });
     this.settings = state.settings;
+    this.gate = ClientGate.from(state.settings);
     this.registry = new Registry({ strategy: strategyOf(state.settings), initialHealth: 'up' });
     this.observer = new ForwardingObserver(state.name);
   }
@@ -65,6 +68,10 @@ class ReplicaService {
       this.registry.setStrategy(strategyOf(state.settings));
     }
     if (JSON.stringify(prev) !== JSON.stringify(state.settings)) this.current?.setSettings(state.settings);
+    if (ClientGate.keyOf(state.settings) !== ClientGate.keyOf(prev)) {
+      this.gate = ClientGate.from(state.settings);
+      if (this.current) this.current.gate = this.gate;
+    }
     reconcile(this.registry, state.backends);
   }
 }
@@ -127,6 +134,7 @@ export async function runWorker(): Promise<void> {
     const service = services.get(name);
     if (!service) return send({ t: 'listen-failed', lid, code: 'ERR_UNKNOWN_SERVICE', message: `no service "${name}" in this worker` });
     const listener = new ProxyListener({ registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, ...service.settings });
+    listener.gate = service.gate; // before it accepts anything
     try {
       const bound = await listener.listen(address);
       service.listeners.set(lid, listener);

@@ -9,7 +9,8 @@ import { VERSION } from '../runtime/version.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { DEFAULTS, makeService, type FulcrumConfig, type ProcessSettings } from './config.ts';
 import { joinDashValues } from './argv.ts';
-import { parseBackendSpec, parseDuration, parseHostName, parseHostPort, parseHttpPath, parseToken } from './parse.ts';
+import { parseCidr } from './cidr.ts';
+import { parseBackendSpec, parseDuration, parseHostName, parseHostPort, parseHttpPath, parseRate, parseToken } from './parse.ts';
 
 /** What the command line asks for: a config, and how to read it again on reload (with `--config`). */
 export interface CliResult {
@@ -35,6 +36,10 @@ const SERVICE_FLAGS: Readonly<Record<string, string>> = {
   'health-http': 'defaults.health.http',
   'max-fails': 'defaults.passive.maxFails',
   'eject-time': 'defaults.passive.ejectTime',
+  'max-conns-per-ip': 'defaults.limits.maxConnectionsPerIp',
+  'conn-rate-per-ip': 'defaults.limits.connectionRatePerIp',
+  allow: 'defaults.allow or services[].allow',
+  deny: 'defaults.deny or services[].deny',
 };
 
 /** The long flags (and -t) present in argv, as typed: `--x`, `--x=v`, `-t`. */
@@ -77,6 +82,10 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('workers', { type: 'string', default: '1', describe: 'data-plane processes ("auto" = one per CPU)' })
     .option('demo', { type: 'boolean', default: false, describe: 'also start three demo backends on loopback and register them' })
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
+    .option('max-conns-per-ip', { type: 'string', default: '0', describe: 'open connections one client IP may hold (0: no limit)' })
+    .option('conn-rate-per-ip', { type: 'string', describe: 'new connections per client IP, e.g. 50/s or 600/m (a token bucket)' })
+    .option('allow', { type: 'string', array: true, default: [] as string[], describe: 'client address or CIDR let in; with any, the rest is refused (repeatable)' })
+    .option('deny', { type: 'string', array: true, default: [] as string[], describe: 'client address or CIDR refused; wins over --allow (repeatable)' })
     .option('log-format', { type: 'string', describe: 'json (one object per line) or pretty (one aligned line); default: pretty on a terminal, json otherwise' })
     .option('drain-timeout', { type: 'string', default: '30s', describe: 'on shutdown (and for services a reload removes), how long open connections may run on' })
     .option('config', { alias: 'c', type: 'string', describe: 'a YAML or JSON config file (services, backends, defaults); SIGHUP reloads it' })
@@ -176,6 +185,12 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
       maxFails: int('max-fails', one('max-fails', args['max-fails']), 0, 1000),
       ejectBaseMs: duration('eject-time'),
     },
+    limits: {
+      maxConnectionsPerIp: int('max-conns-per-ip', one('max-conns-per-ip', args['max-conns-per-ip']), 0, 1_000_000),
+      connectionRatePerIp: args['conn-rate-per-ip'] === undefined ? undefined : parseRate('--conn-rate-per-ip', one('conn-rate-per-ip', args['conn-rate-per-ip'])),
+    },
+    allow: Object.freeze(args.allow.map((c) => parseCidr('--allow', String(c)))),
+    deny: Object.freeze(args.deny.map((c) => parseCidr('--deny', String(c)))),
   });
   const config: FulcrumConfig = Object.freeze({ ...process_, services: Object.freeze([service]), configFile: undefined });
   return { config, reread: undefined };

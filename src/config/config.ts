@@ -1,3 +1,4 @@
+import type { Cidr } from './cidr.ts';
 import type { BackendSpec, HostPort } from './parse.ts';
 
 /**
@@ -27,6 +28,19 @@ export interface ServiceSettings {
   readonly stickyMaxEntries: number;
   readonly health: HealthConfig;
   readonly passive: PassiveHealthConfig;
+  readonly limits: ClientLimits;
+  /** Client prefixes let in; empty: everyone (unless denied). */
+  readonly allow: readonly Cidr[];
+  /** Client prefixes refused; wins over `allow`. */
+  readonly deny: readonly Cidr[];
+}
+
+/** Per-client-IP limits (nginx `limit_conn`, HAProxy stick-table rates). */
+export interface ClientLimits {
+  /** Open connections per client IP; 0: no limit. @default 0 */
+  readonly maxConnectionsPerIp: number;
+  /** New connections per client IP per period (a token bucket); undefined: no limit. */
+  readonly connectionRatePerIp: { readonly count: number; readonly periodMs: number } | undefined;
 }
 
 /** One service: a listener, its backends, and the settings its connections read. */
@@ -97,6 +111,9 @@ export const SERVICE_DEFAULTS: ServiceSettings = Object.freeze({
   stickyMaxEntries: 100_000,
   health: Object.freeze({ intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3, httpPath: undefined }),
   passive: Object.freeze({ maxFails: 3, ejectBaseMs: 5000, ejectMaxMs: 300_000 }),
+  limits: Object.freeze({ maxConnectionsPerIp: 0, connectionRatePerIp: undefined }),
+  allow: Object.freeze([]),
+  deny: Object.freeze([]),
 });
 
 export const DEFAULT_LISTEN: HostPort = Object.freeze({ host: '0.0.0.0', port: 8080 });
@@ -117,7 +134,7 @@ export type ProcessSettings = Omit<FulcrumConfig, 'services' | 'configFile'>;
 
 /** A frozen service from a partial one. */
 export function makeService(
-  overrides: Partial<Omit<ServiceConfig, 'health' | 'passive'>> & { health?: Partial<HealthConfig>; passive?: Partial<PassiveHealthConfig> } = {},
+  overrides: Partial<Omit<ServiceConfig, 'health' | 'passive' | 'limits'>> & { health?: Partial<HealthConfig>; passive?: Partial<PassiveHealthConfig>; limits?: Partial<ClientLimits> } = {},
 ): ServiceConfig {
   return Object.freeze({
     ...SERVICE_DEFAULTS,
@@ -127,13 +144,15 @@ export function makeService(
     ...overrides,
     health: Object.freeze({ ...SERVICE_DEFAULTS.health, ...overrides.health }),
     passive: Object.freeze({ ...SERVICE_DEFAULTS.passive, ...overrides.passive }),
+    limits: Object.freeze({ ...SERVICE_DEFAULTS.limits, ...overrides.limits }),
   });
 }
 
 export type ConfigOverrides = Partial<ProcessSettings> &
-  Partial<Omit<ServiceConfig, 'health' | 'passive' | 'name'>> & {
+  Partial<Omit<ServiceConfig, 'health' | 'passive' | 'name' | 'limits'>> & {
     health?: Partial<HealthConfig>;
     passive?: Partial<PassiveHealthConfig>;
+    limits?: Partial<ClientLimits>;
     /** When given, these services; else one `default` service from the flat service fields. */
     services?: readonly ServiceConfig[];
     configFile?: string;
@@ -164,6 +183,6 @@ export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
 
 /** The settings snapshot of a service config (what its connections read). */
 export function settingsOf(service: ServiceConfig): ServiceSettings {
-  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive } = service;
-  return Object.freeze({ algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive });
+  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, allow, deny } = service;
+  return Object.freeze({ algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, allow, deny });
 }

@@ -159,6 +159,12 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
       ejectBaseMs: service.passive?.ejectTime ?? defaults?.passive?.ejectTime ?? d.passive.ejectBaseMs,
       ejectMaxMs: service.passive?.maxEjectTime ?? defaults?.passive?.maxEjectTime ?? d.passive.ejectMaxMs,
     }),
+    limits: Object.freeze({
+      maxConnectionsPerIp: service.limits?.maxConnectionsPerIp ?? defaults?.limits?.maxConnectionsPerIp ?? d.limits.maxConnectionsPerIp,
+      connectionRatePerIp: service.limits?.connectionRatePerIp ?? defaults?.limits?.connectionRatePerIp ?? d.limits.connectionRatePerIp,
+    }),
+    allow: Object.freeze([...(service.allow ?? defaults?.allow ?? d.allow)]),
+    deny: Object.freeze([...(service.deny ?? defaults?.deny ?? d.deny)]),
   };
 }
 

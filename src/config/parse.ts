@@ -165,3 +165,10 @@ export function parseToken(field: string, token: string): string {
   if (/[\x00-\x1f\x7f]/.test(token)) throw new ConfigError(field, 'contains a control character, which HTTP headers cannot carry');
   return token;
 }
+
+/** `"50/s"` or `"600/m"` → count and period. */
+export function parseRate(field: string, text: string): { count: number; periodMs: number } {
+  const m = /^\s*(\d+)\s*\/\s*(s|m)\s*$/.exec(text);
+  if (!m || Number(m[1]) < 1) throw new ConfigError(field, `"${text}" is not a rate (use e.g. 50/s or 600/m)`);
+  return { count: Number(m[1]), periodMs: m[2] === 's' ? 1000 : 60_000 };
+}

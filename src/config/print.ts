@@ -6,6 +6,7 @@
  */
 import { Document, isMap } from 'yaml';
 import type { FulcrumConfig, ServiceConfig } from './config.ts';
+import { formatCidr } from './cidr.ts';
 import { formatDuration } from './duration.ts';
 import { formatHostPort, type BackendSpec } from './parse.ts';
 
@@ -44,6 +45,12 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
       ejectTime: formatDuration(s.passive.ejectBaseMs),
       maxEjectTime: formatDuration(s.passive.ejectMaxMs),
     },
+    limits: {
+      maxConnectionsPerIp: s.limits.maxConnectionsPerIp,
+      ...(s.limits.connectionRatePerIp && { connectionRatePerIp: `${s.limits.connectionRatePerIp.count}/${s.limits.connectionRatePerIp.periodMs === 1000 ? 's' : 'm'}` }),
+    },
+    ...(s.allow.length > 0 && { allow: s.allow.map(formatCidr) }),
+    ...(s.deny.length > 0 && { deny: s.deny.map(formatCidr) }),
     backends: s.backends.map(backendText),
   };
 }
@@ -67,7 +74,7 @@ export function printConfig(config: FulcrumConfig, options: PrintOptions = {}): 
     if (isMap(node)) node.flow = true;
   }
   config.services.forEach((_, i) => {
-    for (const key of ['health', 'passive']) {
+    for (const key of ['health', 'passive', 'limits']) {
       const node = doc.getIn(['services', i, key], true);
       if (isMap(node)) node.flow = true;
     }

@@ -15,7 +15,8 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { DEFAULTS, SERVICE_DEFAULTS } from './config.ts';
-import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseHostName, parseHostPort, parseWeight, type HostPort } from './parse.ts';
+import { parseCidr } from './cidr.ts';
+import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseRate, parseDuration, parseHostName, parseHostPort, parseWeight, type HostPort } from './parse.ts';
 import { formatDuration } from './duration.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -113,6 +114,23 @@ const passive = z
   }, { error: typeError('a map like { maxFails: 3, ejectTime: 5s }') })
   .meta({ description: 'Passive health: ejection on failed connects of real traffic. A service\'s `passive` overrides `defaults.passive` key by key.' });
 
+const limits = z
+  .strictObject({
+    maxConnectionsPerIp: intIn(0, 1_000_000).optional().meta({ description: 'Open connections one client IP may hold (nginx `limit_conn`); more are closed at once. 0: no limit.', default: 0 }),
+    connectionRatePerIp: z
+      .string({ error: typeError('a rate like "50/s" or "600/m"') })
+      .transform(viaParser((text: string) => parseRate('value', text)))
+      .optional()
+      .meta({ description: 'New connections per client IP, as a token bucket: `"50/s"` or `"600/m"` (a burst of that many, refilled evenly). Unset: no limit.' }),
+  }, { error: typeError('a map like { maxConnectionsPerIp: 20, connectionRatePerIp: "50/s" }') })
+  .meta({ description: 'Per-client-IP limits, counted in a table bounded to 100,000 IPs (per worker with --workers). A service\'s `limits` overrides `defaults.limits` key by key.' });
+
+const cidrList = (what: string) =>
+  z
+    .array(z.string({ error: typeError('an address or CIDR') }).transform(viaParser((text: string) => parseCidr('value', text))), { error: typeError('a list of CIDRs') })
+    .optional()
+    .meta({ description: what, default: [] });
+
 /** What a service may set and otherwise inherits from `defaults` (and `defaults` from SERVICE_DEFAULTS). */
 const settingsShape = {
   algo: algo.optional(),
@@ -123,6 +141,9 @@ const settingsShape = {
   stickyMaxEntries: intIn(1, 10_000_000).optional().meta({ description: '`srr`: most client IPs remembered.', default: SERVICE_DEFAULTS.stickyMaxEntries }),
   health: health.optional(),
   passive: passive.optional(),
+  limits: limits.optional(),
+  allow: cidrList('Client addresses or CIDRs let in (IPv4 and IPv6; an IPv4-mapped client matches IPv4 rules). With a list, everything else is refused.'),
+  deny: cidrList('Client addresses or CIDRs refused; `deny` wins over `allow`.'),
 };
 
 const backendObject = z

@@ -109,6 +109,17 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
   perServiceCounter('fulcrum_retries_total', 'Connect attempts made after a failed one.', (s) => s.stats.retries);
   perServiceCounter('fulcrum_idle_timeouts_total', 'Connections closed by the idle timeout.', (s) => s.stats.idleTimeouts);
   perServiceCounter('fulcrum_local_errors_total', 'Client connections closed because this host ran out of descriptors, ports or memory.', (s) => s.stats.localErrors);
+  new Counter({
+    name: 'fulcrum_connections_rejected_total', help: 'Clients closed at once by a control, by reason: denied (allow/deny), per-ip-connections, per-ip-rate.', labelNames: ['service', 'reason'] as const, registers: [prom],
+    collect() {
+      this.reset();
+      for (const s of services()) {
+        this.inc({ service: s.name, reason: 'denied' }, s.stats.rejectedDenied);
+        this.inc({ service: s.name, reason: 'per-ip-connections' }, s.stats.rejectedPerIpConnections);
+        this.inc({ service: s.name, reason: 'per-ip-rate' }, s.stats.rejectedPerIpRate);
+      }
+    },
+  });
   perServiceCounter('fulcrum_accept_errors_total', 'Accepts that failed (out of descriptors and the like): the client was never served.', (s) => s.stats.acceptErrors);
   new Gauge({
     name: 'fulcrum_connections_active', help: 'Client connections open on the service, on every listener (draining ones too) and to every backend (removed ones too).', labelNames: serviceLabels, registers: [prom],

@@ -17,4 +17,10 @@ export class ProxyStats {
   localErrors = 0;
   /** Accepts that failed (out of descriptors and the like); the client waits in the backlog or is shed by libuv. */
   acceptErrors = 0;
+  /** Clients refused by `deny`/`allow`. */
+  rejectedDenied = 0;
+  /** Clients refused by `limits.maxConnectionsPerIp`. */
+  rejectedPerIpConnections = 0;
+  /** Clients refused by `limits.connectionRatePerIp`. */
+  rejectedPerIpRate = 0;
 }

@@ -15,6 +15,7 @@ import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import type { HostPort } from '../config/parse.ts';
 import { LimitedLog } from '../observability/limited-log.ts';
+import type { ClientGate } from '../service/controls/gate.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import { errnoName, type TcpHandle } from './native.ts';
@@ -52,6 +53,8 @@ export class ProxyListener implements SessionHost {
   readonly limited: LimitedLog;
   /** Read by each new session; replaced whole by `setSettings`. */
   settings: SessionSettings;
+  /** The service's client controls, read by each new session; undefined when none is set. */
+  gate: ClientGate | undefined = undefined;
   readonly #sweeper: Sweeper;
   readonly sessions = new SessionList<Session>();
   readonly #server: Server;

@@ -15,6 +15,7 @@ import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import { BackendConnectError, LOCAL_ERRNOS } from '../errors.ts';
 import type { LimitedLog } from '../observability/limited-log.ts';
+import type { ClientGate } from '../service/controls/gate.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import type { Accept, PickContext } from '../strategies/strategy.ts';
@@ -52,6 +53,8 @@ export interface SessionHost {
   readonly limited: LimitedLog;
   /** The current snapshot; read once, when a session starts. */
   readonly settings: SessionSettings;
+  /** The service's client controls (allow/deny, per-IP limits); undefined when none is set. */
+  readonly gate: ClientGate | undefined;
   /** Open sessions; a session adds itself on start and leaves through `release`. */
   readonly sessions: SessionList<Session>;
   /** Called once per session, when both its sides are closed. */
@@ -70,6 +73,8 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   /** The backend of the current attempt; after connect, of the relay. */
   backend: Backend | undefined;
   #clientIp: string | undefined;
+  /** The gate that let this client in, to give its per-IP slot back (undefined when none was asked). */
+  #gate: ClientGate | undefined;
   #tried: Backend[] | undefined;
   #attempts = 0;
   #phase = CONNECTING;
@@ -100,6 +105,8 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   start(): void {
     this.#host.sessions.add(this);
     try {
+      const gate = this.#host.gate;
+      if (gate !== undefined && !this.#admit(gate)) return;
       this.#attempt();
     } catch (error) {
       this.crashed(error);
@@ -230,6 +237,23 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     this.#finish();
   }
 
+  /** The client controls; false when they refused the client (closed and counted). */
+  #admit(gate: ClientGate): boolean {
+    const verdict = gate.admit(this.clientIp);
+    if (verdict === 'ok') {
+      this.#gate = gate;
+      return true;
+    }
+    const stats = this.#host.stats;
+    if (verdict === 'denied') stats.rejectedDenied++;
+    else if (verdict === 'per-ip-connections') stats.rejectedPerIpConnections++;
+    else stats.rejectedPerIpRate++;
+    this.#host.log.debug({ client: this.clientIp, reason: verdict }, 'client refused');
+    this.client.close();
+    this.#finish();
+    return false;
+  }
+
   #noBackend(): void {
     const host = this.#host;
     host.stats.noBackend++;
@@ -256,6 +280,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     this.#phase = DONE;
     this.connectDeadline = this.idleSince = 0;
     if (this.backend) this.backend.active--;
+    this.#gate?.release(this.clientIp);
     this.#host.release(this);
   }
 }

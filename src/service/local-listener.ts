@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Backend } from '../backends/backend.ts';
 import type { HostPort } from '../config/parse.ts';
 import { ProxyListener, type ListenerSettings } from '../proxy/listener.ts';
+import type { ClientGate } from './controls/gate.ts';
 import type { ListenerFactory, Service, ServiceListener } from './service.ts';
 
 class LocalListener implements ServiceListener {
@@ -19,6 +20,10 @@ class LocalListener implements ServiceListener {
 
   setSettings(settings: ListenerSettings): void {
     this.proxy.setSettings(settings);
+  }
+
+  setGate(gate: ClientGate | undefined): void {
+    this.proxy.gate = gate;
   }
 
   destroyConnectionsTo(backend: Backend): void {

@@ -20,6 +20,7 @@ import { ProxyStats } from '../observability/stats.ts';
 import { createStrategy } from '../strategies/index.ts';
 import type { ListenerSettings } from '../proxy/listener.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
+import { ClientGate } from './controls/gate.ts';
 import { ServiceHealth } from './service-health.ts';
 
 /** What a service needs of a data plane: in this process (ProxyListener) or in the workers. */
@@ -27,6 +28,8 @@ export interface ServiceListener {
   readonly address: AddressInfo;
   /** New connections take these; open ones keep theirs. */
   setSettings(settings: ListenerSettings): void;
+  /** The client controls new connections must pass (undefined: none); with workers, each worker builds its own from the settings. */
+  setGate(gate: ClientGate | undefined): void;
   /** Closes every connection to `backend` now. */
   destroyConnectionsTo(backend: Backend): void;
   /** Stops accepting; open connections get `graceMs`, then are closed. Resolves with how many had to be closed. */
@@ -64,6 +67,8 @@ export class Service {
   readonly #env: ServiceEnv;
   #config: ServiceConfig;
   #settings: ServiceSettings;
+  /** Allow/deny and per-IP limits; kept across reloads that leave them alone, so per-IP counts carry over. */
+  #gate: ClientGate | undefined;
   #listener: ServiceListener | undefined;
   /** Listeners replaced by a reload, draining their connections. */
   readonly #retired = new Set<ServiceListener>();
@@ -75,6 +80,7 @@ export class Service {
     this.log = env.log.child({ service: config.name });
     this.#config = config;
     this.#settings = settingsOf(config);
+    this.#gate = ClientGate.from(this.#settings, env.now);
     this.registry = new Registry({ strategy: this.#strategy(this.#settings), initialHealth: 'unknown' });
     this.health = new ServiceHealth({ registry: this.registry, log: this.log, random: env.random, now: env.now });
     this.health.configure(this.#settings.health, this.#settings.passive);
@@ -138,6 +144,12 @@ export class Service {
   start(listener: ServiceListener): void {
     this.#listener = listener;
     listener.setSettings(this.#settings);
+    listener.setGate(this.#gate);
+  }
+
+  /** The client controls in force (undefined: none). */
+  get gate(): ClientGate | undefined {
+    return this.#gate;
   }
 
   /**
@@ -172,12 +184,17 @@ export class Service {
       }
       this.health.configure(settings.health, settings.passive);
       this.#listener?.setSettings(settings);
+      if (ClientGate.keyOf(settings) !== (this.#gate?.key ?? ClientGate.keyOf(prev))) {
+        this.#gate = ClientGate.from(settings, this.#env.now);
+        this.#listener?.setGate(this.#gate);
+      }
     }
     if (listener) {
       changes.listen = { from: formatHostPort(prev.listen), to: formatHostPort(next.listen) };
       this.#retire(drainMs);
       this.#listener = listener;
       listener.setSettings(settings);
+      listener.setGate(this.#gate);
     }
     Object.assign(changes, this.#syncFileBackends(next.backends));
     return changes;

@@ -57,6 +57,9 @@ const EXPECTED: FulcrumConfig = {
       stickyMaxEntries: 100_000,
       health: { intervalMs: 3000, timeoutMs: 500, rise: 4, fall: 5, httpPath: '/healthz' },
       passive: { maxFails: 7, ejectBaseMs: 10_000, ejectMaxMs: 300_000 },
+      limits: { maxConnectionsPerIp: 0, connectionRatePerIp: undefined },
+      allow: [],
+      deny: [],
       backends: [
         { host: '127.0.0.1', port: 9001, weight: 1 },
         { host: '127.0.0.1', port: 9003, weight: 3 },
@@ -75,6 +78,9 @@ const EXPECTED: FulcrumConfig = {
       // interval from the service, the rest of health from defaults: merged key by key.
       health: { intervalMs: 1000, timeoutMs: 500, rise: 4, fall: 5, httpPath: '/healthz' },
       passive: { maxFails: 7, ejectBaseMs: 10_000, ejectMaxMs: 60_000 },
+      limits: { maxConnectionsPerIp: 0, connectionRatePerIp: undefined },
+      allow: [],
+      deny: [],
       backends: [{ host: '127.0.0.1', port: 6379, weight: 1 }],
     },
   ],

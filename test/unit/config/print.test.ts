@@ -60,6 +60,7 @@ test('the printed config spells out every setting, durations as text', () => {
     '    stickyMaxEntries: 100000',
     '    health: { interval: 2s, timeout: 1s, rise: 2, fall: 3 }',
     '    passive: { maxFails: 3, ejectTime: 5s, maxEjectTime: 5m }',
+    '    limits: { maxConnectionsPerIp: 0 }',
     '    backends:',
     '      - 10.0.0.1:80@2',
     '',

@@ -1,0 +1,123 @@
+/**
+ * Client controls of a service through real sockets: allow/deny by client
+ * address (IPv4 and IPv6), per-IP connection limits and rates with clients
+ * bound to 127.0.0.2, 127.0.0.3, …, the counts in /metrics, and the per-IP
+ * table staying bounded under thousands of source addresses.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { parseCidr } from '../../src/config/cidr.ts';
+import { makeConfig, makeService, type ServiceConfig } from '../../src/config/config.ts';
+import { Fulcrum } from '../../src/fulcrum.ts';
+import { startDemoBackend } from '../../tools/backend.ts';
+import { adminClient } from '../helpers/admin-client.ts';
+import { closed, dial, httpGet, readBytes } from '../helpers/net.ts';
+import { backendAt } from '../helpers/proxy.ts';
+import { until } from '../helpers/wait.ts';
+
+const T = { timeout: 60_000 };
+
+async function start(t: TestContext, service: Partial<ServiceConfig>, listenHost = '127.0.0.1') {
+  const echo = await startDemoBackend('echo');
+  t.after(() => echo.close());
+  const lb = await Fulcrum.start(
+    makeConfig({ admin: { host: '127.0.0.1', port: 0 }, services: [makeService({ name: 'web', listen: { host: listenHost, port: 0 }, backends: [backendAt(echo.address.port)], health: { intervalMs: 0 }, ...service })] }),
+  );
+  t.after(() => lb.destroy());
+  return { lb, port: lb.service('web')!.address!.port };
+}
+
+/** Whether a client from `localAddress` gets an echo (true) or is closed at once without one (false). */
+async function served(port: number, localAddress: string, host = '127.0.0.1'): Promise<boolean> {
+  const c = await dial({ port, host, localAddress });
+  const end = closed(c);
+  c.write('ping');
+  const answer = await Promise.race([readBytes(c, 4).then((b) => b.toString(), () => ''), end.then(() => '')]);
+  c.destroy();
+  return answer === 'ping';
+}
+
+const rejected = async (lb: Fulcrum, reason: string) =>
+  Number(new RegExp(`^fulcrum_connections_rejected_total\\{service="web",reason="${reason}"\\} (\\d+)$`, 'm').exec((await adminClient(lb.adminAddress).get('/metrics')).text)?.[1]);
+
+test('deny 127.0.0.2/32 refuses it while 127.0.0.1 and 127.0.0.3 pass; counted as denied', T, async (t) => {
+  const { lb, port } = await start(t, { deny: [parseCidr('deny', '127.0.0.2/32')] });
+  assert.deepEqual(await Promise.all(['127.0.0.1', '127.0.0.2', '127.0.0.3'].map((ip) => served(port, ip))), [true, false, true]);
+  assert.equal(await rejected(lb, 'denied'), 1);
+});
+
+test('an allow list lets in only what it names; deny wins over allow; IPv6 ::1 by its own rule', T, async (t) => {
+  const { lb, port } = await start(t, { allow: [parseCidr('allow', '127.0.0.0/30'), parseCidr('allow', '::1')], deny: [parseCidr('deny', '127.0.0.3')] }, '::');
+  const results = {
+    '127.0.0.1': await served(port, '127.0.0.1'),
+    '127.0.0.2': await served(port, '127.0.0.2'),
+    '127.0.0.3': await served(port, '127.0.0.3'),
+    '127.0.0.5': await served(port, '127.0.0.5'),
+    '::1': await served(port, '::1', '::1'),
+  };
+  // On the dual-stack listener IPv4 clients arrive as ::ffff:127.0.0.x and still match the IPv4 rules.
+  assert.deepEqual(results, { '127.0.0.1': true, '127.0.0.2': true, '127.0.0.3': false, '127.0.0.5': false, '::1': true });
+  assert.equal(await rejected(lb, 'denied'), 2);
+});
+
+test('per-IP connections: the third from one address is refused, another address is not; a closed one frees a slot', T, async (t) => {
+  const { lb, port } = await start(t, { limits: { maxConnectionsPerIp: 2, connectionRatePerIp: undefined } });
+  const open = [await dial({ port, localAddress: '127.0.0.2' }), await dial({ port, localAddress: '127.0.0.2' })];
+  for (const c of open) {
+    c.write('hi');
+    assert.equal((await readBytes(c, 2)).toString(), 'hi');
+  }
+  assert.equal(await served(port, '127.0.0.2'), false);
+  assert.equal(await served(port, '127.0.0.3'), true);
+  const gone = closed(open[0]!);
+  open[0]!.end();
+  await gone;
+  await until('the slot freed', async () => ((await served(port, '127.0.0.2')) ? true : undefined));
+  open[1]!.destroy();
+  assert.ok((await rejected(lb, 'per-ip-connections')) >= 1);
+});
+
+test('per-IP rate: a burst of 5/m lets five in and refuses the sixth; another address has its own bucket', T, async (t) => {
+  // Per minute, so a token comes back only after 12 s: the burst's outcome does not depend on how fast this machine runs it.
+  const { lb, port } = await start(t, { limits: { maxConnectionsPerIp: 0, connectionRatePerIp: { count: 5, periodMs: 60_000 } } });
+  const burst: boolean[] = [];
+  for (let i = 0; i < 7; i++) burst.push(await served(port, '127.0.0.4'));
+  assert.deepEqual(burst, [true, true, true, true, true, false, false]);
+  assert.equal(await served(port, '127.0.0.5'), true);
+  assert.equal(await rejected(lb, 'per-ip-rate'), 2);
+});
+
+test('the per-IP table stays bounded under 5,000 distinct source addresses (127.x.y.z)', { timeout: 120_000 }, async (t) => {
+  const { lb, port } = await start(t, { limits: { maxConnectionsPerIp: 5, connectionRatePerIp: undefined } });
+  const gate = lb.service('web')!.gate!;
+  for (let i = 0; i < 5000; i += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, async (_, k) => {
+        const n = i + k;
+        const c = await dial({ port, localAddress: `127.1.${n >> 8}.${(n & 255) || 1}` });
+        const end = closed(c);
+        c.end();
+        await end;
+      }),
+    );
+  }
+  // 5,000 sources went through; each entry carries nothing once its connection ended, and the table keeps at most 100,000.
+  assert.ok(gate.trackedIps <= 5000, `${gate.trackedIps} entries`);
+  assert.equal(await rejected(lb, 'per-ip-connections'), 0);
+});
+
+test('flags: --deny and --max-conns-per-ip for the flags-only service', T, async (t) => {
+  const echo = await startDemoBackend('echo');
+  t.after(() => echo.close());
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--health-interval', '0',
+    '--backend', `127.0.0.1:${echo.address.port}`, '--deny', '127.0.0.2/32', '--max-conns-per-ip', '1'], { cwd: new URL('../..', import.meta.url), stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  while (!/admin listening/.test(out)) await once(child.stdout, 'data');
+  const port = Number(/proxy listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+  assert.equal(await served(port, '127.0.0.2'), false);
+  assert.equal((await httpGet(port, '127.0.0.1')).trim(), 'hello from echo');
+});
