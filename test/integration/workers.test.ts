@@ -3,7 +3,7 @@
  * changes reaching every worker, counters summed over workers, and a killed
  * worker replaced while the other keeps serving.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,16 +22,21 @@ function children(pid: number): number[] {
   }
 }
 
-
-test('two workers serve, share admin changes, sum counters, and survive a worker dying', async (t) => {
+/** `--workers 2 --demo --algo rr` on ephemeral ports; resolves once the demo backends are registered. */
+async function startWorkers(t: TestContext, healthInterval: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--workers', '2', '--demo', '--algo', 'rr',
-    '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--health-interval', '100ms', '--log-level', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--health-interval', healthInterval, '--log-level', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   while (!/demo-3/.test(out)) await once(child.stdout, 'data');
   const port = Number(/proxy listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
   const admin = `http://127.0.0.1:${/admin listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]}`;
+  return { child, port, admin };
+}
+
+test('two workers serve, share admin changes, sum counters, and survive a worker dying', async (t) => {
+  const { child, port, admin } = await startWorkers(t, '100ms');
   const backends = async () => ((await (await fetch(`${admin}/backends`)).json()) as { data: { backends: Array<{ id: string; address: string; totalConnections: number; health: string }> } }).data.backends;
 
   const workers = children(child.pid!).filter((pid) => pid !== undefined);
@@ -72,14 +77,7 @@ test('two workers serve, share admin changes, sum counters, and survive a worker
 });
 
 test('a worker killed with SIGKILL keeps every count it reported: only its last 200 ms can be lost (the stated bound)', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--workers', '2', '--demo', '--algo', 'rr',
-    '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--health-interval', '0', '--log-level', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => child.kill('SIGKILL'));
-  let out = '';
-  child.stdout.on('data', (c) => (out += c));
-  while (!/demo-3/.test(out)) await once(child.stdout, 'data');
-  const port = Number(/proxy listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
-  const admin = `http://127.0.0.1:${/admin listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]}`;
+  const { child, port, admin } = await startWorkers(t, '0');
   const counts = async () => {
     const metrics = await (await fetch(`${admin}/metrics`)).text();
     const accepted = Number(/^fulcrum_connections_accepted_total\{service="default"\} (\d+)/m.exec(metrics)?.[1]);
