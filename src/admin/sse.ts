@@ -12,9 +12,12 @@
  * without limit. While its socket is congested (`write()` said false, no
  * 'drain' yet) it is sent no snapshots (the next one supersedes them anyway)
  * and they are counted as skipped; events are still queued, since they
- * cannot be rebuilt, but once its queue (`writableLength`) passes
- * `maxBufferedBytes` it is disconnected and counted as dropped. It may
- * reconnect with its Last-Event-ID and be replayed what it missed.
+ * cannot be rebuilt. It is disconnected, and counted as dropped, once its
+ * queue (`writableLength`) passes `maxBufferedBytes`, or once it has been
+ * congested for `maxStallMs` (a client that never reads would otherwise
+ * keep its stream, and a slot, forever). So a stream holds at most
+ * `maxBufferedBytes` plus one frame. A dropped client may reconnect with
+ * its Last-Event-ID and be replayed what it missed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventBus, FulcrumEvent } from '../observability/events.ts';
@@ -27,6 +30,8 @@ export interface SseOptions {
   readonly intervalMs?: number;
   /** Bytes queued for one client past which it is disconnected. @default 1 MiB */
   readonly maxBufferedBytes?: number;
+  /** How long a client may stay congested (not taking what was written) before it is disconnected. @default 15 s */
+  readonly maxStallMs?: number;
   /** Streams open at once; more get 503. @default 32 */
   readonly maxClients?: number;
   /** Extra response headers (e.g. the Content-Security-Policy). */
@@ -46,7 +51,8 @@ export interface SseStats {
 
 interface Client {
   readonly res: ServerResponse;
-  congested: boolean;
+  /** Since when (performance.now()) the socket has not taken what was written; undefined when it has. */
+  congestedSince: number | undefined;
 }
 
 export class SseHub {
@@ -54,6 +60,7 @@ export class SseHub {
   readonly #bus: EventBus | undefined;
   readonly #intervalMs: number;
   readonly #maxBuffered: number;
+  readonly #maxStallMs: number;
   readonly #maxClients: number;
   readonly #headers: Readonly<Record<string, string>>;
   readonly #clients = new Set<Client>();
@@ -69,6 +76,7 @@ export class SseHub {
     this.#bus = options.bus;
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
+    this.#maxStallMs = options.maxStallMs ?? 15_000;
     this.#maxClients = options.maxClients ?? 32;
     this.#headers = options.headers ?? {};
   }
@@ -92,11 +100,11 @@ export class SseHub {
       'x-accel-buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    const client: Client = { res, congested: false };
+    const client: Client = { res, congestedSince: undefined };
     this.#clients.add(client);
     res.on('close', () => this.#remove(client));
     res.on('drain', () => {
-      client.congested = false;
+      client.congestedSince = undefined;
     });
     // The retry hint, then what was missed, then the state as of now.
     let head = `retry: 1000\n\n`;
@@ -137,9 +145,11 @@ export class SseHub {
   }
 
   #broadcast(frame: string, mustSend: boolean): void {
+    const now = performance.now();
     for (const c of this.#clients) {
-      if (c.congested && !mustSend) {
-        this.#skipped++;
+      if (c.congestedSince !== undefined && !mustSend) {
+        if (now - c.congestedSince > this.#maxStallMs) this.#drop(c);
+        else this.#skipped++;
         continue;
       }
       this.#write(c, frame);
@@ -149,12 +159,14 @@ export class SseHub {
   #write(client: Client, frame: string): void {
     const { res } = client;
     if (res.destroyed) return;
-    if (!res.write(frame)) client.congested = true;
-    if (res.writableLength > this.#maxBuffered) {
-      this.#dropped++;
-      res.destroy();
-      this.#remove(client);
-    }
+    if (!res.write(frame)) client.congestedSince ??= performance.now();
+    if (res.writableLength > this.#maxBuffered) this.#drop(client);
+  }
+
+  #drop(client: Client): void {
+    this.#dropped++;
+    client.res.destroy();
+    this.#remove(client);
   }
 
   #remove(client: Client): void {
