@@ -144,9 +144,10 @@ export class ServiceView {
     tr.dataset.health = b.health;
     tr.dataset.state = b.state;
     if (flipped) {
-      tr.classList.remove('flip');
-      void tr.offsetWidth; // restart the animation
+      // Highlighted at once, then faded back over the CSS transition.
       tr.classList.add('flip');
+      clearTimeout(row.flipTimer);
+      row.flipTimer = setTimeout(() => tr.classList.remove('flip'), 1500);
     }
     COLUMNS.forEach((c, i) => {
       if (c.weightForm) {
