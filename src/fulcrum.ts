@@ -17,6 +17,7 @@ import { DEFAULT_SERVICE, type FulcrumConfig, type ServiceConfig } from './confi
 import { formatHostPort, type BackendSpec } from './config/parse.ts';
 import { FulcrumError } from './errors.ts';
 import type { HealthStats } from './health/monitor.ts';
+import { EventBus } from './observability/events.ts';
 import { silentLogger, type Logger } from './observability/log.ts';
 import { createMetrics, ReloadStats, type Metrics } from './observability/metrics.ts';
 import type { ProxyStats } from './observability/stats.ts';
@@ -64,6 +65,8 @@ export class Fulcrum {
   readonly metrics: Metrics;
   readonly admin: AdminServer;
   readonly reloads = new ReloadStats();
+  /** Flips, admin changes and reloads, for the dashboard's stream. */
+  readonly events = new EventBus();
   #config: FulcrumConfig;
   readonly #services = new Map<string, Service>();
   readonly #env: ServiceEnv;
@@ -135,11 +138,13 @@ export class Fulcrum {
         const summary = await this.apply(next);
         this.reloads.succeeded(this.#env.now());
         this.log.info({ ...summary }, 'config reloaded');
+        this.events.reloaded({ ok: true, summary });
         return summary;
       } catch (err) {
         this.reloads.failed(this.#env.now());
         const errors = err instanceof ReloadError ? err.errors : [(err as Error).message];
         for (const e of errors) this.log.error({ error: e }, 'reload refused; nothing changed');
+        this.events.reloaded({ ok: false, errors });
         throw err;
       }
     });
@@ -212,6 +217,7 @@ export class Fulcrum {
       } else {
         service = fresh.find((f) => f.config.name === config.name)!.service;
         service.start(bound.get(service)!);
+        this.events.watch(service);
         service.log.info({ listen: formatHostPort({ host: service.address!.address, port: service.address!.port }), algo: config.algo, backends: config.backends.length }, 'service started');
       }
       ordered.set(config.name, service);

@@ -34,8 +34,10 @@ echo "pack-check: from /, fulcrum validate: $summary"
 exec 3< <(exec "$fulcrum" --demo --workers 2 --listen 127.0.0.1:0 --admin 127.0.0.1:0 --log-level warn)
 pid=$!
 port=
+admin=
 while IFS= read -r -t 60 line <&3; do
   [[ $line =~ proxy\ listening\ on\ 127\.0\.0\.1:([0-9]+) ]] && port=${BASH_REMATCH[1]}
+  [[ $line =~ admin\ listening\ on\ 127\.0\.0\.1:([0-9]+) ]] && admin=${BASH_REMATCH[1]}
   [[ $line == *demo-3* ]] && break
 done
 [[ -n $port ]] || fail "fulcrum --demo printed no listening line"
@@ -44,6 +46,13 @@ workers=$(pgrep -c -P "$pid" || true)
 answer=$(curl -sS --max-time 5 "http://127.0.0.1:$port/")
 [[ $answer == "hello from demo-"* ]] || fail "curl through the proxy answered '$answer'"
 echo "pack-check: from /, fulcrum --demo --workers 2 answered: $answer"
+# The dashboard's files ship, and uPlot resolves from the installed package's dependencies.
+[[ -n $admin ]] || fail "fulcrum --demo printed no admin listening line"
+for path in / /dashboard/app.js /dashboard/vendor/uPlot.esm.js; do
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$admin$path")
+  [[ $code == 200 ]] || fail "GET $path on the admin port answered $code"
+done
+echo "pack-check: the dashboard and uPlot are served from the install"
 
 # The shipped systemd unit, pointed at this install (verify wants ExecStart to exist).
 if command -v systemd-analyze >/dev/null; then

@@ -11,11 +11,16 @@ import { sleep, spawnGroup, stopGroup, type Spawned } from './children.ts';
 import { HOST, findExecutable, freePort, httpGet, lastLines, waitForPort } from './net-util.ts';
 import { haproxyConf, nginxBackendConf, nginxStreamConf } from './configs.ts';
 import { fdLimit } from './proc.ts';
+import { openDashboard } from './dashboard-client.ts';
 import { checkoutRevision, isRevisionTarget, REVISION_PREFIX, type RevisionTarget } from './revision.ts';
 
-export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'haproxy', 'nginx'] as const;
-/** `raw` is asked for by name: it measures Node itself, not a balancer anyone would run. */
-export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw');
+export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum+dashboard', 'haproxy', 'nginx'] as const;
+/**
+ * `raw` is asked for by name: it measures Node itself, not a balancer anyone
+ * would run. So is `fulcrum+dashboard`: Fulcrum with a dashboard open (an SSE
+ * client on its admin port's /events for the whole run), to compare with `fulcrum`.
+ */
+export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw' && t !== 'fulcrum+dashboard');
 export type BuiltinTarget = (typeof TARGET_NAMES)[number];
 /**
  * `script:PATH`: any proxy script with bench/minimal-proxy.ts's command line
@@ -68,8 +73,8 @@ const READY_MS = 10_000;
 const FULCRUM_READY_MS = 30_000;
 
 /** Fulcrum's entry point in `repo` (this checkout, or a `fulcrum@REV` worktree) with the flags every Fulcrum target gets. */
-function fulcrumCommand(repo: string, ctx: TargetContext, port: number): [string, string[]] {
-  const args = ['--listen', `${HOST}:${port}`, '--admin', `${HOST}:0`, '--algo', 'rr', '--backend', `${HOST}:${ctx.backend.port}`];
+function fulcrumCommand(repo: string, ctx: TargetContext, port: number, adminPort = 0): [string, string[]] {
+  const args = ['--listen', `${HOST}:${port}`, '--admin', `${HOST}:${adminPort}`, '--algo', 'rr', '--backend', `${HOST}:${ctx.backend.port}`];
   return nodeScript(repo, 'src/main.ts', [...args, '--health-interval', '0', '--log-level', 'warn', ...ctx.fulcrumArgs]);
 }
 
@@ -154,7 +159,7 @@ export async function startBackend(tmp: string, repo: string, preferNode: boolea
 type Starter = (ctx: TargetContext, port: number) => Promise<[string, string[]] | string>;
 
 /** Each returns the command to run, or a string saying why the target is unavailable. */
-const STARTERS: Record<Exclude<BuiltinTarget, 'direct'>, Starter> = {
+const STARTERS: Record<Exclude<BuiltinTarget, 'direct' | 'fulcrum+dashboard'>, Starter> = {
   minimal: async (ctx, port) => nodeScript(ctx.repo, 'bench/minimal-proxy.ts', [String(port), String(ctx.backend.port), HOST]),
 
   raw: async (ctx, port) => nodeScript(ctx.repo, 'bench/raw-proxy.ts', [String(port), String(ctx.backend.port), HOST]),
@@ -192,6 +197,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
     const target: Running = { name, port: ctx.backend.port, pid: undefined, stop: async () => undefined };
     return { ok: true, target };
   }
+  if (name === 'fulcrum+dashboard') return startWithDashboard(ctx);
   try {
     const port = await freePort();
     // A revision runs from its own worktree (checked out on first use; throws when it cannot be).
@@ -205,6 +211,32 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
     const fulcrum = name === 'fulcrum' || isRevisionTarget(name);
     const proc = await launch(name, cmd, port, fulcrum ? FULCRUM_READY_MS : READY_MS, cwd);
     return { ok: true, target: { name, port, pid: proc.pid, stop: () => stopGroup(proc) } };
+  } catch (err) {
+    return { ok: false, name, reason: lastLines((err as Error).message, 2) };
+  }
+}
+
+/** `fulcrum`, plus an SSE client on its /events from start to stop (a dashboard left open). */
+async function startWithDashboard(ctx: TargetContext): Promise<Started> {
+  const name = 'fulcrum+dashboard';
+  try {
+    if (!existsSync(join(ctx.repo, 'src/main.ts'))) return { ok: false, name, reason: 'src/main.ts does not exist yet' };
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const proc = await launch(name, fulcrumCommand(ctx.repo, ctx, port, adminPort), port, FULCRUM_READY_MS);
+    let client;
+    try {
+      client = await openDashboard(adminPort);
+    } catch (err) {
+      await stopGroup(proc);
+      throw err;
+    }
+    const stop = async () => {
+      const n = client.snapshots();
+      client.close();
+      await stopGroup(proc);
+      if (n === 0) console.error(`${name}: the dashboard stream sent no snapshot`);
+    };
+    return { ok: true, target: { name, port, pid: proc.pid, stop } };
   } catch (err) {
     return { ok: false, name, reason: lastLines((err as Error).message, 2) };
   }

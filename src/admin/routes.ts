@@ -3,9 +3,11 @@
  * own API (registry, addBackend, removeBackend, metrics). Nothing here knows
  * of sockets; the server (server.ts) does the HTTP around it.
  */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Backend } from '../backends/backend.ts';
 import { formatHostPort } from '../config/parse.ts';
 import { ReloadError, type ReloadSummary } from '../fulcrum.ts';
+import type { EventBus } from '../observability/events.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Service } from '../service/service.ts';
 import { HttpError, notFound } from './http-error.ts';
@@ -24,6 +26,8 @@ export interface AdminApi {
   reload(): Promise<ReloadSummary>;
   /** Prometheus exposition of the current state. */
   readonly metrics: { readonly contentType: string; render(): Promise<string> };
+  /** What happened, for the dashboard's event stream; without it the stream carries snapshots only. */
+  readonly events?: EventBus;
 }
 
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -32,13 +36,18 @@ export interface RouteContext {
   readonly api: AdminApi;
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
+  readonly headers: IncomingHttpHeaders;
   /** Reads and parses the JSON body; only handlers that take one call it. */
   body(): Promise<unknown>;
 }
 
 export type Reply =
   | { readonly status: number; readonly json: JSend }
-  | { readonly status: number; readonly text: string; readonly contentType: string };
+  | { readonly status: number; readonly text: string; readonly contentType: string }
+  /** A file (the dashboard's): status, every header, and the body (none for a 304). */
+  | { readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly raw: Buffer | undefined }
+  /** A long-lived answer (the event stream) that takes the response over. */
+  | { readonly stream: (req: IncomingMessage, res: ServerResponse) => void };
 
 export type Handler = (ctx: RouteContext) => Reply | Promise<Reply>;
 
@@ -46,6 +55,8 @@ export interface Route {
   /** Segments; one starting with ':' matches any single segment. */
   readonly path: string;
   readonly methods: Partial<Record<Method, Handler>>;
+  /** GET (and HEAD) need no token: the dashboard's page and files, which hold no data. */
+  readonly public?: boolean;
 }
 
 const ok = (data: unknown): Reply => ({ status: 200, json: success(data) });

@@ -10,6 +10,7 @@ import type { HostPort } from '../config/parse.ts';
 import type { Logger } from '../observability/log.ts';
 import { bearerAuth } from './auth.ts';
 import { readJsonBody } from './body.ts';
+import { Dashboard } from './dashboard.ts';
 import { requestGuard } from './guard.ts';
 import { asClientError, HttpError, notFound } from './http-error.ts';
 import { error, fail, sendJson, type JSend } from './jsend.ts';
@@ -29,12 +30,15 @@ export interface AdminServerOptions {
    * idle admin clients from taking the descriptors the proxy needs. @default 256
    */
   readonly maxConnections?: number;
+  /** Snapshot period of the dashboard's event stream (`GET /events`). @default 1000 */
+  readonly dashboardIntervalMs?: number;
 }
 
 export class AdminServer {
   readonly #api: AdminApi;
   readonly #log: Logger;
   readonly #routes: readonly Route[];
+  readonly dashboard: Dashboard;
   #authorized: (header: string | undefined) => boolean;
   readonly #guard: ReturnType<typeof requestGuard>;
   readonly #server: Server;
@@ -43,7 +47,8 @@ export class AdminServer {
   constructor(options: AdminServerOptions) {
     this.#api = options.api;
     this.#log = options.log;
-    this.#routes = options.routes ?? ROUTES;
+    this.dashboard = new Dashboard({ api: options.api, intervalMs: options.dashboardIntervalMs });
+    this.#routes = options.routes ?? [...ROUTES, ...this.dashboard.routes];
     this.#authorized = bearerAuth(options.token);
     this.#guard = requestGuard(options.allowedHosts ?? []);
     this.#server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
@@ -84,6 +89,7 @@ export class AdminServer {
     this.#closing ??= new Promise<void>((resolve) => {
       const server = this.#server;
       if (!server.listening) return resolve();
+      this.dashboard.close(); // event streams never end on their own
       const timer = setTimeout(() => server.closeAllConnections(), graceMs).unref();
       server.close(() => {
         clearTimeout(timer);
@@ -105,12 +111,13 @@ export class AdminServer {
       const { path, query, authority } = parseTarget(req.url ?? '/');
       const method = req.method ?? 'GET';
       this.#guard(req, authority);
-      if (!(method === 'GET' && path === '/healthz') && !this.#authorized(req.headers.authorization)) {
+      const match = this.#match(path);
+      const open = (method === 'GET' && path === '/healthz') || ((method === 'GET' || method === 'HEAD') && match?.route.public === true);
+      if (!open && !this.#authorized(req.headers.authorization)) {
         throw new HttpError(401, 'ERR_UNAUTHORIZED', 'missing or invalid bearer token (send "Authorization: Bearer <token>")', {
           headers: { 'www-authenticate': 'Bearer realm="fulcrum-admin"' },
         });
       }
-      const match = this.#match(path);
       if (!match) throw notFound(`no such endpoint: ${path.slice(0, 128)}`);
       // HEAD is GET without the body; node:http leaves the body out of a HEAD answer by itself.
       const handler = match.route.methods[(method === 'HEAD' ? 'GET' : method) as Method];
@@ -118,8 +125,14 @@ export class AdminServer {
         const allow = Object.keys(match.route.methods).join(', ');
         throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', `${method.slice(0, 16)} is not allowed on ${path} (use ${allow})`, { headers: { allow } });
       }
-      const reply = await handler({ api: this.#api, params: match.params, query, body: () => readJsonBody(req) });
+      const reply = await handler({ api: this.#api, params: match.params, query, headers: req.headers, body: () => readJsonBody(req) });
+      if ('stream' in reply) return reply.stream(req, res);
       if ('json' in reply) return sendJson(res, reply.status, reply.json);
+      if ('raw' in reply) {
+        res.writeHead(reply.status, reply.headers);
+        res.end(reply.raw);
+        return;
+      }
       res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.text), 'cache-control': 'no-store' });
       res.end(reply.text);
     } catch (err) {

@@ -152,7 +152,7 @@ const BAD: BadCase[] = [
   { name: 'healthz with POST', method: 'POST', path: '/healthz', status: 405, title: /^POST is not allowed/, allow: 'GET' },
   { name: 'an unknown path', method: 'GET', path: '/nope', status: 404, title: /^no such endpoint: \/nope/ },
   { name: 'a trailing slash', method: 'GET', path: '/backends/', status: 404, title: /^no such endpoint/ },
-  { name: 'the root', method: 'GET', path: '/', status: 404, title: /^no such endpoint/ },
+  { name: 'the root (the dashboard) with POST', method: 'POST', path: '/', body: {}, status: 405, title: /^POST is not allowed on \// , allow: 'GET' },
   { name: 'an unknown backend', method: 'GET', path: '/backends/0123456789', status: 404, title: /^no backend with id "0123456789"/ },
   { name: 'patch of an unknown backend', method: 'PATCH', path: '/backends/0123456789', body: { weight: 2 }, status: 404, title: /^no backend with id/ },
   { name: 'delete of an unknown backend', method: 'DELETE', path: '/backends/0123456789', status: 404, title: /^no backend with id/ },
