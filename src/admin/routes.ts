@@ -126,7 +126,8 @@ const SERVICE_ROUTES: readonly Route[] = [
         const spec = parseRegister(await ctx.body());
         const existing = service.registry.getByKey(formatHostPort(spec));
         const weight = spec.weight ?? existing?.weight ?? 1;
-        const { backend, created } = service.addBackend({ host: spec.host, port: spec.port, weight });
+        const maxConnections = spec.maxConnections ?? existing?.maxConnections ?? 0;
+        const { backend, created } = service.addBackend({ host: spec.host, port: spec.port, weight, maxConnections });
         if (!created) service.log.info({ backend: backend.key, weight }, 'backend re-registered');
         return ok({ backend: backend.toJSON(), created });
       },

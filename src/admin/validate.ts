@@ -16,6 +16,8 @@ const ADMIN_STATES: readonly AdminState[] = ['active', 'draining'];
 export interface RegisterSpec extends HostPort {
   /** Undefined when not given: 1 for a new backend, unchanged for an existing one. */
   readonly weight: number | undefined;
+  /** Undefined when not given: no limit for a new backend, unchanged for an existing one. */
+  readonly maxConnections: number | undefined;
 }
 
 export interface BackendPatch {
@@ -25,9 +27,9 @@ export interface BackendPatch {
 
 /** `{"address": …, "weight"?: …}` */
 export function parseRegister(body: unknown): RegisterSpec {
-  const o = fields(body, ['address', 'weight']);
+  const o = fields(body, ['address', 'weight', 'maxConnections']);
   const address = parseAddress(o.address);
-  return { ...address, weight: o.weight === undefined ? undefined : weight(o.weight) };
+  return { ...address, weight: o.weight === undefined ? undefined : weight(o.weight), maxConnections: o.maxConnections === undefined ? undefined : maxConnections(o.maxConnections) };
 }
 
 /** `{"address": …}` */
@@ -78,6 +80,13 @@ function parseAddress(value: unknown): HostPort {
   const hp = parseHostPort('address', value);
   if (hp.port === 0) throw new ConfigError('address', `${preview(value)} has port 0, which no backend listens on (use 1-65535)`);
   return hp;
+}
+
+function maxConnections(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 10_000_000) {
+    throw new ConfigError('maxConnections', `${preview(value)} is invalid (use an integer 0-10000000; 0: no limit)`);
+  }
+  return value;
 }
 
 function weight(value: unknown): number {

@@ -35,6 +35,8 @@ export class Backend {
   removed = false;
   /** Declared in the config file, or registered over the admin API. */
   origin: BackendOrigin = 'api';
+  /** Connections it takes at once; a full backend is skipped, outside the strategy, as an unready one is. 0: no limit. */
+  maxConnections = 0;
 
   /** The table holding `active`: its registry's (one per service), so least-connections scans one service's counts. */
   readonly counts: SlotTable;
@@ -92,6 +94,7 @@ export class Backend {
       origin: this.origin,
       health: this.health,
       activeConnections: this.active,
+      maxConnections: this.maxConnections,
       totalConnections: this.total,
       failedConnections: this.failed,
       bytesIn: this.bytesIn,

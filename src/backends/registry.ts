@@ -55,6 +55,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   readonly #removing = new Set<Backend>();
   #set: BackendSet;
   #readyCount = 0;
+  /** Registered backends with a `maxConnections`. */
+  #limitedCount = 0;
   /** Registered backends in registration order; rebuilt lazily after a membership change. */
   #members: readonly Backend[] | undefined = Object.freeze([]);
   /** A rebuild is owed (changes came faster than rebuilds may run); `#timer` runs it. */
@@ -140,6 +142,17 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return (this.#members ??= Object.freeze([...this.#byKey.values()]));
   }
 
+  /** Whether some backend has a `maxConnections`: only then does the data plane ask about room. */
+  get limited(): boolean {
+    return this.#limitedCount > 0;
+  }
+
+  #setMaxConnections(backend: Backend, max: number): void {
+    if (backend.maxConnections === max) return;
+    this.#limitedCount += (max > 0 ? 1 : 0) - (backend.maxConnections > 0 ? 1 : 0);
+    backend.maxConnections = max;
+  }
+
   /** Whether a rebuild is owed: the picker trails a change made within the last gap. */
   get pending(): boolean {
     return this.#dirty;
@@ -185,6 +198,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (existing) {
       // A file entry takes over a backend registered over the API; the API never takes one from the file.
       if (origin === 'file') existing.origin = 'file';
+      if (spec.maxConnections !== undefined) this.#setMaxConnections(existing, spec.maxConnections);
       if (existing.weight !== spec.weight) {
         existing.weight = spec.weight;
         this.#rebuild();
@@ -193,6 +207,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     }
     const probe = new Backend(spec, this.#initialHealth, this.counts, this.#idLength(key));
     probe.origin = origin;
+    this.#setMaxConnections(probe, spec.maxConnections ?? 0);
     this.#byKey.set(probe.key, probe);
     this.#members = undefined;
     this.#byId.set(probe.id, probe);
@@ -227,6 +242,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.#members = undefined;
     this.#byId.delete(backend.id);
     backend.removed = true;
+    this.#setMaxConnections(backend, 0);
     backend.updateReady();
     if (backend.active > 0) this.#removing.add(backend);
     this.#recount();

@@ -46,6 +46,8 @@ export interface ProxyCounters {
   readonly rejectedDenied: number;
   readonly rejectedPerIpConnections: number;
   readonly rejectedPerIpRate: number;
+  readonly rejectedQueueFull: number;
+  readonly rejectedQueueTimeout: number;
 }
 
 export interface ServiceCounters {

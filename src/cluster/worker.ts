@@ -11,7 +11,9 @@ import { createLogger, type Logger } from '../observability/log.ts';
 import { ProxyStats } from '../observability/stats.ts';
 import { ProxyListener } from '../proxy/listener.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
+import { Admission } from '../service/controls/admission.ts';
 import { ClientGate } from '../service/controls/gate.ts';
+import { admissionOf } from '../service/service.ts';
 import { createStrategy } from '../strategies/index.ts';
 import { LOG_FORMAT_ENV, LOG_LEVEL_ENV, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ServiceState, type ToWorker } from './messages.ts';
 
@@ -48,6 +50,7 @@ class ReplicaService {
   readonly observer: ConnectObserver;
   settings: ServiceSettings;
   gate: ClientGate | undefined;
+  readonly admission: Admission;
   readonly listeners = new Map<number, ProxyListener>();
   /** The listener new settings go to: the last one opened. */
   current: ProxyListener | undefined;
@@ -57,6 +60,7 @@ class ReplicaService {
     this.log = log.child({ service: state.name });
     this.settings = state.settings;
     this.gate = ClientGate.from(state.settings);
+    this.admission = new Admission(admissionOf(state.settings));
     this.registry = new Registry({ strategy: strategyOf(state.settings), initialHealth: 'up' });
     this.observer = new ForwardingObserver(state.name);
   }
@@ -67,7 +71,10 @@ class ReplicaService {
     if (prev.algo !== state.settings.algo || prev.stickyTtlMs !== state.settings.stickyTtlMs || prev.stickyMaxEntries !== state.settings.stickyMaxEntries) {
       this.registry.setStrategy(strategyOf(state.settings));
     }
-    if (JSON.stringify(prev) !== JSON.stringify(state.settings)) this.current?.setSettings(state.settings);
+    if (JSON.stringify(prev) !== JSON.stringify(state.settings)) {
+      this.current?.setSettings(state.settings);
+      this.admission.configure(admissionOf(state.settings));
+    }
     if (ClientGate.keyOf(state.settings) !== ClientGate.keyOf(prev)) {
       this.gate = ClientGate.from(state.settings);
       if (this.current) this.current.gate = this.gate;
@@ -133,7 +140,7 @@ export async function runWorker(): Promise<void> {
   const listen = async (lid: number, name: string, address: { host: string; port: number }) => {
     const service = services.get(name);
     if (!service) return send({ t: 'listen-failed', lid, code: 'ERR_UNKNOWN_SERVICE', message: `no service "${name}" in this worker` });
-    const listener = new ProxyListener({ registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, ...service.settings });
+    const listener = new ProxyListener({ registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, admission: service.admission, ...service.settings });
     listener.gate = service.gate; // before it accepts anything
     try {
       const bound = await listener.listen(address);

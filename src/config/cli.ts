@@ -36,6 +36,9 @@ const SERVICE_FLAGS: Readonly<Record<string, string>> = {
   'health-http': 'defaults.health.http',
   'max-fails': 'defaults.passive.maxFails',
   'eject-time': 'defaults.passive.ejectTime',
+  'max-connections': 'services[].maxConnections',
+  'queue-size': 'defaults.queue.size',
+  'queue-timeout': 'defaults.queue.timeout',
   'max-conns-per-ip': 'defaults.limits.maxConnectionsPerIp',
   'conn-rate-per-ip': 'defaults.limits.connectionRatePerIp',
   allow: 'defaults.allow or services[].allow',
@@ -82,6 +85,9 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('workers', { type: 'string', default: '1', describe: 'data-plane processes ("auto" = one per CPU)' })
     .option('demo', { type: 'boolean', default: false, describe: 'also start three demo backends on loopback and register them' })
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
+    .option('max-connections', { type: 'string', default: '0', describe: 'connections the service serves at once; more wait in its queue (0: no limit)' })
+    .option('queue-size', { type: 'string', default: '1024', describe: 'clients that may wait while the service or every ready backend is full (0: refuse at once)' })
+    .option('queue-timeout', { type: 'string', default: '5s', describe: 'how long a client may wait in the queue before it is refused' })
     .option('max-conns-per-ip', { type: 'string', default: '0', describe: 'open connections one client IP may hold (0: no limit)' })
     .option('conn-rate-per-ip', { type: 'string', describe: 'new connections per client IP, e.g. 50/s or 600/m (a token bucket)' })
     .option('allow', { type: 'string', array: true, default: [] as string[], describe: 'client address or CIDR let in; with any, the rest is refused (repeatable)' })
@@ -189,6 +195,8 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
       maxConnectionsPerIp: int('max-conns-per-ip', one('max-conns-per-ip', args['max-conns-per-ip']), 0, 1_000_000),
       connectionRatePerIp: args['conn-rate-per-ip'] === undefined ? undefined : parseRate('--conn-rate-per-ip', one('conn-rate-per-ip', args['conn-rate-per-ip'])),
     },
+    maxConnections: int('max-connections', one('max-connections', args['max-connections']), 0, 10_000_000),
+    queue: { size: int('queue-size', one('queue-size', args['queue-size']), 0, 1_000_000), timeoutMs: duration('queue-timeout') },
     allow: Object.freeze(args.allow.map((c) => parseCidr('--allow', String(c)))),
     deny: Object.freeze(args.deny.map((c) => parseCidr('--deny', String(c)))),
   });

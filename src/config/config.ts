@@ -29,10 +29,21 @@ export interface ServiceSettings {
   readonly health: HealthConfig;
   readonly passive: PassiveHealthConfig;
   readonly limits: ClientLimits;
+  /** Connections the service serves at once; 0: no limit. @default 0 */
+  readonly maxConnections: number;
+  /** Where clients wait while the service, or every ready backend, is full. */
+  readonly queue: QueueConfig;
   /** Client prefixes let in; empty: everyone (unless denied). */
   readonly allow: readonly Cidr[];
   /** Client prefixes refused; wins over `allow`. */
   readonly deny: readonly Cidr[];
+}
+
+export interface QueueConfig {
+  /** Clients that may wait; 0: a full service refuses at once. @default 1024 */
+  readonly size: number;
+  /** How long one may wait before it is refused. @default 5000 */
+  readonly timeoutMs: number;
 }
 
 /** Per-client-IP limits (nginx `limit_conn`, HAProxy stick-table rates). */
@@ -112,6 +123,8 @@ export const SERVICE_DEFAULTS: ServiceSettings = Object.freeze({
   health: Object.freeze({ intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3, httpPath: undefined }),
   passive: Object.freeze({ maxFails: 3, ejectBaseMs: 5000, ejectMaxMs: 300_000 }),
   limits: Object.freeze({ maxConnectionsPerIp: 0, connectionRatePerIp: undefined }),
+  maxConnections: 0,
+  queue: Object.freeze({ size: 1024, timeoutMs: 5000 }),
   allow: Object.freeze([]),
   deny: Object.freeze([]),
 });
@@ -134,7 +147,12 @@ export type ProcessSettings = Omit<FulcrumConfig, 'services' | 'configFile'>;
 
 /** A frozen service from a partial one. */
 export function makeService(
-  overrides: Partial<Omit<ServiceConfig, 'health' | 'passive' | 'limits'>> & { health?: Partial<HealthConfig>; passive?: Partial<PassiveHealthConfig>; limits?: Partial<ClientLimits> } = {},
+  overrides: Partial<Omit<ServiceConfig, 'health' | 'passive' | 'limits' | 'queue'>> & {
+    health?: Partial<HealthConfig>;
+    passive?: Partial<PassiveHealthConfig>;
+    limits?: Partial<ClientLimits>;
+    queue?: Partial<QueueConfig>;
+  } = {},
 ): ServiceConfig {
   return Object.freeze({
     ...SERVICE_DEFAULTS,
@@ -145,14 +163,16 @@ export function makeService(
     health: Object.freeze({ ...SERVICE_DEFAULTS.health, ...overrides.health }),
     passive: Object.freeze({ ...SERVICE_DEFAULTS.passive, ...overrides.passive }),
     limits: Object.freeze({ ...SERVICE_DEFAULTS.limits, ...overrides.limits }),
+    queue: Object.freeze({ ...SERVICE_DEFAULTS.queue, ...overrides.queue }),
   });
 }
 
 export type ConfigOverrides = Partial<ProcessSettings> &
-  Partial<Omit<ServiceConfig, 'health' | 'passive' | 'name' | 'limits'>> & {
+  Partial<Omit<ServiceConfig, 'health' | 'passive' | 'name' | 'limits' | 'queue'>> & {
     health?: Partial<HealthConfig>;
     passive?: Partial<PassiveHealthConfig>;
     limits?: Partial<ClientLimits>;
+    queue?: Partial<QueueConfig>;
     /** When given, these services; else one `default` service from the flat service fields. */
     services?: readonly ServiceConfig[];
     configFile?: string;
@@ -183,6 +203,6 @@ export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
 
 /** The settings snapshot of a service config (what its connections read). */
 export function settingsOf(service: ServiceConfig): ServiceSettings {
-  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, allow, deny } = service;
-  return Object.freeze({ algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, allow, deny });
+  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, maxConnections, queue, allow, deny } = service;
+  return Object.freeze({ algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, maxConnections, queue, allow, deny });
 }

@@ -163,6 +163,11 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
       maxConnectionsPerIp: service.limits?.maxConnectionsPerIp ?? defaults?.limits?.maxConnectionsPerIp ?? d.limits.maxConnectionsPerIp,
       connectionRatePerIp: service.limits?.connectionRatePerIp ?? defaults?.limits?.connectionRatePerIp ?? d.limits.connectionRatePerIp,
     }),
+    maxConnections: service.maxConnections ?? defaults?.maxConnections ?? d.maxConnections,
+    queue: Object.freeze({
+      size: service.queue?.size ?? defaults?.queue?.size ?? d.queue.size,
+      timeoutMs: service.queue?.timeout ?? defaults?.queue?.timeout ?? d.queue.timeoutMs,
+    }),
     allow: Object.freeze([...(service.allow ?? defaults?.allow ?? d.allow)]),
     deny: Object.freeze([...(service.deny ?? defaults?.deny ?? d.deny)]),
   };

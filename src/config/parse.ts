@@ -142,6 +142,8 @@ export function parseWeight(field: string, value: unknown): number {
 
 export interface BackendSpec extends HostPort {
   readonly weight: number;
+  /** Connections it takes at once; 0 or absent: no limit. */
+  readonly maxConnections?: number;
 }
 
 /** `host:port[@weight]` as given to `--backend`. */

@@ -18,8 +18,9 @@ export interface PrintOptions {
   readonly showSecrets?: boolean;
 }
 
-function backendText(b: BackendSpec): string {
+function backendText(b: BackendSpec): string | Record<string, unknown> {
   const address = formatHostPort(b);
+  if (b.maxConnections) return { address, weight: b.weight, maxConnections: b.maxConnections };
   return b.weight === 1 ? address : `${address}@${b.weight}`;
 }
 
@@ -49,6 +50,8 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
       maxConnectionsPerIp: s.limits.maxConnectionsPerIp,
       ...(s.limits.connectionRatePerIp && { connectionRatePerIp: `${s.limits.connectionRatePerIp.count}/${s.limits.connectionRatePerIp.periodMs === 1000 ? 's' : 'm'}` }),
     },
+    maxConnections: s.maxConnections,
+    queue: { size: s.queue.size, timeout: formatDuration(s.queue.timeoutMs) },
     ...(s.allow.length > 0 && { allow: s.allow.map(formatCidr) }),
     ...(s.deny.length > 0 && { deny: s.deny.map(formatCidr) }),
     backends: s.backends.map(backendText),
@@ -74,7 +77,7 @@ export function printConfig(config: FulcrumConfig, options: PrintOptions = {}): 
     if (isMap(node)) node.flow = true;
   }
   config.services.forEach((_, i) => {
-    for (const key of ['health', 'passive', 'limits']) {
+    for (const key of ['health', 'passive', 'limits', 'queue']) {
       const node = doc.getIn(['services', i, key], true);
       if (isMap(node)) node.flow = true;
     }

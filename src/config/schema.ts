@@ -142,6 +142,14 @@ const settingsShape = {
   health: health.optional(),
   passive: passive.optional(),
   limits: limits.optional(),
+  maxConnections: intIn(0, 10_000_000).optional().meta({ description: 'Connections the service serves at once (HAProxy `maxconn`); more wait in its queue. 0: no limit.', default: 0 }),
+  queue: z
+    .strictObject({
+      size: intIn(0, 1_000_000).optional().meta({ description: 'Clients that may wait while the service, or every ready backend, is full (first in, first out; unread, with no backend connection). 0: refuse at once.', default: SERVICE_DEFAULTS.queue.size }),
+      timeout: duration({ positive: true }).optional().meta({ description: 'How long a client may wait before it is refused.', default: formatDuration(SERVICE_DEFAULTS.queue.timeoutMs) }),
+    }, { error: typeError('a map like { size: 1024, timeout: 5s }') })
+    .optional()
+    .meta({ description: 'The queue for `maxConnections` (of the service and of its backends). A service\'s `queue` overrides `defaults.queue` key by key.' }),
   allow: cidrList('Client addresses or CIDRs let in (IPv4 and IPv6; an IPv4-mapped client matches IPv4 rules). With a list, everything else is refused.'),
   deny: cidrList('Client addresses or CIDRs refused; `deny` wins over `allow`.'),
 };
@@ -163,14 +171,15 @@ const backendObject = z
       .transform(viaParser((weight: number) => parseWeight('weight', weight)))
       .optional()
       .meta({ description: 'Relative share for the weighted strategies.', default: 1, type: 'integer', minimum: MIN_WEIGHT, maximum: MAX_WEIGHT }),
+    maxConnections: intIn(0, 10_000_000).optional().meta({ description: 'Connections this backend takes at once (HAProxy `server … maxconn`); a full backend is skipped, and when every ready one is full clients wait in the service\'s queue. 0: no limit.', default: 0 }),
   })
-  .transform(({ address, weight }) => ({ ...address, weight: weight ?? 1 }));
+  .transform(({ address, weight, maxConnections }) => ({ ...address, weight: weight ?? 1, ...(maxConnections !== undefined && maxConnections > 0 && { maxConnections }) }));
 
 const backend = z
   .union([z.string().transform(viaParser((spec: string) => parseBackendSpec('backend', spec))), backendObject], {
     error: typeError('"host:port[@weight]" or a map like { address: host:port, weight: 5 }'),
   })
-  .meta({ description: '`"host:port"`, `"host:port@weight"`, or `{ address, weight }`.' });
+  .meta({ description: '`"host:port"`, `"host:port@weight"`, or `{ address, weight, maxConnections }`.' });
 
 /** Marks repeats of the same key among the elements of a list, on `[i, ...at]`. */
 function unique<T>(ctx: z.RefinementCtx<unknown>, items: readonly T[], keyOf: (item: T) => string | undefined, at: string[], message: (key: string, first: number) => string) {

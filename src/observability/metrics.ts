@@ -110,14 +110,32 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
   perServiceCounter('fulcrum_idle_timeouts_total', 'Connections closed by the idle timeout.', (s) => s.stats.idleTimeouts);
   perServiceCounter('fulcrum_local_errors_total', 'Client connections closed because this host ran out of descriptors, ports or memory.', (s) => s.stats.localErrors);
   new Counter({
-    name: 'fulcrum_connections_rejected_total', help: 'Clients closed at once by a control, by reason: denied (allow/deny), per-ip-connections, per-ip-rate.', labelNames: ['service', 'reason'] as const, registers: [prom],
+    name: 'fulcrum_connections_rejected_total', help: 'Clients refused, by reason: denied (allow/deny), per-ip-connections, per-ip-rate, queue-full, queue-timeout, no-backend.', labelNames: ['service', 'reason'] as const, registers: [prom],
     collect() {
       this.reset();
       for (const s of services()) {
         this.inc({ service: s.name, reason: 'denied' }, s.stats.rejectedDenied);
         this.inc({ service: s.name, reason: 'per-ip-connections' }, s.stats.rejectedPerIpConnections);
         this.inc({ service: s.name, reason: 'per-ip-rate' }, s.stats.rejectedPerIpRate);
+        this.inc({ service: s.name, reason: 'queue-full' }, s.stats.rejectedQueueFull);
+        this.inc({ service: s.name, reason: 'queue-timeout' }, s.stats.rejectedQueueTimeout);
+        this.inc({ service: s.name, reason: 'no-backend' }, s.stats.noBackend);
       }
+    },
+  });
+  new Gauge({
+    name: 'fulcrum_queue_length', help: 'Clients waiting in the service\'s queue (service or every ready backend at maxConnections). In this process (the primary has none with --workers).', labelNames: serviceLabels, registers: [prom],
+    collect() {
+      this.reset();
+      for (const s of services()) this.set({ service: s.name }, s.admission.length);
+    },
+  });
+  new Gauge({
+    name: 'fulcrum_queue_oldest_wait_seconds', help: 'How long the client first in the service\'s queue has waited; 0 when none waits.', labelNames: serviceLabels, registers: [prom],
+    collect() {
+      this.reset();
+      const now = Date.now();
+      for (const s of services()) this.set({ service: s.name }, s.admission.oldestWaitMs(now) / 1000);
     },
   });
   perServiceCounter('fulcrum_accept_errors_total', 'Accepts that failed (out of descriptors and the like): the client was never served.', (s) => s.stats.acceptErrors);

@@ -23,4 +23,8 @@ export class ProxyStats {
   rejectedPerIpConnections = 0;
   /** Clients refused by `limits.connectionRatePerIp`. */
   rejectedPerIpRate = 0;
+  /** Clients refused because the service's queue was full. */
+  rejectedQueueFull = 0;
+  /** Clients refused because they waited in the queue for `queue.timeout`. */
+  rejectedQueueTimeout = 0;
 }

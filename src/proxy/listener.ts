@@ -15,6 +15,7 @@ import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import type { HostPort } from '../config/parse.ts';
 import { LimitedLog } from '../observability/limited-log.ts';
+import { Admission } from '../service/controls/admission.ts';
 import type { ClientGate } from '../service/controls/gate.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
@@ -31,6 +32,8 @@ export interface ListenerSettings {
 }
 
 export interface ProxyListenerOptions extends ListenerSettings {
+  /** The service's connection limit and queue; a listener of its own (none: no limit) when absent. */
+  readonly admission?: Admission;
   readonly registry: Registry;
   readonly stats: ProxyStats;
   readonly log: Logger;
@@ -55,6 +58,8 @@ export class ProxyListener implements SessionHost {
   settings: SessionSettings;
   /** The service's client controls, read by each new session; undefined when none is set. */
   gate: ClientGate | undefined = undefined;
+  /** The service's connection limit and queue, shared with its other listeners. */
+  readonly admission: Admission;
   readonly #sweeper: Sweeper;
   readonly sessions = new SessionList<Session>();
   readonly #server: Server;
@@ -70,6 +75,7 @@ export class ProxyListener implements SessionHost {
     this.log = options.log;
     this.observer = options.observer;
     this.limited = new LimitedLog(options.log);
+    this.admission = options.admission ?? new Admission({ maxConnections: 0, queueSize: 0, queueTimeoutMs: 0 });
     this.settings = sessionSettings(options);
     this.#sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs);
     this.#server = createServer();

@@ -15,6 +15,7 @@ import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import { BackendConnectError, LOCAL_ERRNOS } from '../errors.ts';
 import type { LimitedLog } from '../observability/limited-log.ts';
+import type { Admission, Waiting } from '../service/controls/admission.ts';
 import type { ClientGate } from '../service/controls/gate.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
@@ -55,6 +56,8 @@ export interface SessionHost {
   readonly settings: SessionSettings;
   /** The service's client controls (allow/deny, per-IP limits); undefined when none is set. */
   readonly gate: ClientGate | undefined;
+  /** The service's connection limit and queue. */
+  readonly admission: Admission;
   /** Open sessions; a session adds itself on start and leaves through `release`. */
   readonly sessions: SessionList<Session>;
   /** Called once per session, when both its sides are closed. */
@@ -62,12 +65,16 @@ export interface SessionHost {
 }
 
 const isReady: Accept = (b) => b.ready;
+/** Ready and under its own `maxConnections`: asked instead of `isReady` only while some backend of the service has a limit. */
+const isReadyWithRoom: Accept = (b) => b.ready && (b.maxConnections === 0 || b.active < b.maxConnections);
 
 const CONNECTING = 0;
 const RELAYING = 1;
 const DONE = 2;
+/** Waiting in the service's queue: no backend connection, the client not read. */
+const QUEUED = 3;
 
-export class Session extends Relay implements PickContext, Swept, Dialing, Listed<Session> {
+export class Session extends Relay implements PickContext, Swept, Dialing, Listed<Session>, Waiting {
   readonly #host: SessionHost;
   readonly #settings: SessionSettings;
   /** The backend of the current attempt; after connect, of the relay. */
@@ -75,6 +82,10 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   #clientIp: string | undefined;
   /** The gate that let this client in, to give its per-IP slot back (undefined when none was asked). */
   #gate: ClientGate | undefined;
+  /** Holds one of the service's connection slots (from its first pick to its end). */
+  #holdsSlot = false;
+  /** Epoch ms it joined the queue. */
+  queuedSince = 0;
   #tried: Backend[] | undefined;
   #attempts = 0;
   #phase = CONNECTING;
@@ -148,6 +159,10 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   }
 
   connectTimedOut(): void {
+    if (this.#phase === QUEUED) {
+      this.#host.admission.remove(this);
+      return this.#refuse('queue-timeout');
+    }
     if (this.#phase !== CONNECTING || this.upstream === undefined) return;
     try {
       if (attemptTimedOut(this)) return; // a name's next address
@@ -159,24 +174,43 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
 
   #attempt(): void {
     const host = this.#host;
+    const admission = host.admission;
+    if (!this.#holdsSlot && admission.full) return this.#enqueue(admission);
     const registry = host.registry;
-    const picker = registry.set.picker;
-    const tried = this.#tried;
-    let backend = picker.pick(this, tried ? (b) => b.ready && !tried.includes(b) : isReady);
-    if (!backend && registry.readyCount === 0) {
-      // Panic mode, as Envoy has it: better to try a backend believed down than to refuse outright.
-      backend = picker.pick(this, (b) => b.enabled && !(tried?.includes(b) ?? false));
-      if (backend) host.stats.panic++;
-    }
+    const backend = this.#pick(registry.limited ? isReadyWithRoom : isReady);
     if (!backend) {
       // A coalesced rebuild still owed (registry.ts) may hold the backend this connection needs: build it now, once.
       if (registry.pending) {
         registry.flush();
         return this.#attempt();
       }
+      // Every ready backend is at its own limit: wait for one to have room, as HAProxy queues on a server's maxconn.
+      if (registry.limited && this.#pick(isReady, false) !== undefined) return this.#enqueue(admission);
       return this.#noBackend();
     }
+    this.#dial(backend);
+  }
 
+  /** The strategy's preference among the backends `accept` allows and this connection has not tried; in panic mode, any enabled one. */
+  #pick(accept: Accept, panic = true): Backend | undefined {
+    const host = this.#host;
+    const registry = host.registry;
+    const picker = registry.set.picker;
+    const tried = this.#tried;
+    let backend = picker.pick(this, tried ? (b) => accept(b) && !tried.includes(b) : accept);
+    if (!backend && panic && registry.readyCount === 0) {
+      // Panic mode, as Envoy has it: better to try a backend believed down than to refuse outright.
+      backend = picker.pick(this, (b) => b.enabled && !(tried?.includes(b) ?? false));
+      if (backend) host.stats.panic++;
+    }
+    return backend;
+  }
+
+  #dial(backend: Backend): void {
+    if (!this.#holdsSlot) {
+      this.#holdsSlot = true;
+      this.#host.admission.active++;
+    }
     this.#attempts++;
     this.backend = backend;
     backend.active++;
@@ -184,6 +218,31 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     // dial opens `this.upstream` (a new handle per address tried); from then on, whatever happens closes it.
     const err = dial(this, backend.host, backend.port);
     if (err !== 0) this.dialed(this.upstream!, errnoName(err));
+  }
+
+  /** Joins the service's queue, or is refused when the line is full. */
+  #enqueue(admission: Admission): void {
+    if (this.#phase === QUEUED) return; // tried again from the queue, and still no room: it keeps its place
+    if (!admission.enqueue(this)) return this.#refuse('queue-full');
+    this.#phase = QUEUED;
+    this.queuedSince = Date.now();
+    this.connectDeadline = this.queuedSince + admission.queueTimeoutMs;
+  }
+
+  /** @internal from the queue, when a slot frees: proceeds (true) or keeps its place (false). */
+  tryFromQueue(): boolean {
+    if (this.#phase !== QUEUED) return true; // closed meanwhile: let the line move on
+    const registry = this.#host.registry;
+    const backend = this.#pick(registry.limited ? isReadyWithRoom : isReady, false);
+    if (!backend) return false;
+    this.#phase = CONNECTING;
+    this.connectDeadline = 0;
+    try {
+      this.#dial(backend);
+    } catch (error) {
+      this.crashed(error);
+    }
+    return true;
   }
 
   /** @internal from connect.ts: the attempt on `upstream` (the current one) is over. */
@@ -254,6 +313,16 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     return false;
   }
 
+  /** The queue is full, or the wait ran out: the client is closed, counted by reason. */
+  #refuse(reason: 'queue-full' | 'queue-timeout'): void {
+    const host = this.#host;
+    if (reason === 'queue-full') host.stats.rejectedQueueFull++;
+    else host.stats.rejectedQueueTimeout++;
+    host.limited.warn(reason, { client: this.clientIp }, reason === 'queue-full' ? 'queue full: client refused' : 'queue timeout: client refused');
+    this.client.close();
+    this.#finish();
+  }
+
   #noBackend(): void {
     const host = this.#host;
     host.stats.noBackend++;
@@ -276,12 +345,18 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   }
 
   #finish(): void {
-    if (this.#phase === DONE) return;
+    const phase = this.#phase;
+    if (phase === DONE) return;
     this.#phase = DONE;
     this.connectDeadline = this.idleSince = 0;
+    const admission = this.#host.admission;
+    if (phase === QUEUED) admission.remove(this);
     if (this.backend) this.backend.active--;
+    if (this.#holdsSlot) admission.active--;
     this.#gate?.release(this.clientIp);
     this.#host.release(this);
+    // A slot of the service, or of a backend, is free: the next client in line may take it.
+    admission.serve();
   }
 }
 

@@ -46,6 +46,7 @@ export const localListeners: ListenerFactory = {
       stats: service.stats,
       log: service.log,
       observer: service.observer,
+      admission: service.admission,
       ...settings,
     });
     const address = await proxy.listen(listen);

@@ -20,6 +20,7 @@ import { ProxyStats } from '../observability/stats.ts';
 import { createStrategy } from '../strategies/index.ts';
 import type { ListenerSettings } from '../proxy/listener.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
+import { Admission, type AdmissionOptions } from './controls/admission.ts';
 import { ClientGate } from './controls/gate.ts';
 import { ServiceHealth } from './service-health.ts';
 
@@ -69,6 +70,8 @@ export class Service {
   #settings: ServiceSettings;
   /** Allow/deny and per-IP limits; kept across reloads that leave them alone, so per-IP counts carry over. */
   #gate: ClientGate | undefined;
+  /** The connection limit and queue, shared by every listener of the service; reconfigured in place on reload. */
+  readonly admission: Admission;
   #listener: ServiceListener | undefined;
   /** Listeners replaced by a reload, draining their connections. */
   readonly #retired = new Set<ServiceListener>();
@@ -81,6 +84,7 @@ export class Service {
     this.#config = config;
     this.#settings = settingsOf(config);
     this.#gate = ClientGate.from(this.#settings, env.now);
+    this.admission = new Admission(admissionOf(this.#settings));
     this.registry = new Registry({ strategy: this.#strategy(this.#settings), initialHealth: 'unknown' });
     this.health = new ServiceHealth({ registry: this.registry, log: this.log, random: env.random, now: env.now });
     this.health.configure(this.#settings.health, this.#settings.passive);
@@ -184,6 +188,7 @@ export class Service {
       }
       this.health.configure(settings.health, settings.passive);
       this.#listener?.setSettings(settings);
+      this.admission.configure(admissionOf(settings));
       if (ClientGate.keyOf(settings) !== (this.#gate?.key ?? ClientGate.keyOf(prev))) {
         this.#gate = ClientGate.from(settings, this.#env.now);
         this.#listener?.setGate(this.#gate);
@@ -286,4 +291,9 @@ export class Service {
       stickyMaxEntries: settings.stickyMaxEntries,
     });
   }
+}
+
+/** The admission limits of a service's settings. */
+export function admissionOf(settings: ServiceSettings): AdmissionOptions {
+  return { maxConnections: settings.maxConnections, queueSize: settings.queue.size, queueTimeoutMs: settings.queue.timeoutMs };
 }

@@ -121,3 +121,75 @@ test('flags: --deny and --max-conns-per-ip for the flags-only service', T, async
   assert.equal(await served(port, '127.0.0.2'), false);
   assert.equal((await httpGet(port, '127.0.0.1')).trim(), 'hello from echo');
 });
+
+test('a backend with maxConnections 2: the third and fourth clients wait, are served in arrival order as the first two close; a fifth times out', T, async (t) => {
+  const echo = await startDemoBackend('echo');
+  t.after(() => echo.close());
+  const lb = await Fulcrum.start(
+    makeConfig({
+      admin: { host: '127.0.0.1', port: 0 },
+      services: [makeService({ name: 'web', listen: { host: '127.0.0.1', port: 0 }, backends: [{ ...backendAt(echo.address.port), maxConnections: 2 }], health: { intervalMs: 0 }, queue: { size: 2, timeoutMs: 300 } })],
+    }),
+  );
+  t.after(() => lb.destroy());
+  const port = lb.service('web')!.address!.port;
+  const echoes = async (c: Awaited<ReturnType<typeof dial>>, text: string) => {
+    c.write(text);
+    return (await readBytes(c, text.length)).toString() === text;
+  };
+  const [first, second] = [await dial({ port }), await dial({ port })];
+  assert.ok(await echoes(first, 'one'));
+  assert.ok(await echoes(second, 'two'));
+  // Third and fourth: accepted, queued, not read (their bytes wait in the kernel), no backend connection.
+  const third = await dial({ port });
+  third.write('three');
+  await until('the third queued', () => (lb.service('web')!.admission.length === 1 ? true : undefined));
+  const fourth = await dial({ port });
+  fourth.write('four');
+  await until('the fourth queued', () => (lb.service('web')!.admission.length === 2 ? true : undefined));
+  assert.equal(lb.service('web')!.registry.list()[0]!.active, 2);
+  const order: string[] = [];
+  const got = (c: typeof third, name: string, n: number) => readBytes(c, n).then((b) => order.push(`${name}:${b.toString()}`));
+  const thirdGot = got(third, 'third', 5);
+  const fourthGot = got(fourth, 'fourth', 4);
+  // A fifth finds the line full: refused at once.
+  const fifth = await dial({ port });
+  assert.equal((await closed(fifth)).error?.code ?? 'closed', 'closed');
+
+  const firstEnd = closed(first);
+  first.end();
+  await firstEnd;
+  await thirdGot;
+  const secondEnd = closed(second);
+  second.end();
+  await secondEnd;
+  await fourthGot;
+  assert.deepEqual(order, ['third:three', 'fourth:four'], 'served in arrival order, their early bytes intact');
+
+  // Full again with third and fourth: a sixth waits its 300 ms and is refused.
+  const sixth = await dial({ port });
+  const started = Date.now();
+  await closed(sixth);
+  assert.ok(Date.now() - started >= 250, `refused after ${Date.now() - started} ms`);
+  third.destroy();
+  fourth.destroy();
+  const metrics = (await adminClient(lb.adminAddress).get('/metrics')).text;
+  assert.match(metrics, /^fulcrum_connections_rejected_total\{service="web",reason="queue-full"\} 1$/m);
+  assert.match(metrics, /^fulcrum_connections_rejected_total\{service="web",reason="queue-timeout"\} 1$/m);
+  assert.match(metrics, /^fulcrum_connections_accepted_total\{service="web"\} 6$/m);
+  assert.match(metrics, /^fulcrum_queue_length\{service="web"\} 0$/m);
+});
+
+test('a service with maxConnections 1 queues the second client until the first closes', T, async (t) => {
+  const { lb, port } = await start(t, { maxConnections: 1 });
+  const first = await dial({ port });
+  first.write('a');
+  await readBytes(first, 1);
+  const second = await dial({ port });
+  second.write('b');
+  await until('queued', () => (lb.service('web')!.admission.length === 1 ? true : undefined));
+  const answer = readBytes(second, 1);
+  first.destroy();
+  assert.equal((await answer).toString(), 'b');
+  second.destroy();
+});

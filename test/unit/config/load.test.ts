@@ -58,6 +58,8 @@ const EXPECTED: FulcrumConfig = {
       health: { intervalMs: 3000, timeoutMs: 500, rise: 4, fall: 5, httpPath: '/healthz' },
       passive: { maxFails: 7, ejectBaseMs: 10_000, ejectMaxMs: 300_000 },
       limits: { maxConnectionsPerIp: 0, connectionRatePerIp: undefined },
+      maxConnections: 0,
+      queue: { size: 1024, timeoutMs: 5000 },
       allow: [],
       deny: [],
       backends: [
@@ -79,6 +81,8 @@ const EXPECTED: FulcrumConfig = {
       health: { intervalMs: 1000, timeoutMs: 500, rise: 4, fall: 5, httpPath: '/healthz' },
       passive: { maxFails: 7, ejectBaseMs: 10_000, ejectMaxMs: 60_000 },
       limits: { maxConnectionsPerIp: 0, connectionRatePerIp: undefined },
+      maxConnections: 0,
+      queue: { size: 1024, timeoutMs: 5000 },
       allow: [],
       deny: [],
       backends: [{ host: '127.0.0.1', port: 6379, weight: 1 }],

@@ -61,6 +61,8 @@ test('the printed config spells out every setting, durations as text', () => {
     '    health: { interval: 2s, timeout: 1s, rise: 2, fall: 3 }',
     '    passive: { maxFails: 3, ejectTime: 5s, maxEjectTime: 5m }',
     '    limits: { maxConnectionsPerIp: 0 }',
+    '    maxConnections: 0',
+    '    queue: { size: 1024, timeout: 5s }',
     '    backends:',
     '      - 10.0.0.1:80@2',
     '',
