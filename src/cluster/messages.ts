@@ -41,6 +41,7 @@ export interface ProxyCounters {
   readonly retries: number;
   readonly panic: number;
   readonly idleTimeouts: number;
+  readonly maxLifetimes: number;
   readonly localErrors: number;
   readonly acceptErrors: number;
   readonly rejectedDenied: number;

@@ -30,7 +30,7 @@ export interface WorkerPoolOptions {
   readonly log: Logger;
 }
 
-const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts', 'localErrors', 'acceptErrors', 'rejectedDenied', 'rejectedPerIpConnections', 'rejectedPerIpRate', 'rejectedQueueFull', 'rejectedQueueTimeout'] as const;
+const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts', 'maxLifetimes', 'localErrors', 'acceptErrors', 'rejectedDenied', 'rejectedPerIpConnections', 'rejectedPerIpRate', 'rejectedQueueFull', 'rejectedQueueTimeout'] as const;
 const COUNTER_FIELDS = ['total', 'failed', 'bytesIn', 'bytesOut'] as const;
 /** A worker that dies sooner than this after its start is restarted after a pause, not in a tight loop. */
 const CRASH_LOOP_MS = 1000;
@@ -38,7 +38,7 @@ const CRASH_LOOP_MS = 1000;
 const SYNC_TIMEOUT_MS = 2000;
 
 type Totals = Record<(typeof PROXY_FIELDS)[number], number>;
-const zero = (): Totals => ({ accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, localErrors: 0, acceptErrors: 0, rejectedDenied: 0, rejectedPerIpConnections: 0, rejectedPerIpRate: 0, rejectedQueueFull: 0, rejectedQueueTimeout: 0 });
+const zero = (): Totals => ({ accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, maxLifetimes: 0, localErrors: 0, acceptErrors: 0, rejectedDenied: 0, rejectedPerIpConnections: 0, rejectedPerIpRate: 0, rejectedQueueFull: 0, rejectedQueueTimeout: 0 });
 
 interface Report {
   readonly counters: ServiceCounters;

@@ -33,6 +33,10 @@ export interface ServiceSettings {
   readonly maxConnections: number;
   /** Where clients wait while the service, or every ready backend, is full. */
   readonly queue: QueueConfig;
+  /** The oldest a connection may get; then both sides get a FIN. 0: no cap. @default 0 */
+  readonly maxLifetimeMs: number;
+  /** Bytes written to a client no backend can take (none ready, queue full or timed out) before it is closed. */
+  readonly unavailableReply: string | undefined;
   /** Client prefixes let in; empty: everyone (unless denied). */
   readonly allow: readonly Cidr[];
   /** Client prefixes refused; wins over `allow`. */
@@ -125,6 +129,8 @@ export const SERVICE_DEFAULTS: ServiceSettings = Object.freeze({
   limits: Object.freeze({ maxConnectionsPerIp: 0, connectionRatePerIp: undefined }),
   maxConnections: 0,
   queue: Object.freeze({ size: 1024, timeoutMs: 5000 }),
+  maxLifetimeMs: 0,
+  unavailableReply: undefined,
   allow: Object.freeze([]),
   deny: Object.freeze([]),
 });
@@ -203,6 +209,6 @@ export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
 
 /** The settings snapshot of a service config (what its connections read). */
 export function settingsOf(service: ServiceConfig): ServiceSettings {
-  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, maxConnections, queue, allow, deny } = service;
-  return Object.freeze({ algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, maxConnections, queue, allow, deny });
+  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny } = service;
+  return Object.freeze({ algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny });
 }

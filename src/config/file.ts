@@ -164,6 +164,8 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
       connectionRatePerIp: service.limits?.connectionRatePerIp ?? defaults?.limits?.connectionRatePerIp ?? d.limits.connectionRatePerIp,
     }),
     maxConnections: service.maxConnections ?? defaults?.maxConnections ?? d.maxConnections,
+    maxLifetimeMs: service.maxLifetime ?? defaults?.maxLifetime ?? d.maxLifetimeMs,
+    unavailableReply: service.unavailableReply ?? defaults?.unavailableReply ?? d.unavailableReply,
     queue: Object.freeze({
       size: service.queue?.size ?? defaults?.queue?.size ?? d.queue.size,
       timeoutMs: service.queue?.timeout ?? defaults?.queue?.timeout ?? d.queue.timeoutMs,

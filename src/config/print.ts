@@ -52,6 +52,8 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
     },
     maxConnections: s.maxConnections,
     queue: { size: s.queue.size, timeout: formatDuration(s.queue.timeoutMs) },
+    maxLifetime: formatDuration(s.maxLifetimeMs),
+    ...(s.unavailableReply !== undefined && { unavailableReply: Buffer.from(s.unavailableReply, 'latin1').toString('utf8') }),
     ...(s.allow.length > 0 && { allow: s.allow.map(formatCidr) }),
     ...(s.deny.length > 0 && { deny: s.deny.map(formatCidr) }),
     backends: s.backends.map(backendText),

@@ -11,6 +11,7 @@
  * file.ts's job, so that "not set" stays distinguishable from "set to the
  * default" until then.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
@@ -150,6 +151,25 @@ const settingsShape = {
     }, { error: typeError('a map like { size: 1024, timeout: 5s }') })
     .optional()
     .meta({ description: 'The queue for `maxConnections` (of the service and of its backends). A service\'s `queue` overrides `defaults.queue` key by key.' }),
+  maxLifetime: duration().optional().meta({ description: 'The oldest a connection may get; then both sides get a FIN. 0: no cap.', default: '0' }),
+  unavailableReply: z
+    .union([
+      // Kept as latin1 text: one character per byte, whatever the reply holds.
+      z.string({ error: typeError('a string') }).transform((text) => Buffer.from(text, 'utf8').toString('latin1')),
+      z
+        .strictObject({ file: z.string({ error: typeError('a path') }).meta({ description: 'A file whose bytes are the reply (read at start and on each reload).' }) })
+        .transform(
+          viaParser(({ file }: { file: string }) => {
+            try {
+              return readFileSync(file).toString('latin1');
+            } catch (err) {
+              throw new ConfigError('file', `cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+            }
+          }),
+        ),
+    ], { error: typeError('a string or { file: path }') })
+    .optional()
+    .meta({ description: 'Bytes written to a client no backend can take (none ready, queue full or timed out) before it is closed, e.g. an HTTP 503. YAML double quotes take `\\r\\n`. Limit and ACL refusals get none.' }),
   allow: cidrList('Client addresses or CIDRs let in (IPv4 and IPv6; an IPv4-mapped client matches IPv4 rules). With a list, everything else is refused.'),
   deny: cidrList('Client addresses or CIDRs refused; `deny` wins over `allow`.'),
 };

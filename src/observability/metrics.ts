@@ -108,6 +108,7 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
   perServiceCounter('fulcrum_panic_picks_total', 'Backends picked in panic mode (none ready, enabled ones tried anyway).', (s) => s.stats.panic);
   perServiceCounter('fulcrum_retries_total', 'Connect attempts made after a failed one.', (s) => s.stats.retries);
   perServiceCounter('fulcrum_idle_timeouts_total', 'Connections closed by the idle timeout.', (s) => s.stats.idleTimeouts);
+  perServiceCounter('fulcrum_max_lifetime_closes_total', 'Connections ended by maxLifetime (a FIN each way).', (s) => s.stats.maxLifetimes);
   perServiceCounter('fulcrum_local_errors_total', 'Client connections closed because this host ran out of descriptors, ports or memory.', (s) => s.stats.localErrors);
   new Counter({
     name: 'fulcrum_connections_rejected_total', help: 'Clients refused, by reason: denied (allow/deny), per-ip-connections, per-ip-rate, queue-full, queue-timeout, no-backend.', labelNames: ['service', 'reason'] as const, registers: [prom],

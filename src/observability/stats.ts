@@ -13,6 +13,8 @@ export class ProxyStats {
   panic = 0;
   /** Connections closed by the idle timeout. */
   idleTimeouts = 0;
+  /** Connections ended by `maxLifetime`. */
+  maxLifetimes = 0;
   /** Client connections closed because this host ran out of descriptors, ports or memory for the backend side. */
   localErrors = 0;
   /** Accepts that failed (out of descriptors and the like); the client waits in the backlog or is shed by libuv. */

@@ -29,6 +29,10 @@ export interface ListenerSettings {
   readonly retries: number;
   /** 0 disables. */
   readonly idleTimeoutMs: number;
+  /** 0: no cap. */
+  readonly maxLifetimeMs?: number;
+  /** latin1 text (a byte per character) written to a client no backend can take. */
+  readonly unavailableReply?: string | undefined;
 }
 
 export interface ProxyListenerOptions extends ListenerSettings {
@@ -77,7 +81,7 @@ export class ProxyListener implements SessionHost {
     this.limited = new LimitedLog(options.log);
     this.admission = options.admission ?? new Admission({ maxConnections: 0, queueSize: 0, queueTimeoutMs: 0 });
     this.settings = sessionSettings(options);
-    this.#sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs);
+    this.#sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs, options.maxLifetimeMs ?? 0);
     this.#server = createServer();
     this.#server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
   }
@@ -110,7 +114,7 @@ export class ProxyListener implements SessionHost {
   /** New connections take these; open ones keep theirs. */
   setSettings(settings: ListenerSettings): void {
     this.settings = sessionSettings(settings);
-    this.#sweeper.follow(settings.connectTimeoutMs, settings.idleTimeoutMs);
+    this.#sweeper.follow(settings.connectTimeoutMs, settings.idleTimeoutMs, settings.maxLifetimeMs ?? 0);
   }
 
   /** @internal from the listening handle. */
@@ -186,8 +190,9 @@ export class ProxyListener implements SessionHost {
   }
 }
 
-function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs }: ListenerSettings): SessionSettings {
-  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs });
+function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply }: ListenerSettings): SessionSettings {
+  const reply = unavailableReply === undefined ? undefined : Buffer.from(unavailableReply, 'latin1');
+  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply });
 }
 
 function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {

@@ -21,7 +21,8 @@ import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import type { Accept, PickContext } from '../strategies/strategy.ts';
 import { attemptTimedOut, dial, type AddressAttempts, type Dialing } from './connect.ts';
-import { errnoName, type PeerName, type TcpHandle } from './native.ts';
+import { writeSync } from 'node:fs';
+import { errnoName, ShutdownWrap, type PeerName, type TcpHandle } from './native.ts';
 import { Relay } from './relay.ts';
 import type { Listed, SessionList } from './session-list.ts';
 import type { Swept } from './sweeper.ts';
@@ -42,6 +43,10 @@ export interface SessionSettings {
   readonly maxAttempts: number;
   /** 0 disables. */
   readonly idleTimeoutMs: number;
+  /** 0: no cap. */
+  readonly maxLifetimeMs: number;
+  /** Written to a client no backend can take, before it is closed; undefined: none. */
+  readonly unavailableReply: Buffer | undefined;
 }
 
 /** What a session needs from the listener that owns it. */
@@ -106,6 +111,20 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   /** For the sweeper: this session's own idle timeout (0: none). */
   get idleTimeoutMs(): number {
     return this.#settings.idleTimeoutMs;
+  }
+
+  /** For the sweeper: the age at which this connection is ended (0: none). */
+  get maxLifetimeMs(): number {
+    return this.#settings.maxLifetimeMs;
+  }
+
+  /** When the client was accepted, epoch ms. */
+  readonly startedAt = Date.now();
+
+  lifetimeEnded(): void {
+    if (this.#phase !== RELAYING) return;
+    this.#host.stats.maxLifetimes++;
+    this.closeRelay(); // a FIN each way, as an idle timeout
   }
 
   /** Asked of the kernel (getpeername) the first time a strategy or a log line needs it. */
@@ -319,15 +338,39 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     if (reason === 'queue-full') host.stats.rejectedQueueFull++;
     else host.stats.rejectedQueueTimeout++;
     host.limited.warn(reason, { client: this.clientIp }, reason === 'queue-full' ? 'queue full: client refused' : 'queue timeout: client refused');
-    this.client.close();
-    this.#finish();
+    this.#closeUnavailable();
   }
 
   #noBackend(): void {
     const host = this.#host;
     host.stats.noBackend++;
     host.limited.warn('no-backend', { client: this.clientIp, attempts: this.#attempts }, 'no backend could take the connection');
-    this.client.close();
+    this.#closeUnavailable();
+  }
+
+  /**
+   * Closes a client no backend can take, after `unavailableReply` when there
+   * is one: written at once (the socket is fresh, its buffer empty), then a
+   * FIN, and the close only LINGER_MS later, since closing a socket with
+   * unread bytes (the client's request) resets it and may destroy the reply
+   * before the client reads it (HAProxy lingers the same way).
+   */
+  #closeUnavailable(): void {
+    const client = this.client;
+    const reply = this.#settings.unavailableReply;
+    if (reply !== undefined && client.fd >= 0) {
+      try {
+        writeSync(client.fd, reply);
+        const req = new ShutdownWrap();
+        req.oncomplete = noop;
+        client.shutdown(req);
+        setTimeout(() => client.close(), LINGER_MS).unref();
+        return this.#finish();
+      } catch {
+        // The client is gone already: close as without a reply.
+      }
+    }
+    client.close();
     this.#finish();
   }
 
@@ -359,6 +402,10 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     admission.serve();
   }
 }
+
+/** How long a client refused with a reply keeps its socket before the close. */
+const LINGER_MS = 1000;
+const noop = (): void => {};
 
 /** Connect errors that come from this host's limits, not from the backend: not counted against it (probes share the list). */
 const LOCAL_ERRORS: ReadonlySet<string> = LOCAL_ERRNOS;

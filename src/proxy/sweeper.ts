@@ -16,6 +16,10 @@ export interface Swept {
   idleSince: number;
   /** This session's idle timeout, from the settings it started with; 0: none. */
   readonly idleTimeoutMs: number;
+  /** The age at which it is ended; 0: none. */
+  readonly maxLifetimeMs: number;
+  readonly startedAt: number;
+  lifetimeEnded(): void;
   /** Total bytes read from both sides; idle while it does not move. */
   progress(): number;
   lastProgress: number;
@@ -42,20 +46,20 @@ export class Sweeper {
   #idleTimer: NodeJS.Timeout | undefined;
   #idleTick = Infinity;
 
-  constructor(sessions: SweptSet, connectTimeoutMs: number, idleTimeoutMs: number) {
+  constructor(sessions: SweptSet, connectTimeoutMs: number, idleTimeoutMs: number, maxLifetimeMs = 0) {
     this.#sessions = sessions;
-    this.follow(connectTimeoutMs, idleTimeoutMs);
+    this.follow(connectTimeoutMs, idleTimeoutMs, maxLifetimeMs);
   }
 
   /** Makes the ticks fine enough for these timeouts too (a reload changed them). */
-  follow(connectTimeoutMs: number, idleTimeoutMs: number): void {
+  follow(connectTimeoutMs: number, idleTimeoutMs: number, maxLifetimeMs = 0): void {
     const connectTick = clamp(connectTimeoutMs / 10, 5, 100);
     if (connectTick < this.#connectTick) {
       clearInterval(this.#connectTimer);
       this.#connectTick = connectTick;
       this.#connectTimer = setInterval(() => this.#sweepConnecting(), connectTick).unref();
     }
-    const idleTick = idleTimeoutMs > 0 ? clamp(idleTimeoutMs / 8, 5, 1000) : Infinity;
+    const idleTick = Math.min(idleTimeoutMs > 0 ? clamp(idleTimeoutMs / 8, 5, 1000) : Infinity, maxLifetimeMs > 0 ? clamp(maxLifetimeMs / 8, 5, 1000) : Infinity);
     if (idleTick < this.#idleTick) {
       clearInterval(this.#idleTimer);
       this.#idleTick = idleTick;
@@ -75,8 +79,11 @@ export class Sweeper {
     if (this.#sessions.size === 0) return;
     const now = Date.now();
     this.#sessions.forEach((s) => {
+      if (s.idleSince === 0) return;
+      const lifetime = s.maxLifetimeMs;
+      if (lifetime !== 0 && now - s.startedAt >= lifetime) return s.lifetimeEnded();
       const idleMs = s.idleTimeoutMs;
-      if (s.idleSince === 0 || idleMs === 0) return;
+      if (idleMs === 0) return;
       const p = s.progress();
       if (p !== s.lastProgress) {
         s.lastProgress = p;

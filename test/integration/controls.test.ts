@@ -193,3 +193,32 @@ test('a service with maxConnections 1 queues the second client until the first c
   assert.equal((await answer).toString(), 'b');
   second.destroy();
 });
+
+test('unavailableReply: a client no backend can take reads the reply, then the close; maxLifetime ends a connection with a FIN each way', T, async (t) => {
+  const { refusedPort } = await import('../helpers/net.ts');
+  const reply = 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 52\r\nConnection: close\r\n\r\n{"status":"error","data":"error no available server"}';
+  const lb = await Fulcrum.start(
+    makeConfig({
+      admin: { host: '127.0.0.1', port: 0 },
+      services: [makeService({ name: 'down', listen: { host: '127.0.0.1', port: 0 }, backends: [backendAt(await refusedPort())], health: { intervalMs: 0 }, passive: { maxFails: 0 }, retries: 0, unavailableReply: reply })],
+    }),
+  );
+  t.after(() => lb.destroy());
+  // As curl would: the request goes first, unread by the proxy; the reply still arrives whole.
+  const c = await dial({ port: lb.service('down')!.address!.port, allowHalfOpen: true });
+  c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  const { readAll } = await import('../helpers/net.ts');
+  assert.equal((await readAll(c)).toString(), reply);
+
+  const { lb: lived, port } = await start(t, { maxLifetimeMs: 300 });
+  const client = await dial({ port, allowHalfOpen: true });
+  client.write('hi');
+  await readBytes(client, 2);
+  const started = Date.now();
+  const ended = closed(client);
+  await once(client, 'end');
+  assert.ok(Date.now() - started >= 150, `ended after ${Date.now() - started} ms`);
+  client.end();
+  assert.equal((await ended).error, undefined, 'a FIN, not a reset');
+  assert.match((await adminClient(lived.adminAddress).get('/metrics')).text, /^fulcrum_max_lifetime_closes_total\{service="web"\} 1$/m);
+});

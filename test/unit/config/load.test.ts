@@ -60,6 +60,8 @@ const EXPECTED: FulcrumConfig = {
       limits: { maxConnectionsPerIp: 0, connectionRatePerIp: undefined },
       maxConnections: 0,
       queue: { size: 1024, timeoutMs: 5000 },
+      maxLifetimeMs: 0,
+      unavailableReply: undefined,
       allow: [],
       deny: [],
       backends: [
@@ -83,6 +85,8 @@ const EXPECTED: FulcrumConfig = {
       limits: { maxConnectionsPerIp: 0, connectionRatePerIp: undefined },
       maxConnections: 0,
       queue: { size: 1024, timeoutMs: 5000 },
+      maxLifetimeMs: 0,
+      unavailableReply: undefined,
       allow: [],
       deny: [],
       backends: [{ host: '127.0.0.1', port: 6379, weight: 1 }],

@@ -63,6 +63,7 @@ test('the printed config spells out every setting, durations as text', () => {
     '    limits: { maxConnectionsPerIp: 0 }',
     '    maxConnections: 0',
     '    queue: { size: 1024, timeout: 5s }',
+    '    maxLifetime: 0s',
     '    backends:',
     '      - 10.0.0.1:80@2',
     '',
