@@ -5,7 +5,7 @@
  * ignored: a typo like `wieght` must not silently do nothing.
  */
 import type { AdminState } from '../backends/backend.ts';
-import { parseHostPort, parseWeight, MAX_WEIGHT, MIN_WEIGHT, type HostPort } from '../config/parse.ts';
+import { parseDuration, parseHostPort, parseWeight, MAX_WEIGHT, MIN_WEIGHT, type HostPort } from '../config/parse.ts';
 import { ConfigError } from '../errors.ts';
 import { badRequest, HttpError } from './http-error.ts';
 
@@ -16,6 +16,10 @@ const ADMIN_STATES: readonly AdminState[] = ['active', 'draining'];
 export interface RegisterSpec extends HostPort {
   /** Undefined when not given: 1 for a new backend, unchanged for an existing one. */
   readonly weight: number | undefined;
+  /** Undefined when not given: false for a new backend, unchanged for an existing one. */
+  readonly backup?: boolean;
+  /** `slowStart` in ms; undefined when not given. */
+  readonly slowStartMs?: number;
 }
 
 export interface BackendPatch {
@@ -23,11 +27,20 @@ export interface BackendPatch {
   readonly state?: AdminState;
 }
 
-/** `{"address": …, "weight"?: …}` */
+/** `{"address": …, "weight"?: …, "backup"?: true, "slowStart"?: "30s"}` */
 export function parseRegister(body: unknown): RegisterSpec {
-  const o = fields(body, ['address', 'weight']);
+  const o = fields(body, ['address', 'weight', 'backup', 'slowStart']);
   const address = parseAddress(o.address);
-  return { ...address, weight: o.weight === undefined ? undefined : weight(o.weight) };
+  if (o.backup !== undefined && typeof o.backup !== 'boolean') throw new ConfigError('backup', `${preview(o.backup)} is invalid (use true or false)`);
+  if (o.slowStart !== undefined && typeof o.slowStart !== 'string' && typeof o.slowStart !== 'number') {
+    throw new ConfigError('slowStart', `${preview(o.slowStart)} is invalid (use a duration like "30s", or 0 to turn it off)`);
+  }
+  return {
+    ...address,
+    weight: o.weight === undefined ? undefined : weight(o.weight),
+    ...(o.backup !== undefined && { backup: o.backup as boolean }),
+    ...(o.slowStart !== undefined && { slowStartMs: parseDuration('slowStart', o.slowStart as string | number, { zeroMeansOff: true }) }),
+  };
 }
 
 /** `{"address": …}` */

@@ -17,8 +17,11 @@ export interface PrintOptions {
   readonly showSecrets?: boolean;
 }
 
-function backendText(b: BackendSpec): string {
+function backendText(b: BackendSpec): string | Record<string, unknown> {
   const address = formatHostPort(b);
+  if (b.backup !== undefined || b.slowStartMs !== undefined) {
+    return { address, weight: b.weight, ...(b.backup !== undefined && { backup: b.backup }), ...(b.slowStartMs !== undefined && { slowStart: formatDuration(b.slowStartMs) }) };
+  }
   return b.weight === 1 ? address : `${address}@${b.weight}`;
 }
 
@@ -38,12 +41,22 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
       rise: s.health.rise,
       fall: s.health.fall,
       ...(s.health.httpPath !== undefined && { http: s.health.httpPath }),
+      ...(s.health.type !== undefined && { type: s.health.type }),
+      ...(s.health.send !== undefined && { send: s.health.send }),
+      ...(s.health.expect !== undefined && { expect: s.health.expect }),
+      ...(s.health.port !== undefined && { port: s.health.port }),
+      ...(s.health.host !== undefined && { host: s.health.host }),
+      ...(s.health.expectStatus !== undefined && { expectStatus: s.health.expectStatus }),
     },
     passive: {
       maxFails: s.passive.maxFails,
       ejectTime: formatDuration(s.passive.ejectBaseMs),
       maxEjectTime: formatDuration(s.passive.ejectMaxMs),
+      maxEjectedPercent: s.passive.maxEjectedPercent,
     },
+    slowStart: formatDuration(s.slowStartMs),
+    allBackups: s.allBackups,
+    tcpKeepAlive: formatDuration(s.tcpKeepAliveMs),
     backends: s.backends.map(backendText),
   };
 }

@@ -55,7 +55,10 @@ const EXPECTED: FulcrumConfig = {
       stickyTtlMs: 1_200_000,
       stickyMaxEntries: 100_000,
       health: { intervalMs: 3000, timeoutMs: 500, rise: 4, fall: 5, httpPath: '/healthz' },
-      passive: { maxFails: 7, ejectBaseMs: 10_000, ejectMaxMs: 300_000 },
+      passive: { maxFails: 7, ejectBaseMs: 10_000, ejectMaxMs: 300_000, maxEjectedPercent: 50 },
+      slowStartMs: 0,
+      allBackups: false,
+      tcpKeepAliveMs: 60_000,
       backends: [
         { host: '127.0.0.1', port: 9001, weight: 1 },
         { host: '127.0.0.1', port: 9003, weight: 3 },
@@ -73,7 +76,10 @@ const EXPECTED: FulcrumConfig = {
       stickyMaxEntries: 100_000,
       // interval from the service, the rest of health from defaults: merged key by key.
       health: { intervalMs: 1000, timeoutMs: 500, rise: 4, fall: 5, httpPath: '/healthz' },
-      passive: { maxFails: 7, ejectBaseMs: 10_000, ejectMaxMs: 60_000 },
+      passive: { maxFails: 7, ejectBaseMs: 10_000, ejectMaxMs: 60_000, maxEjectedPercent: 50 },
+      slowStartMs: 0,
+      allBackups: false,
+      tcpKeepAliveMs: 60_000,
       backends: [{ host: '127.0.0.1', port: 6379, weight: 1 }],
     },
   ],
