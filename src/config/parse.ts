@@ -203,8 +203,11 @@ export function parseEscapes(field: string, text: string): Buffer {
   return Buffer.concat(parts);
 }
 
+/** What a send/expect check waits for. */
+export type Expectation = { readonly regex: RegExp } | { readonly prefix: Buffer };
+
 /** `/regex/flags` is a regular expression; anything else is a literal prefix. Checks the regex compiles. */
-export function parseExpect(field: string, text: string): { readonly regex: RegExp } | { readonly prefix: Buffer } {
+export function parseExpect(field: string, text: string): Expectation {
   const m = /^\/(.*)\/([dgimsuy]*)$/s.exec(text);
   if (m) {
     try {
