@@ -18,14 +18,17 @@ export const REDIS_PRESET = { send: Buffer.from('PING\r\n'), expect: { prefix: B
  * one byte, `S` (TLS offered) or `N` (not), before any authentication, so no
  * credentials are needed and nothing is logged as a failed login.
  */
-export const POSTGRES_PRESET = { send: Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]), expect: { regex: /^[SN]/ } } as const;
+export const POSTGRES_PRESET = { send: Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]), expect: { anyOf: [Buffer.from('S'), Buffer.from('N')] } } as const;
+
+/** What a check waits for: a configured expectation, or one of several prefixes (a preset's). */
+export type Expected = Expectation | { readonly anyOf: readonly Buffer[] };
 
 /** A reply, quoted for a reason: printable ASCII as is, the rest escaped, at most 40 bytes. */
 export function preview(reply: Buffer): string {
   return JSON.stringify(reply.subarray(0, 40).toString('latin1')).replace(/[\x7f-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
 }
 
-export function sendExpectCheck(send: Buffer | undefined, expect: Expectation | undefined): Probe {
+export function sendExpectCheck(send: Buffer | undefined, expect: Expected | undefined): Probe {
   return (target, timeoutMs) =>
     probeSocket(target, timeoutMs, (socket, settle) => {
       if (expect === undefined) {
@@ -37,11 +40,16 @@ export function sendExpectCheck(send: Buffer | undefined, expect: Expectation | 
       let reply: Buffer = Buffer.alloc(0);
       socket.on('data', (chunk: Buffer) => {
         reply = reply.length === 0 ? chunk : Buffer.concat([reply, chunk]);
-        if ('prefix' in expect) {
-          const want = expect.prefix;
-          const n = Math.min(reply.length, want.length);
-          if (!reply.subarray(0, n).equals(want.subarray(0, n))) return settle({ ok: false, reason: `unexpected reply ${preview(reply)}` });
-          if (reply.length >= want.length) settle({ ok: true, reason: `replied ${preview(want)}` });
+        if (!('regex' in expect)) {
+          // Decided as soon as the reply matches a prefix whole, or can no longer match any.
+          let open = false;
+          for (const want of 'prefix' in expect ? [expect.prefix] : expect.anyOf) {
+            const n = Math.min(reply.length, want.length);
+            if (!reply.subarray(0, n).equals(want.subarray(0, n))) continue;
+            if (reply.length >= want.length) return settle({ ok: true, reason: `replied ${preview(want)}` });
+            open = true;
+          }
+          if (!open) settle({ ok: false, reason: `unexpected reply ${preview(reply)}` });
           return;
         }
         if (expect.regex.test(reply.toString('latin1'))) return settle({ ok: true, reason: `replied ${preview(reply)}` });
