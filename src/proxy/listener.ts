@@ -26,6 +26,8 @@ export interface ListenerSettings {
   readonly retries: number;
   /** 0 disables. */
   readonly idleTimeoutMs: number;
+  /** TCP keepalive idle time on both sides; 0 or absent disables. */
+  readonly tcpKeepAliveMs?: number;
 }
 
 export interface ProxyListenerOptions extends ListenerSettings {
@@ -104,6 +106,7 @@ export class ProxyListener implements SessionHost {
   /** @internal from the listening handle. */
   accepted(client: TcpHandle): void {
     if (!this.#noDelayInherited) client.setNoDelay(true);
+    if (this.settings.keepAliveSeconds > 0) client.setKeepAlive(true, this.settings.keepAliveSeconds);
     this.stats.accepted++;
     new Session(this, client).start();
   }
@@ -174,8 +177,10 @@ export class ProxyListener implements SessionHost {
   }
 }
 
-function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs }: ListenerSettings): SessionSettings {
-  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs });
+function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, tcpKeepAliveMs = 0 }: ListenerSettings): SessionSettings {
+  // The kernel takes whole seconds; anything set rounds up to at least 1.
+  const keepAliveSeconds = tcpKeepAliveMs > 0 ? Math.max(1, Math.round(tcpKeepAliveMs / 1000)) : 0;
+  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, keepAliveSeconds });
 }
 
 function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {

@@ -39,6 +39,8 @@ export interface SessionSettings {
   readonly maxAttempts: number;
   /** 0 disables. */
   readonly idleTimeoutMs: number;
+  /** TCP keepalive idle time, whole seconds, set on both sides; 0 leaves it off. */
+  readonly keepAliveSeconds: number;
 }
 
 /** What a session needs from the listener that owns it. */
@@ -186,6 +188,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     const host = this.#host;
     const backend = this.backend!;
     this.connectDeadline = 0;
+    if (this.#settings.keepAliveSeconds > 0) upstream.setKeepAlive(true, this.#settings.keepAliveSeconds);
     backend.total++;
     this.#phase = RELAYING;
     this.idleSince = Date.now();
