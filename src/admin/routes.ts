@@ -109,10 +109,10 @@ function serviceSummary(s: Service) {
 }
 
 function serviceDetail(s: Service) {
-  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive } = s.settings;
+  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs } = s.settings;
   return {
     ...serviceSummary(s),
-    settings: { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive },
+    settings: { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs },
   };
 }
 
@@ -126,8 +126,18 @@ const SERVICE_ROUTES: readonly Route[] = [
         const spec = parseRegister(await ctx.body());
         const existing = service.registry.getByKey(formatHostPort(spec));
         const weight = spec.weight ?? existing?.weight ?? 1;
+        // Keys left out keep an existing backend's value.
+        const backup = spec.backup ?? existing?.backup ?? false;
+        const slowStartMs = spec.slowStartMs ?? existing?.slowStartMs;
         const maxConnections = spec.maxConnections ?? existing?.maxConnections ?? 0;
-        const { backend, created } = service.addBackend({ host: spec.host, port: spec.port, weight, maxConnections });
+        const { backend, created } = service.addBackend({
+          host: spec.host,
+          port: spec.port,
+          weight,
+          maxConnections,
+          ...(backup && { backup }),
+          ...(slowStartMs !== undefined && { slowStartMs }),
+        });
         if (!created) service.log.info({ backend: backend.key, weight }, 'backend re-registered');
         return ok({ backend: backend.toJSON(), created });
       },

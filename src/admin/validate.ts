@@ -5,7 +5,7 @@
  * ignored: a typo like `wieght` must not silently do nothing.
  */
 import type { AdminState } from '../backends/backend.ts';
-import { parseHostPort, parseWeight, MAX_WEIGHT, MIN_WEIGHT, type HostPort } from '../config/parse.ts';
+import { parseDuration, parseHostPort, parseWeight, MAX_WEIGHT, MIN_WEIGHT, type HostPort } from '../config/parse.ts';
 import { ConfigError } from '../errors.ts';
 import { badRequest, HttpError } from './http-error.ts';
 
@@ -18,6 +18,10 @@ export interface RegisterSpec extends HostPort {
   readonly weight: number | undefined;
   /** Undefined when not given: no limit for a new backend, unchanged for an existing one. */
   readonly maxConnections: number | undefined;
+  /** Undefined when not given: false for a new backend, unchanged for an existing one. */
+  readonly backup?: boolean;
+  /** `slowStart` in ms; undefined when not given. */
+  readonly slowStartMs?: number;
 }
 
 export interface BackendPatch {
@@ -25,11 +29,21 @@ export interface BackendPatch {
   readonly state?: AdminState;
 }
 
-/** `{"address": …, "weight"?: …}` */
+/** `{"address": …, "weight"?: …, "backup"?: true, "slowStart"?: "30s"}` */
 export function parseRegister(body: unknown): RegisterSpec {
-  const o = fields(body, ['address', 'weight', 'maxConnections']);
+  const o = fields(body, ['address', 'weight', 'maxConnections', 'backup', 'slowStart']);
   const address = parseAddress(o.address);
-  return { ...address, weight: o.weight === undefined ? undefined : weight(o.weight), maxConnections: o.maxConnections === undefined ? undefined : maxConnections(o.maxConnections) };
+  if (o.backup !== undefined && typeof o.backup !== 'boolean') throw new ConfigError('backup', `${preview(o.backup)} is invalid (use true or false)`);
+  if (o.slowStart !== undefined && typeof o.slowStart !== 'string' && typeof o.slowStart !== 'number') {
+    throw new ConfigError('slowStart', `${preview(o.slowStart)} is invalid (use a duration like "30s", or 0 to turn it off)`);
+  }
+  return {
+    ...address,
+    weight: o.weight === undefined ? undefined : weight(o.weight),
+    maxConnections: o.maxConnections === undefined ? undefined : maxConnections(o.maxConnections),
+    ...(o.backup !== undefined && { backup: o.backup as boolean }),
+    ...(o.slowStart !== undefined && { slowStartMs: parseDuration('slowStart', o.slowStart as string | number, { zeroMeansOff: true }) }),
+  };
 }
 
 /** `{"address": …}` */

@@ -29,8 +29,30 @@ export class Backend {
   weight: number;
   state: AdminState = 'active';
   health: Health;
-  /** `state === 'active' && health === 'up' && !removed`, kept as a field because it is read on every pick. */
+  /**
+   * May take new connections: `available`, and for a backup backend also no
+   * primary available (see Registry#recount). Kept as a field because it is
+   * read on every pick, so the backup rule costs the data plane nothing.
+   */
   ready = false;
+  /** `state === 'active' && health === 'up' && !removed`: ready but for the backup rule. */
+  available = false;
+  /** Used only while no non-backup backend of the service is available (HAProxy `backup`). The registry sets it. */
+  backup: boolean;
+  /** This backend's slow-start window, ms, over its service's; undefined: the service's. */
+  slowStartMs: number | undefined;
+  /** The share of `weight` it takes now, in (0, 1]: below 1 while a slow start ramps it up. The registry sets it. */
+  slowStartFactor = 1;
+  /** When the running slow start began (the registry's clock), 0 when none runs. */
+  warmingSince = 0;
+  /** Whether becoming available starts a slow start: false for the backends a service starts with, until their first time up (HAProxy does not slow-start at boot). */
+  warmOnReady = true;
+  /**
+   * The weight strategies build with (weights.ts `weightOf`), set by the
+   * registry before each build while some backend slow-starts (every weight
+   * scaled up so a ramping one can be a small fraction); 0 means `weight`.
+   */
+  pickWeight = 0;
   /** Deregistered: no new connections, existing ones run to their end. */
   removed = false;
   /** Declared in the config file, or registered over the admin API. */
@@ -62,6 +84,18 @@ export class Backend {
   bytesOut = 0;
   /** Time of the last completed health probe, epoch ms; 0 before any. */
   lastCheck = 0;
+  /** How long the last completed probe took, ms; -1 before any. */
+  lastCheckDurationMs = -1;
+  /**
+   * The active check's own verdict, apart from ejection and admin state (as
+   * Envoy's FAILED_ACTIVE_HC): "passing", "failed: connection refused (3 in a
+   * row)"; null while active checks are off or before the first probe.
+   */
+  activeCheck: string | null = null;
+  /** Whether the active check alone (rise/fall applied, ejections ignored) holds the backend down. */
+  failedActiveCheck = false;
+  /** While a passive ejection lasts: its end, epoch ms (as Envoy's FAILED_OUTLIER_CHECK); 0 otherwise. */
+  ejectedUntil = 0;
 
   constructor(spec: BackendSpec, health: Health = 'unknown', counts: SlotTable = activeCounts, idLength = ID_LENGTH) {
     this.counts = counts;
@@ -71,12 +105,34 @@ export class Backend {
     this.key = formatHostPort(spec);
     this.id = backendId(this.key, idLength);
     this.weight = spec.weight;
+    this.backup = spec.backup === true;
+    this.slowStartMs = spec.slowStartMs;
     this.health = health;
     this.updateReady();
   }
 
+  /** Recomputes `available`, and `ready` but for the backup rule (a backup is not ready until its registry says so). */
   updateReady(): void {
-    this.ready = this.state === 'active' && this.health === 'up' && !this.removed;
+    this.available = this.state === 'active' && this.health === 'up' && !this.removed;
+    this.ready = this.available && !this.backup;
+  }
+
+  /** The weight it takes now: `weight`, less while slow start ramps it up. */
+  get effectiveWeight(): number {
+    return this.slowStartFactor === 1 ? this.weight : Math.round(this.weight * this.slowStartFactor * 100) / 100;
+  }
+
+  /** Why it is in or out, flag by flag (as Envoy's health flags), for the API. */
+  get healthDetail() {
+    const ejected = this.ejectedUntil > Date.now();
+    return {
+      activeCheck: this.activeCheck,
+      failedActiveCheck: this.failedActiveCheck,
+      ejectedUntil: ejected ? new Date(this.ejectedUntil).toISOString() : null,
+      admin: this.removed ? 'removing' : this.state,
+      lastCheck: this.lastCheck === 0 ? null : new Date(this.lastCheck).toISOString(),
+      lastCheckDurationMs: this.lastCheckDurationMs < 0 ? null : this.lastCheckDurationMs,
+    };
   }
 
   /** May take a connection in panic mode (every backend down): enabled and registered, health ignored. */
@@ -89,6 +145,8 @@ export class Backend {
       id: this.id,
       address: this.key,
       weight: this.weight,
+      effectiveWeight: this.effectiveWeight,
+      backup: this.backup,
       // A removed backend is listed only while connections to it remain open.
       state: this.removed ? 'removing' : this.state,
       origin: this.origin,
@@ -100,6 +158,7 @@ export class Backend {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       lastCheck: this.lastCheck === 0 ? null : new Date(this.lastCheck).toISOString(),
+      healthDetail: this.healthDetail,
     };
   }
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { BackendOrigin } from '../config/config.ts';
-import { formatHostPort, type BackendSpec } from '../config/parse.ts';
+import { formatHostPort, MAX_WEIGHT, type BackendSpec } from '../config/parse.ts';
 import type { Picker, Strategy } from '../strategies/strategy.ts';
 import { SlotTable } from './active-counts.ts';
 import { Backend, backendId, ID_LENGTH, type AdminState, type Health } from './backend.ts';
@@ -30,6 +30,10 @@ export interface RegistryEvents {
 
 /** The least time between two rebuilds of one registry's picker, ms (see `#rebuild`). */
 const MIN_GAP_MS = 2;
+/** Steps of a slow start: its effective weight changes (and the picker is rebuilt) this many times across the window. */
+export const SLOW_START_STEPS = 10;
+/** While a slow start runs, weights are scaled up by at most this, so a ramping backend can take a small fraction of a weight of 1. */
+const SLOW_START_SCALE = 20;
 
 export interface RegistryOptions {
   readonly strategy: Strategy;
@@ -38,6 +42,12 @@ export interface RegistryOptions {
    * on its first passing probe), 'up' when they are off.
    */
   readonly initialHealth: Health;
+  /** The service's slow-start window, ms; 0 disables (a backend's own `slowStartMs` wins). @default 0 */
+  readonly slowStartMs?: number;
+  /** Every ready backup takes connections while no primary is ready, not only the first. @default false */
+  readonly allBackups?: boolean;
+  /** Clock for slow start, injectable for tests. @default Date.now */
+  readonly now?: () => number;
 }
 
 /**
@@ -57,6 +67,13 @@ export class Registry extends EventEmitter<RegistryEvents> {
   #readyCount = 0;
   /** Registered backends with a `maxConnections`. */
   #limitedCount = 0;
+  #primaryReadyCount = 0;
+  #slowStartMs: number;
+  #allBackups: boolean;
+  readonly #now: () => number;
+  /** Backends whose slow start is running; `#warmTimer` steps them. */
+  readonly #warming = new Set<Backend>();
+  #warmTimer: NodeJS.Timeout | undefined;
   /** Registered backends in registration order; rebuilt lazily after a membership change. */
   #members: readonly Backend[] | undefined = Object.freeze([]);
   /** A rebuild is owed (changes came faster than rebuilds may run); `#timer` runs it. */
@@ -72,6 +89,9 @@ export class Registry extends EventEmitter<RegistryEvents> {
     super();
     this.#strategy = options.strategy;
     this.#initialHealth = options.initialHealth;
+    this.#slowStartMs = options.slowStartMs ?? 0;
+    this.#allBackups = options.allBackups ?? false;
+    this.#now = options.now ?? Date.now;
     this.#set = { version: 0, backends: [], picker: options.strategy.build([]) };
   }
 
@@ -97,6 +117,37 @@ export class Registry extends EventEmitter<RegistryEvents> {
     } finally {
       if (--this.#batching === 0) this.flush();
     }
+  }
+
+  /**
+   * `batch`, for the backends a service starts with: they take their full
+   * weight when they first come up (HAProxy does not slow-start at boot);
+   * later comebacks, and backends added afterwards, slow-start.
+   */
+  initial<T>(fn: () => T): T {
+    const before = new Set(this.#byKey.values());
+    return this.batch(() => {
+      const result = fn();
+      for (const b of this.#byKey.values()) {
+        if (before.has(b)) continue;
+        // Up already (active checks off): its slow start is cancelled; else its first time up skips it.
+        if (b.available) {
+          if (this.#warming.delete(b)) this.#endWarmUp(b);
+        } else b.warmOnReady = false;
+      }
+      return result;
+    });
+  }
+
+  /** A reload changed the service's slow-start window; running slow starts keep theirs until they end. */
+  setSlowStart(ms: number): void {
+    this.#slowStartMs = ms;
+  }
+
+  setAllBackups(all: boolean): void {
+    if (this.#allBackups === all) return;
+    this.#allBackups = all;
+    this.#recount();
   }
 
   /** The health new backends start with; a reload that turns active checks on or off changes it. */
@@ -132,9 +183,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return this.#set;
   }
 
-  /** How many backends are ready; 0 means panic mode. */
+  /** How many backends are ready (serving backups included); 0 means panic mode. */
   get readyCount(): number {
     return this.#readyCount;
+  }
+
+  /** How many non-backup backends are available; while 0, backups take the connections. */
+  get primaryReadyCount(): number {
+    return this.#primaryReadyCount;
   }
 
   /** Registered backends in registration order, down and draining ones included; always current (the picker may trail it, see `#rebuild`). */
@@ -199,6 +255,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
       // A file entry takes over a backend registered over the API; the API never takes one from the file.
       if (origin === 'file') existing.origin = 'file';
       if (spec.maxConnections !== undefined) this.#setMaxConnections(existing, spec.maxConnections);
+      existing.slowStartMs = spec.slowStartMs;
+      if (existing.backup !== (spec.backup === true)) {
+        existing.backup = spec.backup === true;
+        this.#stateChanged(existing);
+      }
       if (existing.weight !== spec.weight) {
         existing.weight = spec.weight;
         this.#rebuild();
@@ -211,6 +272,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.#byKey.set(probe.key, probe);
     this.#members = undefined;
     this.#byId.set(probe.id, probe);
+    // Added up (active checks off): it joins now.
+    if (probe.available) this.#becameAvailable(probe);
     this.#recount();
     this.#rebuild();
     this.emit('added', probe);
@@ -244,6 +307,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     backend.removed = true;
     this.#setMaxConnections(backend, 0);
     backend.updateReady();
+    if (this.#warming.delete(backend)) backend.warmingSince = 0;
     if (backend.active > 0) this.#removing.add(backend);
     this.#recount();
     this.#rebuild();
@@ -252,15 +316,104 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   #stateChanged(backend: Backend): void {
+    const was = backend.available;
     backend.updateReady();
+    if (!was && backend.available) this.#becameAvailable(backend);
+    else if (was && !backend.available && this.#warming.delete(backend)) this.#endWarmUp(backend);
     this.#recount();
     this.emit('state', backend);
   }
 
+  /**
+   * Counts the ready backends and applies the backup rule: backups are ready
+   * only while no primary is available, and then only the first available
+   * one in registration order (HAProxy's default), or all of them with
+   * `allBackups`. Runs on state changes, never per connection.
+   */
   #recount(): void {
-    let n = 0;
-    for (const b of this.#byKey.values()) if (b.ready) n++;
+    let primaries = 0;
+    for (const b of this.#byKey.values()) if (b.available && !b.backup) primaries++;
+    let n = primaries;
+    let backupTaken = false;
+    for (const b of this.#byKey.values()) {
+      if (!b.backup) continue;
+      b.ready = primaries === 0 && b.available && (this.#allBackups || !backupTaken);
+      if (b.ready) {
+        n++;
+        backupTaken = true;
+      }
+    }
+    this.#primaryReadyCount = primaries;
     this.#readyCount = n;
+  }
+
+  /** A backend joined, or came back from down or draining: it slow-starts, if a window applies. */
+  #becameAvailable(backend: Backend): void {
+    const windowMs = backend.slowStartMs ?? this.#slowStartMs;
+    if (!backend.warmOnReady) {
+      backend.warmOnReady = true;
+      return;
+    }
+    if (windowMs <= 0) return;
+    backend.warmingSince = this.#now();
+    this.#warming.add(backend);
+    this.refreshSlowStart();
+  }
+
+  #endWarmUp(backend: Backend): void {
+    backend.warmingSince = 0;
+    if (backend.slowStartFactor !== 1) {
+      backend.slowStartFactor = 1;
+      this.#rebuild();
+    }
+  }
+
+  /**
+   * Steps every running slow start to the current time: the effective
+   * weight is the middle of the current tenth of the ramp (5%, 15%, … 95%
+   * of the weight, then 100%), so the share taken over each step is what a
+   * linear ramp would give. Rebuilds the picker when a factor changed, and
+   * sets a timer for the next step. Called by that timer; tests with an
+   * injected clock call it after moving the clock.
+   */
+  refreshSlowStart(): void {
+    const now = this.#now();
+    let changed = false;
+    let next = Infinity;
+    for (const b of this.#warming) {
+      const windowMs = b.slowStartMs ?? this.#slowStartMs;
+      const elapsed = now - b.warmingSince;
+      let factor = 1;
+      if (b.available && windowMs > 0 && elapsed < windowMs) {
+        const step = Math.max(0, Math.floor((elapsed * SLOW_START_STEPS) / windowMs));
+        factor = (step + 0.5) / SLOW_START_STEPS;
+        next = Math.min(next, b.warmingSince + ((step + 1) * windowMs) / SLOW_START_STEPS);
+      }
+      if (factor !== b.slowStartFactor) {
+        b.slowStartFactor = factor;
+        changed = true;
+      }
+      if (factor === 1) {
+        this.#warming.delete(b);
+        b.warmingSince = 0;
+      }
+    }
+    if (changed) this.#rebuild();
+    clearTimeout(this.#warmTimer);
+    this.#warmTimer = next === Infinity ? undefined : setTimeout(() => this.refreshSlowStart(), Math.max(1, next - now)).unref();
+  }
+
+  /** A worker's replica takes the factor its primary computed (the primary alone runs the clock). */
+  setSlowStartFactor(backend: Backend, factor: number): void {
+    if (backend.slowStartFactor === factor || !(factor > 0 && factor <= 1)) return;
+    backend.slowStartFactor = factor;
+    this.#rebuild();
+  }
+
+  /** Stops the slow-start timer (the service is closing). */
+  close(): void {
+    clearTimeout(this.#warmTimer);
+    this.#warmTimer = undefined;
   }
 
   /**
@@ -291,6 +444,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const backends = this.list();
+    assignPickWeights(backends);
     this.#set = Object.freeze({
       version: this.#set.version + 1,
       backends,
@@ -301,4 +455,24 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.emit('change', this.#set);
   }
 
+}
+
+/**
+ * Sets `pickWeight` for a build. With no slow start running it is 0 (the
+ * strategies use `weight`, exactly as without slow start). While one runs,
+ * every weight is scaled up by as much as MAX_WEIGHT allows (up to
+ * SLOW_START_SCALE) and a ramping backend takes its fraction of that, at
+ * least 1: a weight-1 backend then ramps 1, 3, 5, … 19 against 20.
+ */
+function assignPickWeights(backends: readonly Backend[]): void {
+  let warming = false;
+  let max = 1;
+  for (const b of backends) {
+    if (b.slowStartFactor < 1) warming = true;
+    if (b.weight > max) max = b.weight;
+  }
+  const scale = warming ? Math.max(1, Math.min(SLOW_START_SCALE, Math.floor(MAX_WEIGHT / max))) : 0;
+  for (const b of backends) {
+    b.pickWeight = scale === 0 ? 0 : b.slowStartFactor < 1 ? Math.max(1, Math.round(b.weight * scale * b.slowStartFactor)) : b.weight * scale;
+  }
 }

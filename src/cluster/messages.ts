@@ -17,6 +17,9 @@ export interface BackendState {
   readonly weight: number;
   readonly state: AdminState;
   readonly health: Health;
+  readonly backup: boolean;
+  /** Slow start's share of the weight, (0, 1]; the primary runs the clock, replicas take its steps. */
+  readonly slowStartFactor: number;
 }
 
 export interface ServiceState {

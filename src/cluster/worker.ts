@@ -61,7 +61,8 @@ class ReplicaService {
     this.settings = state.settings;
     this.gate = ClientGate.from(state.settings);
     this.admission = new Admission(admissionOf(state.settings));
-    this.registry = new Registry({ strategy: strategyOf(state.settings), initialHealth: 'up' });
+    // No slow-start window of its own: the primary runs the clock and sends each backend's factor.
+    this.registry = new Registry({ strategy: strategyOf(state.settings), initialHealth: 'up', allBackups: state.settings.allBackups });
     this.observer = new ForwardingObserver(state.name);
   }
 
@@ -71,6 +72,7 @@ class ReplicaService {
     if (prev.algo !== state.settings.algo || prev.stickyTtlMs !== state.settings.stickyTtlMs || prev.stickyMaxEntries !== state.settings.stickyMaxEntries) {
       this.registry.setStrategy(strategyOf(state.settings));
     }
+    this.registry.setAllBackups(state.settings.allBackups);
     if (JSON.stringify(prev) !== JSON.stringify(state.settings)) {
       this.current?.setSettings(state.settings);
       this.admission.configure(admissionOf(state.settings));
@@ -93,9 +95,10 @@ function reconcile(registry: Registry, states: readonly BackendState[]): void {
   registry.batch(() => {
     const keep = new Set<Backend>();
     for (const s of states) {
-      const { backend } = registry.upsert({ host: s.host, port: s.port, weight: s.weight });
+      const { backend } = registry.upsert({ host: s.host, port: s.port, weight: s.weight, ...(s.backup && { backup: true }) });
       registry.setAdminState(backend, s.state);
       registry.setHealth(backend, s.health);
+      registry.setSlowStartFactor(backend, s.slowStartFactor);
       keep.add(backend);
     }
     for (const b of registry.list()) if (!keep.has(b)) registry.remove(b);

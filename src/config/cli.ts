@@ -7,10 +7,10 @@ import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
 import { VERSION } from '../runtime/version.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
-import { DEFAULTS, makeService, type FulcrumConfig, type ProcessSettings } from './config.ts';
+import { DEFAULTS, HEALTH_CHECK_TYPES, makeService, type FulcrumConfig, type HealthCheckType, type ProcessSettings } from './config.ts';
 import { joinDashValues } from './argv.ts';
 import { parseCidr } from './cidr.ts';
-import { parseBackendSpec, parseDuration, parseHostName, parseHostPort, parseHttpPath, parseRate, parseToken } from './parse.ts';
+import { parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseHttpPath, parseRate, parseToken } from './parse.ts';
 
 /** What the command line asks for: a config, and how to read it again on reload (with `--config`). */
 export interface CliResult {
@@ -43,6 +43,12 @@ const SERVICE_FLAGS: Readonly<Record<string, string>> = {
   'conn-rate-per-ip': 'defaults.limits.connectionRatePerIp',
   allow: 'defaults.allow or services[].allow',
   deny: 'defaults.deny or services[].deny',
+  'health-type': 'defaults.health.type',
+  'health-send': 'defaults.health.send',
+  'health-expect': 'defaults.health.expect',
+  'slow-start': 'defaults.slowStart',
+  'tcp-keepalive': 'defaults.tcpKeepAlive',
+  backup: 'services[].backends (with backup: true)',
 };
 
 /** The long flags (and -t) present in argv, as typed: `--x`, `--x=v`, `-t`. */
@@ -78,6 +84,12 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('rise', { type: 'string', default: '2', describe: 'consecutive passing probes that bring a backend back' })
     .option('fall', { type: 'string', default: '3', describe: 'consecutive failing probes that take a backend down' })
     .option('health-http', { type: 'string', describe: 'probe with HTTP GET of this path (2xx/3xx passes) instead of a TCP connect' })
+    .option('health-type', { type: 'string', describe: `health check kind: ${HEALTH_CHECK_TYPES.join(', ')} (redis: PING/+PONG; postgres: SSLRequest/S or N)` })
+    .option('health-send', { type: 'string', describe: 'TCP checks: bytes to send after connecting (\\r \\n \\t \\0 \\\\ \\xHH escapes)' })
+    .option('health-expect', { type: 'string', describe: 'TCP checks: text the reply must start with, or /regex/ it must match' })
+    .option('slow-start', { type: 'string', default: '0', describe: 'a backend that joins or comes back ramps up to its weight over this window (0 disables)' })
+    .option('tcp-keepalive', { type: 'string', default: '60s', describe: 'TCP keepalive idle time on both sides of every connection (0 disables)' })
+    .option('backup', { type: 'string', array: true, default: [] as string[], describe: 'a backup backend host:port[@weight], used only while no other backend is ready (repeatable)' })
     .option('max-fails', { type: 'string', default: '3', describe: 'consecutive connect failures on real traffic that eject a backend (0 disables)' })
     .option('eject-time', { type: 'string', default: '5s', describe: 'first ejection time; doubles with each consecutive ejection, up to 5m' })
     .option('admin-token', { type: 'string', describe: 'require "Authorization: Bearer TOKEN" on the admin API (env FULCRUM_ADMIN_TOKEN)' })
@@ -124,12 +136,27 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
   const healthHttp = args['health-http'] === undefined ? undefined : one('health-http', args['health-http']);
   if (healthHttp !== undefined) parseHttpPath('--health-http', healthHttp);
   const connectTimeoutMs = duration('connect-timeout');
+  const optional = (field: string): string | undefined => (args[field] === undefined ? undefined : one(field, args[field]));
+  const healthType = optional('health-type');
+  if (healthType !== undefined && !(HEALTH_CHECK_TYPES as readonly string[]).includes(healthType)) {
+    throw new ConfigError('--health-type', `"${healthType}" is invalid (use ${HEALTH_CHECK_TYPES.join(', ')})`);
+  }
+  const send = optional('health-send');
+  const expect = optional('health-expect');
+  if (send !== undefined) parseEscapes('--health-send', send);
+  if (expect !== undefined) parseExpect('--health-expect', expect);
+  if ((send ?? expect) !== undefined && healthType !== undefined && healthType !== 'tcp') {
+    throw new ConfigError(send !== undefined ? '--health-send' : '--health-expect', `cannot be combined with --health-type ${healthType} (send/expect are for tcp checks)`);
+  }
   const health = {
     intervalMs: duration('health-interval', true),
     timeoutMs: duration('health-timeout'),
     rise: int('rise', one('rise', args.rise), 1, 100),
     fall: int('fall', one('fall', args.fall), 1, 100),
     httpPath: healthHttp,
+    ...(healthType !== undefined && { type: healthType as HealthCheckType }),
+    ...(send !== undefined && { send }),
+    ...(expect !== undefined && { expect }),
   };
 
   const adminToken = (flag: unknown): string | undefined => {
@@ -181,11 +208,16 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
   const service = makeService({
     listen: parseHostPort('--listen', one('listen', args.listen), '0.0.0.0'),
     algo: resolveStrategyName('--algo', one('algo', args.algo)),
-    backends: Object.freeze(args.backend.map((b) => parseBackendSpec('--backend', String(b)))),
+    backends: Object.freeze([
+      ...args.backend.map((b) => parseBackendSpec('--backend', String(b))),
+      ...args.backup.map((b) => ({ ...parseBackendSpec('--backup', String(b)), backup: true })),
+    ]),
     connectTimeoutMs,
     retries: int('retries', one('retries', args.retries), 0, 100),
     idleTimeoutMs: duration('idle-timeout', true),
     stickyTtlMs: duration('sticky-ttl'),
+    slowStartMs: duration('slow-start', true),
+    tcpKeepAliveMs: duration('tcp-keepalive', true),
     health,
     passive: {
       maxFails: int('max-fails', one('max-fails', args['max-fails']), 0, 1000),

@@ -28,6 +28,16 @@ export interface ServiceSettings {
   readonly stickyMaxEntries: number;
   readonly health: HealthConfig;
   readonly passive: PassiveHealthConfig;
+  /**
+   * A backend that joins or comes back from down takes a share growing
+   * linearly from almost nothing to its full weight over this window
+   * (HAProxy's `slowstart`); 0 disables. A backend's own `slowStart` wins. @default 0
+   */
+  readonly slowStartMs: number;
+  /** With several `backup` backends, all ready ones share the load (HAProxy's `option allbackups`) instead of only the first. @default false */
+  readonly allBackups: boolean;
+  /** TCP keepalive idle time on both sides of every connection; 0 disables. @default 60000 */
+  readonly tcpKeepAliveMs: number;
   readonly limits: ClientLimits;
   /** Connections the service serves at once; 0: no limit. @default 0 */
   readonly maxConnections: number;
@@ -103,7 +113,22 @@ export interface HealthConfig {
   readonly fall: number;
   /** When set, probe with `GET path` expecting 2xx/3xx instead of a bare TCP connect. */
   readonly httpPath: string | undefined;
+  /** A preset probe; absent: `http` when httpPath is set, send/expect when either is, else a TCP connect. */
+  readonly type?: HealthCheckType;
+  /** Bytes sent after connecting (backslash escapes, see parseEscapes). */
+  readonly send?: string;
+  /** What the reply must start with, or `/regex/` it must match, within the timeout. */
+  readonly expect?: string;
+  /** Probe this port instead of the backend's traffic port. */
+  readonly port?: number;
+  /** HTTP checks: the Host header (default: the backend's host:port). */
+  readonly host?: string;
+  /** HTTP checks: accepted statuses, "200-299" or "204". @default "200-399" */
+  readonly expectStatus?: string;
 }
+
+export const HEALTH_CHECK_TYPES = ['tcp', 'http', 'redis', 'postgres'] as const;
+export type HealthCheckType = (typeof HEALTH_CHECK_TYPES)[number];
 
 export interface PassiveHealthConfig {
   /** Consecutive connect failures on real traffic that eject a backend; 0 disables. @default 3 */
@@ -112,6 +137,8 @@ export interface PassiveHealthConfig {
   readonly ejectBaseMs: number;
   /** @default 300000 (5m) */
   readonly ejectMaxMs: number;
+  /** Passive ejection never takes out more than this share of a service's backends (at least one may always be ejected, as in Envoy). @default 50 */
+  readonly maxEjectedPercent: number;
 }
 
 /** The name of the service the flags make, and the one today's un-scoped admin endpoints act on. */
@@ -125,7 +152,6 @@ export const SERVICE_DEFAULTS: ServiceSettings = Object.freeze({
   stickyTtlMs: 600_000,
   stickyMaxEntries: 100_000,
   health: Object.freeze({ intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3, httpPath: undefined }),
-  passive: Object.freeze({ maxFails: 3, ejectBaseMs: 5000, ejectMaxMs: 300_000 }),
   limits: Object.freeze({ maxConnectionsPerIp: 0, connectionRatePerIp: undefined }),
   maxConnections: 0,
   queue: Object.freeze({ size: 1024, timeoutMs: 5000 }),
@@ -133,6 +159,10 @@ export const SERVICE_DEFAULTS: ServiceSettings = Object.freeze({
   unavailableReply: undefined,
   allow: Object.freeze([]),
   deny: Object.freeze([]),
+  passive: Object.freeze({ maxFails: 3, ejectBaseMs: 5000, ejectMaxMs: 300_000, maxEjectedPercent: 50 }),
+  slowStartMs: 0,
+  allBackups: false,
+  tcpKeepAliveMs: 60_000,
 });
 
 export const DEFAULT_LISTEN: HostPort = Object.freeze({ host: '0.0.0.0', port: 8080 });
@@ -209,6 +239,10 @@ export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
 
 /** The settings snapshot of a service config (what its connections read). */
 export function settingsOf(service: ServiceConfig): ServiceSettings {
-  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny } = service;
-  return Object.freeze({ algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny });
+  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs } = service;
+  const { limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny } = service;
+  return Object.freeze({
+    algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs,
+    limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny,
+  });
 }

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { FulcrumError } from '../errors.ts';
-import { DEFAULTS, SERVICE_DEFAULTS, type FulcrumConfig, type ServiceConfig } from './config.ts';
+import { DEFAULTS, SERVICE_DEFAULTS, type FulcrumConfig, type HealthConfig, type ServiceConfig } from './config.ts';
 import { allowedKeys, configFileSchema, type ConfigFileOutput, type ServiceFileOutput, type SettingsFileOutput } from './schema.ts';
 import { closestKey } from './suggest.ts';
 
@@ -153,11 +153,14 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
       rise: service.health?.rise ?? defaults?.health?.rise ?? d.health.rise,
       fall: service.health?.fall ?? defaults?.health?.fall ?? d.health.fall,
       httpPath: service.health?.http ?? defaults?.health?.http ?? d.health.httpPath,
+      // Set only when given, so a config without them reads as it did before they existed.
+      ...optionalHealth(service.health, defaults?.health),
     }),
     passive: Object.freeze({
       maxFails: service.passive?.maxFails ?? defaults?.passive?.maxFails ?? d.passive.maxFails,
       ejectBaseMs: service.passive?.ejectTime ?? defaults?.passive?.ejectTime ?? d.passive.ejectBaseMs,
       ejectMaxMs: service.passive?.maxEjectTime ?? defaults?.passive?.maxEjectTime ?? d.passive.ejectMaxMs,
+      maxEjectedPercent: service.passive?.maxEjectedPercent ?? defaults?.passive?.maxEjectedPercent ?? d.passive.maxEjectedPercent,
     }),
     limits: Object.freeze({
       maxConnectionsPerIp: service.limits?.maxConnectionsPerIp ?? defaults?.limits?.maxConnectionsPerIp ?? d.limits.maxConnectionsPerIp,
@@ -172,7 +175,30 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
     }),
     allow: Object.freeze([...(service.allow ?? defaults?.allow ?? d.allow)]),
     deny: Object.freeze([...(service.deny ?? defaults?.deny ?? d.deny)]),
+    slowStartMs: service.slowStart ?? defaults?.slowStart ?? d.slowStartMs,
+    allBackups: service.allBackups ?? defaults?.allBackups ?? d.allBackups,
+    tcpKeepAliveMs: service.tcpKeepAlive ?? defaults?.tcpKeepAlive ?? d.tcpKeepAliveMs,
   };
+}
+
+type HealthFile = SettingsFileOutput['health'];
+
+/** The health keys that have no default: present in the result only when the service or `defaults` sets them. */
+function optionalHealth(service: HealthFile, defaults: HealthFile): Partial<HealthConfig> {
+  const out: { -readonly [K in keyof HealthConfig]?: HealthConfig[K] } = {};
+  const type = service?.type ?? defaults?.type;
+  const send = service?.send ?? defaults?.send;
+  const expect = service?.expect ?? defaults?.expect;
+  const port = service?.port ?? defaults?.port;
+  const host = service?.host ?? defaults?.host;
+  const expectStatus = service?.expectStatus ?? defaults?.expectStatus;
+  if (type !== undefined) out.type = type;
+  if (send !== undefined) out.send = send;
+  if (expect !== undefined) out.expect = expect;
+  if (port !== undefined) out.port = port;
+  if (host !== undefined) out.host = host;
+  if (expectStatus !== undefined) out.expectStatus = expectStatus;
+  return out;
 }
 
 /** Per-service keys over `defaults` over SERVICE_DEFAULTS, field by field (health and passive key by key). */

@@ -144,6 +144,10 @@ export interface BackendSpec extends HostPort {
   readonly weight: number;
   /** Connections it takes at once; 0 or absent: no limit. */
   readonly maxConnections?: number;
+  /** Takes connections only while no non-backup backend of its service is ready (HAProxy's `backup`). @default false */
+  readonly backup?: boolean;
+  /** This backend's slow-start window, ms, over the service's `slowStart`; 0 turns it off for this backend. */
+  readonly slowStartMs?: number;
 }
 
 /** `host:port[@weight]` as given to `--backend`. */
@@ -173,4 +177,65 @@ export function parseRate(field: string, text: string): { count: number; periodM
   const m = /^\s*(\d+)\s*\/\s*(s|m)\s*$/.exec(text);
   if (!m || Number(m[1]) < 1) throw new ConfigError(field, `"${text}" is not a rate (use e.g. 50/s or 600/m)`);
   return { count: Number(m[1]), periodMs: m[2] === 's' ? 1000 : 60_000 };
+}
+
+/**
+ * Backslash escapes in bytes to send or expect (`\r`, `\n`, `\t`, `\0`,
+ * `\\`, `\xHH`), so `PING\r\n` means the same typed on the command line, in
+ * single quotes or unquoted in YAML, or in double quotes (where YAML has
+ * already turned it into CR LF). Other characters are taken as UTF-8.
+ */
+export function parseEscapes(field: string, text: string): Buffer {
+  const parts: Buffer[] = [];
+  let plain = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c !== '\\') {
+      plain += c;
+      continue;
+    }
+    const e = text[++i];
+    const simple = e === undefined ? undefined : ({ r: '\r', n: '\n', t: '\t', '0': '\0', '\\': '\\' } as Record<string, string>)[e];
+    if (simple !== undefined) {
+      plain += simple;
+      continue;
+    }
+    if (e === 'x' && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
+      parts.push(Buffer.from(plain, 'utf8'), Buffer.from([parseInt(text.slice(i + 1, i + 3), 16)]));
+      plain = '';
+      i += 2;
+      continue;
+    }
+    throw new ConfigError(field, `${JSON.stringify(text)} has an unknown escape "\\${e ?? ''}" (use \\r, \\n, \\t, \\0, \\\\ or \\xHH)`);
+  }
+  parts.push(Buffer.from(plain, 'utf8'));
+  return Buffer.concat(parts);
+}
+
+/** What a send/expect check waits for. */
+export type Expectation = { readonly regex: RegExp } | { readonly prefix: Buffer };
+
+/** `/regex/flags` is a regular expression; anything else is a literal prefix. Checks the regex compiles. */
+export function parseExpect(field: string, text: string): Expectation {
+  const m = /^\/(.*)\/([dgimsuy]*)$/s.exec(text);
+  if (m) {
+    try {
+      // Without `g`/`y`: `test` must not carry state from one probe to the next.
+      return { regex: new RegExp(m[1]!, m[2]!.replace(/[gy]/g, '')) };
+    } catch (err) {
+      throw new ConfigError(field, `${JSON.stringify(text)} is not a valid regular expression (${(err as Error).message})`, { cause: err });
+    }
+  }
+  const prefix = parseEscapes(field, text);
+  if (prefix.length === 0) throw new ConfigError(field, 'is empty (give the text the reply starts with, or /regex/)');
+  return { prefix };
+}
+
+/** `"200-299"` or `"200"`: the HTTP statuses a check accepts, both ends included. */
+export function parseStatusRange(field: string, text: string): readonly [number, number] {
+  const m = /^\s*([1-5]\d\d)\s*(?:-\s*([1-5]\d\d)\s*)?$/.exec(text);
+  const lo = m ? Number(m[1]) : NaN;
+  const hi = m ? Number(m[2] ?? m[1]) : NaN;
+  if (!m || hi < lo) throw new ConfigError(field, `"${text}" is invalid (use a status or a range like "200-299")`);
+  return [lo, hi];
 }

@@ -20,7 +20,15 @@ export interface PrintOptions {
 
 function backendText(b: BackendSpec): string | Record<string, unknown> {
   const address = formatHostPort(b);
-  if (b.maxConnections) return { address, weight: b.weight, maxConnections: b.maxConnections };
+  if (b.backup !== undefined || b.slowStartMs !== undefined || b.maxConnections) {
+    return {
+      address,
+      weight: b.weight,
+      ...(b.maxConnections && { maxConnections: b.maxConnections }),
+      ...(b.backup !== undefined && { backup: b.backup }),
+      ...(b.slowStartMs !== undefined && { slowStart: formatDuration(b.slowStartMs) }),
+    };
+  }
   return b.weight === 1 ? address : `${address}@${b.weight}`;
 }
 
@@ -40,11 +48,18 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
       rise: s.health.rise,
       fall: s.health.fall,
       ...(s.health.httpPath !== undefined && { http: s.health.httpPath }),
+      ...(s.health.type !== undefined && { type: s.health.type }),
+      ...(s.health.send !== undefined && { send: s.health.send }),
+      ...(s.health.expect !== undefined && { expect: s.health.expect }),
+      ...(s.health.port !== undefined && { port: s.health.port }),
+      ...(s.health.host !== undefined && { host: s.health.host }),
+      ...(s.health.expectStatus !== undefined && { expectStatus: s.health.expectStatus }),
     },
     passive: {
       maxFails: s.passive.maxFails,
       ejectTime: formatDuration(s.passive.ejectBaseMs),
       maxEjectTime: formatDuration(s.passive.ejectMaxMs),
+      maxEjectedPercent: s.passive.maxEjectedPercent,
     },
     limits: {
       maxConnectionsPerIp: s.limits.maxConnectionsPerIp,
@@ -56,6 +71,9 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
     ...(s.unavailableReply !== undefined && { unavailableReply: Buffer.from(s.unavailableReply, 'latin1').toString('utf8') }),
     ...(s.allow.length > 0 && { allow: s.allow.map(formatCidr) }),
     ...(s.deny.length > 0 && { deny: s.deny.map(formatCidr) }),
+    slowStart: formatDuration(s.slowStartMs),
+    allBackups: s.allBackups,
+    tcpKeepAlive: formatDuration(s.tcpKeepAliveMs),
     backends: s.backends.map(backendText),
   };
 }

@@ -15,9 +15,9 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
-import { DEFAULTS, SERVICE_DEFAULTS } from './config.ts';
+import { DEFAULTS, HEALTH_CHECK_TYPES, SERVICE_DEFAULTS } from './config.ts';
 import { parseCidr } from './cidr.ts';
-import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseRate, parseDuration, parseHostName, parseHostPort, parseWeight, type HostPort } from './parse.ts';
+import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseRate, parseStatusRange, parseWeight, type HostPort } from './parse.ts';
 import { formatDuration } from './duration.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -103,8 +103,43 @@ const health = z
       .string({ error: typeError('a path like "/healthz"') })
       .startsWith('/', { error: (iss) => `${describeValue(iss.input)} must be a path starting with "/"` })
       .optional()
-      .meta({ description: 'When set, check with `GET <path>` expecting 2xx/3xx instead of a bare TCP connect.' }),
+      .meta({ description: 'When set, check with `GET <path>` expecting `expectStatus` instead of a bare TCP connect.' }),
+    type: z
+      .enum(HEALTH_CHECK_TYPES, { error: (iss) => `${describeValue(iss.input)} is invalid (use ${HEALTH_CHECK_TYPES.join(', ')})` })
+      .optional()
+      .meta({ description: 'The kind of check: `tcp` (connect; with `send`/`expect` if given), `http` (GET `http`, default `/`), `redis` (PING, expects +PONG), `postgres` (an SSLRequest, expects S or N). When absent: `http` if `http` is set, else `tcp`.' }),
+    send: z
+      .string({ error: typeError('a string like "PING\\r\\n"') })
+      .transform(viaParser((text: string) => (parseEscapes('send', text), text)))
+      .optional()
+      .meta({ description: 'Bytes sent after connecting (HAProxy `tcp-check send`); `\\r`, `\\n`, `\\t`, `\\0`, `\\\\` and `\\xHH` escapes.' }),
+    expect: z
+      .string({ error: typeError('a string like "+PONG" or "/^\\+PONG/"') })
+      .transform(viaParser((text: string) => (parseExpect('expect', text), text)))
+      .optional()
+      .meta({ description: 'The reply must start with this text (same escapes as `send`), or match it when written `/regex/flags`, within `timeout` (HAProxy `tcp-check expect`).' }),
+    port: intIn(1, 65535)
+      .optional()
+      .meta({ description: 'Probe this port instead of the backend\'s traffic port (HAProxy `port`).' }),
+    host: z
+      .string({ error: typeError('a host name like "www.example.com"') })
+      .regex(/^[\x21-\x7e]+$/, { error: (iss) => `${describeValue(iss.input)} cannot go in a Host header (no spaces or control characters)` })
+      .optional()
+      .meta({ description: 'HTTP checks: the `Host` header; default the backend\'s host:port.' }),
+    expectStatus: z
+      .string({ error: typeError('a status range like "200-299"') })
+      .transform(viaParser((text: string) => (parseStatusRange('expectStatus', text), text.replace(/\s+/g, ''))))
+      .optional()
+      .meta({ description: 'HTTP checks: the statuses that pass, a range or one status.', default: '200-399' }),
   }, { error: typeError('a map like { interval: 2s, timeout: 1s }') })
+  .superRefine((h, ctx) => {
+    const preset = h.type === 'redis' || h.type === 'postgres';
+    for (const key of ['send', 'expect'] as const) {
+      if (h[key] === undefined) continue;
+      if (preset) ctx.addIssue({ code: 'custom', path: [key], message: `cannot be combined with type ${h.type} (the preset sends and expects its own bytes)`, input: h[key] });
+      else if (h.type === 'http' || h.http !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'is for TCP checks (an HTTP check sends its own request; use expectStatus)', input: h[key] });
+    }
+  })
   .meta({ description: 'Active health checks. A service\'s `health` overrides `defaults.health` key by key.' });
 
 const passive = z
@@ -112,6 +147,7 @@ const passive = z
     maxFails: intIn(0, 1000).optional().meta({ description: 'Consecutive connect failures on real traffic that eject a backend; 0 disables passive ejection.', default: SERVICE_DEFAULTS.passive.maxFails }),
     ejectTime: duration({ positive: true }).optional().meta({ description: 'First ejection time; it doubles with each consecutive ejection.', default: formatDuration(SERVICE_DEFAULTS.passive.ejectBaseMs) }),
     maxEjectTime: duration({ positive: true }).optional().meta({ description: 'The longest an ejection lasts, however often a backend fails.', default: formatDuration(SERVICE_DEFAULTS.passive.ejectMaxMs) }),
+    maxEjectedPercent: intIn(0, 100).optional().meta({ description: 'Passive ejection never takes out more than this share of the service\'s backends (rounded down, but at least one, as Envoy\'s `max_ejection_percent`).', default: SERVICE_DEFAULTS.passive.maxEjectedPercent }),
   }, { error: typeError('a map like { maxFails: 3, ejectTime: 5s }') })
   .meta({ description: 'Passive health: ejection on failed connects of real traffic. A service\'s `passive` overrides `defaults.passive` key by key.' });
 
@@ -172,6 +208,9 @@ const settingsShape = {
     .meta({ description: 'Bytes written to a client no backend can take (none ready, queue full or timed out) before it is closed, e.g. an HTTP 503. YAML double quotes take `\\r\\n`. Limit and ACL refusals get none.' }),
   allow: cidrList('Client addresses or CIDRs let in (IPv4 and IPv6; an IPv4-mapped client matches IPv4 rules). With a list, everything else is refused.'),
   deny: cidrList('Client addresses or CIDRs refused; `deny` wins over `allow`.'),
+  slowStart: duration().optional().meta({ description: 'A backend that joins or comes back from down takes a share growing linearly from almost nothing to its full weight over this window (HAProxy `slowstart`); not applied to the backends a service starts with. 0 disables.', default: formatDuration(SERVICE_DEFAULTS.slowStartMs) }),
+  allBackups: z.boolean({ error: typeError('true or false') }).optional().meta({ description: 'With several `backup` backends, every ready one takes connections while no primary is ready (HAProxy `option allbackups`); otherwise only the first ready one, in declaration order.', default: SERVICE_DEFAULTS.allBackups }),
+  tcpKeepAlive: duration().optional().meta({ description: 'TCP keepalive on both sides of every connection: idle time before the first probe (the kernel then probes every 75s, 9 times); finds dead peers of idle long-lived connections. 0 disables.', default: formatDuration(SERVICE_DEFAULTS.tcpKeepAliveMs) }),
 };
 
 const backendObject = z
@@ -191,15 +230,28 @@ const backendObject = z
       .transform(viaParser((weight: number) => parseWeight('weight', weight)))
       .optional()
       .meta({ description: 'Relative share for the weighted strategies.', default: 1, type: 'integer', minimum: MIN_WEIGHT, maximum: MAX_WEIGHT }),
+    backup: z
+      .boolean({ error: typeError('true or false') })
+      .optional()
+      .meta({ description: 'Takes connections only while no non-backup backend of the service is ready (HAProxy `backup`).', default: false }),
+    slowStart: duration()
+      .optional()
+      .meta({ description: 'This backend\'s slow-start window, over the service\'s `slowStart`; 0 turns it off for this backend.' }),
     maxConnections: intIn(0, 10_000_000).optional().meta({ description: 'Connections this backend takes at once (HAProxy `server … maxconn`); a full backend is skipped, and when every ready one is full clients wait in the service\'s queue. 0: no limit.', default: 0 }),
   })
-  .transform(({ address, weight, maxConnections }) => ({ ...address, weight: weight ?? 1, ...(maxConnections !== undefined && maxConnections > 0 && { maxConnections }) }));
+  .transform(({ address, weight, backup, slowStart, maxConnections }) => ({
+    ...address,
+    weight: weight ?? 1,
+    ...(backup === true && { backup }),
+    ...(slowStart !== undefined && { slowStartMs: slowStart }),
+    ...(maxConnections !== undefined && maxConnections > 0 && { maxConnections }),
+  }));
 
 const backend = z
   .union([z.string().transform(viaParser((spec: string) => parseBackendSpec('backend', spec))), backendObject], {
     error: typeError('"host:port[@weight]" or a map like { address: host:port, weight: 5 }'),
   })
-  .meta({ description: '`"host:port"`, `"host:port@weight"`, or `{ address, weight, maxConnections }`.' });
+  .meta({ description: '`"host:port"`, `"host:port@weight"`, or `{ address, weight, maxConnections, backup, slowStart }`.' });
 
 /** Marks repeats of the same key among the elements of a list, on `[i, ...at]`. */
 function unique<T>(ctx: z.RefinementCtx<unknown>, items: readonly T[], keyOf: (item: T) => string | undefined, at: string[], message: (key: string, first: number) => string) {

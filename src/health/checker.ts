@@ -89,6 +89,7 @@ export class HealthChecker {
     const result = await this.#probe(backend, this.#timeoutMs);
     if (this.#entries.get(backend) !== entry) return;
     backend.lastCheck = Date.now();
+    backend.lastCheckDurationMs = backend.lastCheck - started;
     this.#monitor.report(backend, result);
     // Measured from the start of this probe, so a slow backend is not probed less often.
     const delay = Math.max(0, this.nextDelay() - (Date.now() - started));

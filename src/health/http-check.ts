@@ -1,6 +1,8 @@
 /**
- * `--health-http PATH`: the backend passes when `GET PATH` answers 2xx or 3xx
- * within the timeout. Only the status line is read; the socket is closed as
+ * `--health-http PATH`: the backend passes when `GET PATH` answers a status
+ * in `statuses` (2xx or 3xx unless `health.expectStatus` says otherwise)
+ * within the timeout, with `Host: host` (the backend's host:port unless
+ * `health.host` is set, for virtual hosts). Only the status line is read; the socket is closed as
  * soon as it arrives, so a large or endless body costs nothing.
  */
 import { probeSocket, type Probe } from './probe.ts';
@@ -9,7 +11,15 @@ import { probeSocket, type Probe } from './probe.ts';
 const MAX_STATUS_LINE = 1024;
 const STATUS_LINE = /^HTTP\/\d(?:\.\d)? (\d{3})(?: |\r?$)/;
 
-export function httpCheck(path: string): Probe {
+export interface HttpCheckOptions {
+  /** The Host header; default the target's host:port. */
+  readonly host?: string | undefined;
+  /** Accepted statuses, both ends included. @default [200, 399] */
+  readonly statuses?: readonly [number, number];
+}
+
+export function httpCheck(path: string, { host, statuses = [200, 399] }: HttpCheckOptions = {}): Probe {
+  const [lo, hi] = statuses;
   return (target, timeoutMs) =>
     probeSocket(target, timeoutMs, (socket, settle) => {
       let head = '';
@@ -24,8 +34,8 @@ export function httpCheck(path: string): Probe {
         const m = STATUS_LINE.exec(head.slice(0, eol));
         if (!m) return settle({ ok: false, reason: 'no HTTP status line' });
         const status = Number(m[1]);
-        settle({ ok: status >= 200 && status < 400, reason: `HTTP ${status}` });
+        settle({ ok: status >= lo && status <= hi, reason: `HTTP ${status}` });
       });
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${target.key}\r\nConnection: close\r\nUser-Agent: fulcrum-health\r\nAccept: */*\r\n\r\n`);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host ?? target.key}\r\nConnection: close\r\nUser-Agent: fulcrum-health\r\nAccept: */*\r\n\r\n`);
     });
 }

@@ -15,11 +15,17 @@ export class HealthStats {
   flips = 0;
   /** Passive ejections (connect failures on real traffic). */
   ejections = 0;
+  /** Ejections not made because `passive.maxEjectedPercent` of the backends were ejected already. */
+  ejectionsCapped = 0;
 }
 
 /** What passive health needs: take a backend out now, for a while. */
 export interface Ejector {
   eject(backend: Backend, durationMs: number, reason: string): void;
+  /** Backends of the service whose ejection is running now. */
+  ejectedCount(): number;
+  /** An ejection `maxEjectedPercent` refused; counted and logged. */
+  ejectionCapped?(backend: Backend, reason: string): void;
 }
 
 export interface HealthMonitorOptions {
@@ -37,6 +43,11 @@ export interface HealthMonitorOptions {
 
 interface Entry {
   readonly state: HealthState;
+  /** The active checks' own verdict (rise/fall on probe results alone): what `failedActiveCheck` shows. */
+  readonly active: HealthState;
+  /** Consecutive probe results alike (passing or failing), for "(3 in a row)". */
+  streak: number;
+  lastOk: boolean | undefined;
   /** While an ejection lasts (epoch ms), probe results are ignored; 0 when not ejected. */
   ejectedUntil: number;
   readmitTimer: NodeJS.Timeout | undefined;
@@ -79,9 +90,11 @@ export class HealthMonitor implements Ejector {
       return;
     }
     entry.localError = false;
+    this.#recordActive(backend, entry, result);
     if (entry.ejectedUntil !== 0) {
       if (this.#now() < entry.ejectedUntil) return;
       entry.ejectedUntil = 0;
+      backend.ejectedUntil = 0;
     }
     if (entry.state.observe(result.ok) === 'changed') this.#flip(backend, entry.state.status, result.reason);
   }
@@ -94,6 +107,7 @@ export class HealthMonitor implements Ejector {
     if (backend.removed) return;
     const entry = this.#entry(backend);
     entry.ejectedUntil = this.#now() + durationMs;
+    backend.ejectedUntil = entry.ejectedUntil;
     this.#stats.ejections++;
     if (entry.state.eject() === 'changed') this.#flip(backend, 'down', `${reason}; ejected for ${durationMs}ms`);
     if (this.#activeChecks) return;
@@ -101,8 +115,30 @@ export class HealthMonitor implements Ejector {
     entry.readmitTimer = setTimeout(() => {
       entry.readmitTimer = undefined;
       entry.ejectedUntil = 0;
+      backend.ejectedUntil = 0;
       if (entry.state.observe(true) === 'changed') this.#flip(backend, 'up', 'ejection ended (active checks off)');
     }, durationMs).unref();
+  }
+
+  ejectionCapped(backend: Backend, reason: string): void {
+    this.#stats.ejectionsCapped++;
+    this.#log.warn({ backend: backend.key, reason }, 'backend not ejected: too many ejected already');
+  }
+
+  ejectedCount(): number {
+    const now = this.#now();
+    let n = 0;
+    for (const [backend, entry] of this.#entries) if (!backend.removed && entry.ejectedUntil > now) n++;
+    return n;
+  }
+
+  /** The active check's flag and text on the backend, apart from ejection (Envoy keeps them apart too). */
+  #recordActive(backend: Backend, entry: Entry, result: ProbeResult): void {
+    entry.streak = entry.lastOk === result.ok ? entry.streak + 1 : 1;
+    entry.lastOk = result.ok;
+    entry.active.observe(result.ok);
+    backend.failedActiveCheck = entry.active.status === 'down';
+    backend.activeCheck = result.ok ? `passing (${result.reason})` : `failed: ${describeReason(result.reason)} (${entry.streak} in a row)`;
   }
 
   /** Stops every pending readmission. Idempotent. */
@@ -114,7 +150,8 @@ export class HealthMonitor implements Ejector {
   #entry(backend: Backend): Entry {
     let entry = this.#entries.get(backend);
     if (!entry) {
-      entry = { state: new HealthState(this.#thresholds, backend.health), ejectedUntil: 0, readmitTimer: undefined, localError: false };
+      const active = new HealthState(this.#thresholds, backend.failedActiveCheck ? 'down' : backend.activeCheck === null ? 'unknown' : 'up');
+      entry = { state: new HealthState(this.#thresholds, backend.health), active, streak: 0, lastOk: undefined, ejectedUntil: 0, readmitTimer: undefined, localError: false };
       this.#entries.set(backend, entry);
     }
     return entry;
@@ -135,4 +172,20 @@ export class HealthMonitor implements Ejector {
     if (to === 'down') this.#log.warn(fields, 'backend health changed');
     else this.#log.info(fields, 'backend health changed');
   }
+}
+
+const REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connect timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'name not found',
+  EAI_AGAIN: 'name lookup failed (try again)',
+  EPIPE: 'connection closed while sending',
+};
+
+/** An errno as words for the API ("connection refused"); other reasons as they are. */
+export function describeReason(reason: string): string {
+  return REASONS[reason] ?? reason;
 }

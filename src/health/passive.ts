@@ -79,7 +79,19 @@ export class PassiveHealth implements ConnectObserver {
     entry.ejections++;
     entry.lastDurationMs = durationMs;
     const code = (error as NodeJS.ErrnoException).code ?? error.message;
+    if (this.#ejector.ejectedCount() >= this.maxEjected()) {
+      // Envoy's max_ejection_percent: past the cap, real traffic's failures eject no more.
+      this.#ejector.ejectionCapped?.(backend, `${maxFails} consecutive connect failures (last: ${code}), but ${this.maxEjected()} of ${this.#registry.list().length} backends are ejected already (passive.maxEjectedPercent ${this.#config.maxEjectedPercent})`);
+      return;
+    }
     this.#ejector.eject(backend, durationMs, `${maxFails} consecutive connect failures (last: ${code})`);
+  }
+
+  /** The most backends ejected at once: `maxEjectedPercent` of them, rounded down, but at least one (as Envoy); 0% ejects none. */
+  maxEjected(): number {
+    const percent = this.#config.maxEjectedPercent ?? 100;
+    if (percent <= 0) return 0;
+    return Math.max(1, Math.floor((this.#registry.list().length * percent) / 100));
   }
 
   /** base × 2^n, capped at the maximum. */

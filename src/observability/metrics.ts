@@ -149,6 +149,25 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
   });
   perServiceCounter('fulcrum_health_flips_total', 'Backend health changes (unknown to up included).', (s) => s.health.stats.flips);
   perServiceCounter('fulcrum_passive_ejections_total', 'Backends ejected by passive health (connect failures on real traffic).', (s) => s.health.stats.ejections);
+  perServiceCounter('fulcrum_passive_ejections_capped_total', 'Ejections not made because passive.maxEjectedPercent of the backends were ejected already.', (s) => s.health.stats.ejectionsCapped);
+  perBackendGauge('fulcrum_backend_effective_weight', 'Backend weight as the strategies use it now: less than the weight while slow start ramps it up.', (b) => b.effectiveWeight);
+  new Gauge({
+    name: 'fulcrum_backend_health_flag',
+    help: 'Why a backend is out, flag by flag (1 set, 0 clear): failed_active_check (the active checks alone hold it down), ejected (a passive ejection runs), draining (admin state).',
+    labelNames: ['service', 'backend', 'flag'] as const,
+    registers: [prom],
+    collect() {
+      this.reset();
+      const now = Date.now();
+      for (const s of services()) {
+        for (const b of s.registry.listAll()) {
+          this.set({ service: s.name, backend: b.key, flag: 'failed_active_check' }, b.failedActiveCheck ? 1 : 0);
+          this.set({ service: s.name, backend: b.key, flag: 'ejected' }, b.ejectedUntil > now ? 1 : 0);
+          this.set({ service: s.name, backend: b.key, flag: 'draining' }, b.state === 'draining' ? 1 : 0);
+        }
+      }
+    },
+  });
   new Gauge({
     name: 'fulcrum_backends_ready', help: 'Backends ready to take new connections (0 means panic mode).', labelNames: serviceLabels, registers: [prom],
     collect() {

@@ -33,6 +33,8 @@ export interface ListenerSettings {
   readonly maxLifetimeMs?: number;
   /** latin1 text (a byte per character) written to a client no backend can take. */
   readonly unavailableReply?: string | undefined;
+  /** TCP keepalive idle time on both sides; 0 or absent disables. */
+  readonly tcpKeepAliveMs?: number;
 }
 
 export interface ProxyListenerOptions extends ListenerSettings {
@@ -120,6 +122,7 @@ export class ProxyListener implements SessionHost {
   /** @internal from the listening handle. */
   accepted(client: TcpHandle): void {
     if (!this.#noDelayInherited) client.setNoDelay(true);
+    if (this.settings.keepAliveSeconds > 0) client.setKeepAlive(true, this.settings.keepAliveSeconds);
     this.stats.accepted++;
     new Session(this, client).start();
   }
@@ -190,9 +193,11 @@ export class ProxyListener implements SessionHost {
   }
 }
 
-function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply }: ListenerSettings): SessionSettings {
+function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0 }: ListenerSettings): SessionSettings {
   const reply = unavailableReply === undefined ? undefined : Buffer.from(unavailableReply, 'latin1');
-  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply });
+  // The kernel takes whole seconds; anything set rounds up to at least 1.
+  const keepAliveSeconds = tcpKeepAliveMs > 0 ? Math.max(1, Math.round(tcpKeepAliveMs / 1000)) : 0;
+  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds });
 }
 
 function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {

@@ -64,6 +64,8 @@ export interface TcpHandle {
   connect(req: Req, ip: string, port: number): number;
   connect6(req: Req, ip: string, port: number): number;
   setNoDelay(on: boolean): number;
+  /** SO_KEEPALIVE, and with it TCP_KEEPIDLE in whole seconds (libuv's uv_tcp_keepalive). */
+  setKeepAlive(on: boolean, delaySeconds: number): number;
   useUserBuffer(buffer: Uint8Array): void;
   /** The socket's file descriptor (-1 where there is none, on Windows). */
   readonly fd: number;

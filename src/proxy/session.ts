@@ -47,6 +47,8 @@ export interface SessionSettings {
   readonly maxLifetimeMs: number;
   /** Written to a client no backend can take, before it is closed; undefined: none. */
   readonly unavailableReply: Buffer | undefined;
+  /** TCP keepalive idle time, whole seconds, set on both sides; 0 leaves it off. */
+  readonly keepAliveSeconds: number;
 }
 
 /** What a session needs from the listener that owns it. */
@@ -274,6 +276,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     const host = this.#host;
     const backend = this.backend!;
     this.connectDeadline = 0;
+    if (this.#settings.keepAliveSeconds > 0) upstream.setKeepAlive(true, this.#settings.keepAliveSeconds);
     backend.total++;
     this.#phase = RELAYING;
     this.idleSince = Date.now();

@@ -12,7 +12,10 @@ import { httpCheck } from '../health/http-check.ts';
 import { HealthMonitor, HealthStats } from '../health/monitor.ts';
 import { PanicWatch } from '../health/panic.ts';
 import { PassiveHealth } from '../health/passive.ts';
+import type { Probe } from '../health/probe.ts';
+import { POSTGRES_PRESET, REDIS_PRESET, sendExpectCheck } from '../health/send-expect-check.ts';
 import { tcpCheck } from '../health/tcp-check.ts';
+import { formatHostPort, parseEscapes, parseExpect, parseStatusRange } from '../config/parse.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
 
@@ -64,7 +67,7 @@ export class ServiceHealth implements ConnectObserver {
       ? new HealthChecker({
           registry,
           monitor,
-          probe: health.httpPath === undefined ? tcpCheck : httpCheck(health.httpPath),
+          probe: probeFor(health),
           intervalMs: health.intervalMs,
           timeoutMs: health.timeoutMs,
           random,
@@ -95,6 +98,29 @@ export class ServiceHealth implements ConnectObserver {
     parts?.passive?.close();
     parts?.monitor.close();
   }
+}
+
+/**
+ * The probe `health` asks for: a preset by `type`, HTTP when `type: http` or
+ * a path is set, send/expect when either is set, else a bare connect; aimed
+ * at `health.port` when set.
+ */
+export function probeFor(health: HealthConfig): Probe {
+  const type = health.type ?? (health.httpPath !== undefined ? 'http' : 'tcp');
+  let probe: Probe;
+  if (type === 'redis') probe = sendExpectCheck(REDIS_PRESET.send, REDIS_PRESET.expect);
+  else if (type === 'postgres') probe = sendExpectCheck(POSTGRES_PRESET.send, POSTGRES_PRESET.expect);
+  else if (type === 'http') {
+    const statuses = health.expectStatus === undefined ? undefined : parseStatusRange('health.expectStatus', health.expectStatus);
+    probe = httpCheck(health.httpPath ?? '/', { host: health.host, ...(statuses && { statuses }) });
+  } else if (health.send !== undefined || health.expect !== undefined) {
+    const send = health.send === undefined ? undefined : parseEscapes('health.send', health.send);
+    const expect = health.expect === undefined ? undefined : parseExpect('health.expect', health.expect);
+    probe = sendExpectCheck(send, expect);
+  } else probe = tcpCheck;
+  const port = health.port;
+  if (port === undefined) return probe;
+  return (target, timeoutMs) => probe({ host: target.host, port, key: formatHostPort({ host: target.host, port }) }, timeoutMs);
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -85,10 +85,16 @@ export class Service {
     this.#settings = settingsOf(config);
     this.#gate = ClientGate.from(this.#settings, env.now);
     this.admission = new Admission(admissionOf(this.#settings));
-    this.registry = new Registry({ strategy: this.#strategy(this.#settings), initialHealth: 'unknown' });
+    this.registry = new Registry({
+      strategy: this.#strategy(this.#settings),
+      initialHealth: 'unknown',
+      slowStartMs: this.#settings.slowStartMs,
+      allBackups: this.#settings.allBackups,
+      now: env.now,
+    });
     this.health = new ServiceHealth({ registry: this.registry, log: this.log, random: env.random, now: env.now });
     this.health.configure(this.#settings.health, this.#settings.passive);
-    this.registry.batch(() => {
+    this.registry.initial(() => {
       for (const spec of config.backends) this.registry.upsert(spec, 'file');
     });
   }
@@ -186,6 +192,8 @@ export class Service {
       if (changed.includes('algo') || changed.includes('stickyTtlMs') || changed.includes('stickyMaxEntries')) {
         this.registry.setStrategy(this.#strategy(settings));
       }
+      this.registry.setSlowStart(settings.slowStartMs);
+      this.registry.setAllBackups(settings.allBackups);
       this.health.configure(settings.health, settings.passive);
       this.#listener?.setSettings(settings);
       this.admission.configure(admissionOf(settings));
@@ -239,6 +247,7 @@ export class Service {
   close(graceMs: number): Promise<{ finished: number; closed: number }> {
     this.#closing ??= (async () => {
       this.health.close();
+      this.registry.close();
       const listeners = [...this.#retired, ...(this.#listener ? [this.#listener] : [])];
       const open = listeners.reduce((n, l) => n + l.openConnections, 0);
       const closed = (await Promise.all(listeners.map((l) => l.close(graceMs)))).reduce((a, b) => a + b, 0);
@@ -266,9 +275,11 @@ export class Service {
       const before = this.registry.getByKey(key);
       const beforeWeight = before?.weight;
       const beforeOrigin = before?.origin;
+      const beforeBackup = before?.backup;
+      const beforeSlowStart = before?.slowStartMs;
       this.addBackend(spec, 'file');
       if (!before) added.push(key);
-      else if (beforeWeight !== spec.weight || beforeOrigin !== 'file') reweighted.push(key);
+      else if (beforeWeight !== spec.weight || beforeOrigin !== 'file' || beforeBackup !== (spec.backup === true) || beforeSlowStart !== spec.slowStartMs) reweighted.push(key);
     }
     for (const b of this.registry.list()) {
       if (b.origin === 'file' && !wanted.has(b.key)) {

@@ -9,7 +9,8 @@ import { MAX_WEIGHT } from '../config/parse.ts';
  * (a weight below 1 counts as 1 rather than excluding the backend).
  */
 export function weightOf(b: Backend): number {
-  const w = b.weight;
+  // `pickWeight`, set by the registry while a slow start runs (0 otherwise).
+  const w = b.pickWeight || b.weight;
   if (!(w >= 1)) return 1;
   return w >= MAX_WEIGHT ? MAX_WEIGHT : Math.floor(w);
 }
