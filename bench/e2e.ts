@@ -116,7 +116,7 @@ async function measure(load: LoadName, t: Running, run: Run): Promise<string | u
   }
 }
 
-/** For `fulcrum+dashboard`: it ÷ `fulcrum`; for each `fulcrum@REV` beside `fulcrum`: today ÷ that revision; medians of per-round ratios. */
+/** For `fulcrum+dashboard` and `fulcrum+controls`: it ÷ `fulcrum`; for each `fulcrum@REV` beside `fulcrum`: today ÷ that revision; medians of per-round ratios. */
 function pairedLines(running: readonly Running[], samples: Samples): string[] {
   if (!running.some((t) => t.name === 'fulcrum')) return [];
   const figures: [Figure, string][] = [
@@ -127,13 +127,16 @@ function pairedLines(running: readonly Running[], samples: Samples): string[] {
     ['close.cpuPerConn', 'CPU/connection'],
     ['large.cpuPerMiB', 'CPU/MiB'],
   ];
-  const dashboard = running.some((t) => t.name === 'fulcrum+dashboard')
-    ? [`fulcrum+dashboard ÷ fulcrum (a dashboard's event stream open), median of the per-round ratios: ${figures.flatMap(([f, label]) => {
-        const r = samples.pairedRatio('fulcrum+dashboard', 'fulcrum', f);
-        return r === undefined ? [] : [`${label} ${r.toFixed(2)}`];
-      }).join(', ')}.`]
-    : [];
-  return [...dashboard, ...running.filter((t) => isRevisionTarget(t.name)).map((t) => {
+  const beside = (name: 'fulcrum+dashboard' | 'fulcrum+controls', what: string) =>
+    running.some((t) => t.name === name)
+      ? [`${name} ÷ fulcrum (${what}), median of the per-round ratios: ${figures.flatMap(([f, label]) => {
+          const r = samples.pairedRatio(name, 'fulcrum', f);
+          return r === undefined ? [] : [`${label} ${r.toFixed(2)}`];
+        }).join(', ')}.`]
+      : [];
+  const dashboard = beside('fulcrum+dashboard', "a dashboard's event stream open");
+  const controls = beside('fulcrum+controls', 'limits, per-IP limits and rate, a deny list and a queue configured, none hit');
+  return [...dashboard, ...controls, ...running.filter((t) => isRevisionTarget(t.name)).map((t) => {
     const parts = figures.flatMap(([f, label]) => {
       const r = samples.pairedRatio('fulcrum', t.name, f);
       return r === undefined ? [] : [`${label} ${r.toFixed(2)}`];

@@ -14,13 +14,21 @@ import { fdLimit } from './proc.ts';
 import { openDashboard } from './dashboard-client.ts';
 import { checkoutRevision, isRevisionTarget, REVISION_PREFIX, type RevisionTarget } from './revision.ts';
 
-export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum+dashboard', 'haproxy', 'nginx'] as const;
+export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum+dashboard', 'fulcrum+controls', 'haproxy', 'nginx'] as const;
 /**
  * `raw` is asked for by name: it measures Node itself, not a balancer anyone
  * would run. So is `fulcrum+dashboard`: Fulcrum with a dashboard open (an SSE
  * client on its admin port's /events for the whole run), to compare with `fulcrum`.
  */
-export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw' && t !== 'fulcrum+dashboard');
+export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw' && t !== 'fulcrum+dashboard' && t !== 'fulcrum+controls');
+
+/**
+ * `fulcrum+controls`: the same build with every connection control
+ * configured but not hit (a service and per-IP limit far above the load, a
+ * per-IP rate, a deny list that names no client, a queue), so its row beside
+ * `fulcrum` is what configured controls cost on the plain path.
+ */
+const CONTROLS_ARGS = ['--max-connections', '1000000', '--max-conns-per-ip', '1000000', '--conn-rate-per-ip', '1000000/s', '--deny', '10.255.255.255/32', '--queue-size', '1024', '--queue-timeout', '5s'];
 export type BuiltinTarget = (typeof TARGET_NAMES)[number];
 /**
  * `script:PATH`: any proxy script with bench/minimal-proxy.ts's command line
@@ -169,6 +177,12 @@ const STARTERS: Record<Exclude<BuiltinTarget, 'direct' | 'fulcrum+dashboard'>, S
     return fulcrumCommand(ctx.repo, ctx, port);
   },
 
+  'fulcrum+controls': async (ctx, port) => {
+    if (!existsSync(join(ctx.repo, 'src/main.ts'))) return 'src/main.ts does not exist yet';
+    const [cmd, args] = fulcrumCommand(ctx.repo, ctx, port);
+    return [cmd, [...args, ...CONTROLS_ARGS]];
+  },
+
   haproxy: async (ctx, port) => {
     const haproxy = findExecutable('haproxy');
     if (!haproxy) return 'haproxy is not installed';
@@ -208,7 +222,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
         ? scriptCommand(name, ctx, port)
         : await STARTERS[name](ctx, port);
     if (typeof cmd === 'string') return { ok: false, name, reason: cmd };
-    const fulcrum = name === 'fulcrum' || isRevisionTarget(name);
+    const fulcrum = name === 'fulcrum' || name === 'fulcrum+controls' || isRevisionTarget(name);
     const proc = await launch(name, cmd, port, fulcrum ? FULCRUM_READY_MS : READY_MS, cwd);
     return { ok: true, target: { name, port, pid: proc.pid, stop: () => stopGroup(proc) } };
   } catch (err) {
