@@ -21,11 +21,14 @@ import type { Logger } from '../observability/log.ts';
 import type { ListenerSettings } from '../proxy/listener.ts';
 import type { ListenerFactory, Service, ServiceListener } from '../service/service.ts';
 import { tsExecArgv } from '../runtime/ts-loader.mjs';
-import { LOG_LEVEL_ENV, type FromWorker, type ServiceCounters, type ServiceState, type ToWorker } from './messages.ts';
+import type { DataPlane } from '../proxy/plane.ts';
+import { DATA_PLANE_ENV, LOG_LEVEL_ENV, type FromWorker, type ServiceCounters, type ServiceState, type ToWorker } from './messages.ts';
 
 export interface WorkerPoolOptions {
   readonly workers: number;
   readonly logLevel: string;
+  /** The plane the primary resolved; every worker runs the same. @default 'native' */
+  readonly dataPlane?: DataPlane;
   readonly log: Logger;
 }
 
@@ -239,7 +242,7 @@ export class WorkerPool implements ListenerFactory {
 
   #fork(): Promise<void> {
     const started = Date.now();
-    const worker = cluster.fork({ [LOG_LEVEL_ENV]: this.#o.logLevel });
+    const worker = cluster.fork({ [LOG_LEVEL_ENV]: this.#o.logLevel, [DATA_PLANE_ENV]: this.#o.dataPlane ?? 'native' });
     return new Promise((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
         switch (m.t) {

@@ -9,10 +9,11 @@ import { Registry } from '../backends/registry.ts';
 import type { ServiceSettings } from '../config/config.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
 import { ProxyStats } from '../observability/stats.ts';
-import { ProxyListener } from '../proxy/listener.ts';
+import type { DataPlaneListener } from '../proxy/listener.ts';
+import { createProxyListener, type DataPlane } from '../proxy/plane.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
 import { createStrategy } from '../strategies/index.ts';
-import { LOG_LEVEL_ENV, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ServiceState, type ToWorker } from './messages.ts';
+import { DATA_PLANE_ENV, LOG_LEVEL_ENV, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ServiceState, type ToWorker } from './messages.ts';
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -46,9 +47,9 @@ class ReplicaService {
   readonly stats = new ProxyStats();
   readonly observer: ConnectObserver;
   settings: ServiceSettings;
-  readonly listeners = new Map<number, ProxyListener>();
+  readonly listeners = new Map<number, DataPlaneListener>();
   /** The listener new settings go to: the last one opened. */
-  current: ProxyListener | undefined;
+  current: DataPlaneListener | undefined;
 
   constructor(state: ServiceState, log: Logger) {
     this.name = state.name;
@@ -90,6 +91,7 @@ function reconcile(registry: Registry, states: readonly BackendState[]): void {
 
 export async function runWorker(): Promise<void> {
   const log = createLogger(process.env[LOG_LEVEL_ENV] ?? 'info').child({ worker: process.pid });
+  const plane: DataPlane = process.env[DATA_PLANE_ENV] === 'stream' ? 'stream' : 'native';
   const services = new Map<string, ReplicaService>();
   /** Listener id → its service, for listeners still open or draining. */
   const owners = new Map<number, ReplicaService>();
@@ -125,8 +127,8 @@ export async function runWorker(): Promise<void> {
   const listen = async (lid: number, name: string, address: { host: string; port: number }) => {
     const service = services.get(name);
     if (!service) return send({ t: 'listen-failed', lid, code: 'ERR_UNKNOWN_SERVICE', message: `no service "${name}" in this worker` });
-    const listener = new ProxyListener({ registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, ...service.settings });
     try {
+      const listener = createProxyListener(plane, { registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, ...service.settings });
       const bound = await listener.listen(address);
       service.listeners.set(lid, listener);
       service.current = listener;

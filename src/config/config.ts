@@ -49,6 +49,8 @@ export interface FulcrumConfig {
   readonly adminAllowedHosts: readonly string[];
   /** Data-plane processes. @default 1 */
   readonly workers: number;
+  /** Which data plane carries connections (src/proxy/plane.ts); process-wide. @default auto */
+  readonly dataPlane: DataPlaneChoice;
   /** pino level. @default info */
   readonly logLevel: string;
   /** How long open connections may run on after their service stops (shutdown, or removed by a reload). @default 30000 */
@@ -83,6 +85,10 @@ export interface PassiveHealthConfig {
   readonly ejectMaxMs: number;
 }
 
+/** `auto`: raw handles where Node allows them, else `net.Socket` (src/proxy/plane.ts). */
+export const DATA_PLANES = ['auto', 'native', 'stream'] as const;
+export type DataPlaneChoice = (typeof DATA_PLANES)[number];
+
 /** The name of the service the flags make, and the one today's un-scoped admin endpoints act on. */
 export const DEFAULT_SERVICE = 'default';
 
@@ -104,6 +110,7 @@ export const DEFAULTS = Object.freeze({
   adminToken: undefined as string | undefined,
   adminAllowedHosts: Object.freeze([]) as readonly string[],
   workers: 1,
+  dataPlane: 'auto' as DataPlaneChoice,
   logLevel: 'info',
   drainTimeoutMs: 30_000,
   demo: false,
@@ -143,13 +150,14 @@ export type ConfigOverrides = Partial<ProcessSettings> &
  * way the command-line flags make it.
  */
 export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
-  const { admin, adminToken, adminAllowedHosts, workers, logLevel, drainTimeoutMs, demo, services, configFile, ...service } = overrides;
+  const { admin, adminToken, adminAllowedHosts, workers, dataPlane, logLevel, drainTimeoutMs, demo, services, configFile, ...service } = overrides;
   return Object.freeze({
     ...DEFAULTS,
     ...(admin && { admin }),
     ...(adminToken !== undefined && { adminToken }),
     ...(adminAllowedHosts !== undefined && { adminAllowedHosts }),
     ...(workers !== undefined && { workers }),
+    ...(dataPlane !== undefined && { dataPlane }),
     ...(logLevel !== undefined && { logLevel }),
     ...(drainTimeoutMs !== undefined && { drainTimeoutMs }),
     ...(demo !== undefined && { demo }),

@@ -53,6 +53,7 @@ export function printConfig(config: FulcrumConfig, options: PrintOptions = {}): 
   const doc = new Document({
     admin: { listen: formatHostPort(config.admin), ...(showToken && { token: config.adminToken }) },
     workers: config.workers,
+    ...(config.dataPlane !== 'auto' && { dataPlane: config.dataPlane }),
     drainTimeout: formatDuration(config.drainTimeoutMs),
     log: { level: config.logLevel },
     services: config.services.map(serviceObject),

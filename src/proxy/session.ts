@@ -16,9 +16,10 @@ import type { Registry } from '../backends/registry.ts';
 import { BackendConnectError, LOCAL_ERRNOS } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
-import type { Accept, PickContext } from '../strategies/strategy.ts';
+import type { PickContext } from '../strategies/strategy.ts';
 import { attemptTimedOut, dial, type AddressAttempts, type Dialing } from './connect.ts';
 import { errnoName, type PeerName, type TcpHandle } from './native.ts';
+import { pickBackend } from './pick.ts';
 import { Relay } from './relay.ts';
 import type { Listed, SessionList } from './session-list.ts';
 import type { Swept } from './sweeper.ts';
@@ -54,8 +55,6 @@ export interface SessionHost {
   /** Called once per session, when both its sides are closed. */
   release(session: Session): void;
 }
-
-const isReady: Accept = (b) => b.ready;
 
 const CONNECTING = 0;
 const RELAYING = 1;
@@ -149,23 +148,8 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
 
   #attempt(): void {
     const host = this.#host;
-    const registry = host.registry;
-    const picker = registry.set.picker;
-    const tried = this.#tried;
-    let backend = picker.pick(this, tried ? (b) => b.ready && !tried.includes(b) : isReady);
-    if (!backend && registry.readyCount === 0) {
-      // Panic mode, as Envoy has it: better to try a backend believed down than to refuse outright.
-      backend = picker.pick(this, (b) => b.enabled && !(tried?.includes(b) ?? false));
-      if (backend) host.stats.panic++;
-    }
-    if (!backend) {
-      // A coalesced rebuild still owed (registry.ts) may hold the backend this connection needs: build it now, once.
-      if (registry.pending) {
-        registry.flush();
-        return this.#attempt();
-      }
-      return this.#noBackend();
-    }
+    const backend = pickBackend(host.registry, host.stats, this, this.#tried);
+    if (!backend) return this.#noBackend();
 
     this.#attempts++;
     this.backend = backend;

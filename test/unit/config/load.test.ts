@@ -41,6 +41,7 @@ const EXPECTED: FulcrumConfig = {
   adminToken: 's3cret',
   adminAllowedHosts: [],
   workers: 2,
+  dataPlane: 'auto',
   logLevel: 'debug',
   drainTimeoutMs: 45_000,
   demo: false,
@@ -106,6 +107,7 @@ test('a minimal file takes every default from SERVICE_DEFAULTS and DEFAULTS', ()
     adminToken: undefined,
     adminAllowedHosts: [],
     workers: 1,
+    dataPlane: 'auto',
     logLevel: 'info',
     drainTimeoutMs: 30_000,
     demo: false,
@@ -155,4 +157,8 @@ test('the README example is a valid file', () => {
     ['web', 'weighted-round-robin', 2, 2000, 1000],
     ['cache', 'least-connections', 1, 1000, 1000],
   ]);
+});
+
+test('dataPlane: the file picks the data plane for the whole process', () => {
+  assert.equal(parseConfigText('dataPlane: stream\nservices: [ { name: web, listen: 8080 } ]\n', 'f.yaml', {}).dataPlane, 'stream');
 });

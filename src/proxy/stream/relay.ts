@@ -1,0 +1,91 @@
+/**
+ * Bytes both ways between two connected `net.Socket`s, the public-API twin
+ * of proxy/relay.ts: the same contract, with Node's streams doing the work.
+ *
+ * - Backpressure: a chunk read from one side is written to the other; when
+ *   `write()` says the other side's buffer is full, the source is paused
+ *   until `'drain'`, so at most a highWaterMark or so waits per direction.
+ * - Half-close: `'end'` on one side becomes `end()` (a FIN after what is
+ *   still buffered) on the other, which may go on talking (`allowHalfOpen`
+ *   on both sockets). A socket closes itself once it has both read its EOF
+ *   and sent its FIN (autoDestroy).
+ * - Abort: an error on one side (reset, broken pipe) resets the other, so
+ *   an abort looks like an abort at both ends.
+ *
+ * The relay ends once both sockets have emitted `'close'`; their byte counts
+ * stay readable after it.
+ */
+import type { Socket } from 'node:net';
+
+export abstract class StreamRelay {
+  readonly client: Socket;
+  /** Set by the subclass while connecting; the relay's other side once `startRelay()` runs. */
+  upstream: Socket | undefined;
+  /** Bytes relayed from the client to the upstream (written or buffered). */
+  sentUpstream = 0;
+  #closes = 0;
+
+  constructor(client: Socket) {
+    this.client = client;
+  }
+
+  /** Called once, when both sockets have closed. */
+  protected abstract relayEnding(): void;
+
+  /** A bug of ours surfaced in a callback; the connection is beyond saving. */
+  protected abstract crashed(error: unknown): void;
+
+  /** Starts relaying: `upstream` is connected; the client, paused since accept, starts being read. */
+  protected startRelay(): void {
+    const client = this.client;
+    const upstream = this.upstream!;
+    this.#pump(client, upstream, true);
+    this.#pump(upstream, client, false);
+    client.resume();
+  }
+
+  /** Closes both sides now (graceful: FIN, or RST if unread bytes remain). Idempotent. */
+  protected closeRelay(): void {
+    this.client.destroy();
+    this.upstream!.destroy();
+  }
+
+  /** Resets both sides now: a connection cut short must not look complete to either peer. */
+  protected abortRelay(): void {
+    resetOrClose(this.client);
+    resetOrClose(this.upstream!);
+  }
+
+  #pump(source: Socket, target: Socket, toUpstream: boolean): void {
+    source.on('data', (chunk: Buffer) => {
+      try {
+        if (toUpstream) this.sentUpstream += chunk.length;
+        if (!target.write(chunk)) source.pause();
+      } catch (error) {
+        this.crashed(error);
+      }
+    });
+    target.on('drain', () => source.resume());
+    source.on('end', () => target.end());
+    source.on('error', () => resetOrClose(target));
+    source.on('close', () => {
+      if (++this.#closes < 2) return;
+      try {
+        this.relayEnding();
+      } catch (error) {
+        this.crashed(error);
+      }
+    });
+  }
+}
+
+/**
+ * Sends RST and closes, unless a FIN is queued or in flight: libuv refuses a
+ * reset while a shutdown is pending, and Node would then never close the
+ * handle. A plain close then (the raw plane does the same).
+ */
+export function resetOrClose(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded && !socket.writableFinished) socket.destroy();
+  else socket.resetAndDestroy();
+}
