@@ -13,7 +13,7 @@ import { haproxyConf, nginxBackendConf, nginxStreamConf } from './configs.ts';
 import { fdLimit } from './proc.ts';
 import { checkoutRevision, isRevisionTarget, REVISION_PREFIX, type RevisionTarget } from './revision.ts';
 
-export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'haproxy', 'nginx'] as const;
+export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum-stream', 'haproxy', 'nginx'] as const;
 /** `raw` is asked for by name: it measures Node itself, not a balancer anyone would run. */
 export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw');
 export type BuiltinTarget = (typeof TARGET_NAMES)[number];
@@ -68,8 +68,8 @@ const READY_MS = 10_000;
 const FULCRUM_READY_MS = 30_000;
 
 /** Fulcrum's entry point in `repo` (this checkout, or a `fulcrum@REV` worktree) with the flags every Fulcrum target gets. */
-function fulcrumCommand(repo: string, ctx: TargetContext, port: number): [string, string[]] {
-  const args = ['--listen', `${HOST}:${port}`, '--admin', `${HOST}:0`, '--algo', 'rr', '--backend', `${HOST}:${ctx.backend.port}`];
+function fulcrumCommand(repo: string, ctx: TargetContext, port: number, extra: readonly string[] = []): [string, string[]] {
+  const args = [...extra, '--listen', `${HOST}:${port}`, '--admin', `${HOST}:0`, '--algo', 'rr', '--backend', `${HOST}:${ctx.backend.port}`];
   return nodeScript(repo, 'src/main.ts', [...args, '--health-interval', '0', '--log-level', 'warn', ...ctx.fulcrumArgs]);
 }
 
@@ -164,6 +164,12 @@ const STARTERS: Record<Exclude<BuiltinTarget, 'direct'>, Starter> = {
     return fulcrumCommand(ctx.repo, ctx, port);
   },
 
+  // The same Fulcrum on its other data plane (net.Socket, src/proxy/stream/): what the raw handles save.
+  'fulcrum-stream': async (ctx, port) => {
+    if (!existsSync(join(ctx.repo, 'src/proxy/stream/listener.ts'))) return 'this Fulcrum has no stream data plane';
+    return fulcrumCommand(ctx.repo, ctx, port, ['--data-plane', 'stream']);
+  },
+
   haproxy: async (ctx, port) => {
     const haproxy = findExecutable('haproxy');
     if (!haproxy) return 'haproxy is not installed';
@@ -202,7 +208,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
         ? scriptCommand(name, ctx, port)
         : await STARTERS[name](ctx, port);
     if (typeof cmd === 'string') return { ok: false, name, reason: cmd };
-    const fulcrum = name === 'fulcrum' || isRevisionTarget(name);
+    const fulcrum = name === 'fulcrum' || name === 'fulcrum-stream' || isRevisionTarget(name);
     const proc = await launch(name, cmd, port, fulcrum ? FULCRUM_READY_MS : READY_MS, cwd);
     return { ok: true, target: { name, port, pid: proc.pid, stop: () => stopGroup(proc) } };
   } catch (err) {
