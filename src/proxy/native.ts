@@ -6,7 +6,10 @@
  *
  * These are internals: `process.binding('tcp_wrap')` and
  * `process.binding('stream_wrap')`, on the allow-list that `process.binding`
- * serves without a warning in Node 20. What `lib/net.js` and
+ * serves without a warning (DEP0111 only under `--pending-deprecation`), and
+ * refused under the permission model. They are loaded and checked on first
+ * use (`nativeProblem()`, asked by plane.ts and ProxyListener), never on
+ * import, so the stream plane can run where they are refused. What `lib/net.js` and
  * `lib/internal/stream_base_commons.js` rely on, and so do we:
  *
  * - `handle.onread = fn` before `readStart()`; `fn` runs with `this` = the

@@ -80,12 +80,13 @@ export abstract class StreamRelay {
 }
 
 /**
- * Sends RST and closes, unless a FIN is queued or in flight: libuv refuses a
- * reset while a shutdown is pending, and Node would then never close the
- * handle. A plain close then (the raw plane does the same).
+ * Sends RST and closes, unless a shutdown (FIN) is in flight: libuv refuses
+ * a reset then, and Node would never close the handle. A plain close then
+ * (the raw plane does the same). Node asks for the shutdown only once every
+ * buffered write has completed, so while bytes are buffered the reset is safe.
  */
 export function resetOrClose(socket: Socket): void {
   if (socket.destroyed) return;
-  if (socket.writableEnded && !socket.writableFinished) socket.destroy();
+  if (socket.writableEnded && !socket.writableFinished && socket.writableLength === 0) socket.destroy();
   else socket.resetAndDestroy();
 }
