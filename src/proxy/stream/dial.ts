@@ -18,6 +18,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import { LOCAL_ERRNOS } from '../../errors.ts';
 import { ATTEMPT_TIMEOUT_MS, worstCode, type Address } from '../../net/addresses.ts';
 import { backendResolver, type ResolveError } from '../../net/resolver.ts';
+import { takeReadBuffer } from './read-buffers.ts';
 
 export interface StreamDialing {
   /** The attempt in progress; a socket that is no longer it was abandoned (and destroyed). */
@@ -28,6 +29,8 @@ export interface StreamDialing {
   addressAttempts: StreamAddressAttempts | undefined;
   /** Changes whenever the owner starts or gives up an attempt: a lookup that comes back to another is ignored. */
   readonly attempt: number;
+  /** From the upstream socket's `onread`: `n` bytes in `buffer` (see read-buffers.ts); false pauses the socket. */
+  upstreamRead(n: number, buffer: Buffer): boolean;
   /** `socket` is undefined when the name could not be resolved. */
   dialed(socket: Socket | undefined, code: string | undefined): void;
   /** A bug of ours surfaced in a callback. */
@@ -99,7 +102,8 @@ function tryNext(owner: StreamDialing, attempts: StreamAddressAttempts): void {
 }
 
 function open(owner: StreamDialing, ip: string, family: number, port: number): Socket {
-  const socket = connect({ host: ip, port, family, allowHalfOpen: true, noDelay: true });
+  const onread = { buffer: takeReadBuffer, callback: (n: number, buffer: Uint8Array) => owner.upstreamRead(n, buffer as Buffer) };
+  const socket = connect({ host: ip, port, family, allowHalfOpen: true, noDelay: true, onread });
   owner.upstream = socket;
   const onError = (error: NodeJS.ErrnoException) => {
     socket.off('connect', onConnect);

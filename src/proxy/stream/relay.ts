@@ -2,6 +2,8 @@
  * Bytes both ways between two connected `net.Socket`s, the public-API twin
  * of proxy/relay.ts: the same contract, with Node's streams doing the work.
  *
+ * - Bytes: the client's reads arrive as `'data'`; the upstream's land in
+ *   pooled buffers (read-buffers.ts) through `onread`, and reach `upstreamRead`.
  * - Backpressure: a chunk read from one side is written to the other; when
  *   `write()` says the other side's buffer is full, the source is paused
  *   until `'drain'`, so at most a highWaterMark or so waits per direction.
@@ -16,6 +18,7 @@
  * stay readable after it.
  */
 import type { Socket } from 'node:net';
+import { releaseReadBuffer } from './read-buffers.ts';
 
 export abstract class StreamRelay {
   readonly client: Socket;
@@ -39,9 +42,31 @@ export abstract class StreamRelay {
   protected startRelay(): void {
     const client = this.client;
     const upstream = this.upstream!;
-    this.#pump(client, upstream, true);
-    this.#pump(upstream, client, false);
+    client.on('data', (chunk: Buffer) => {
+      try {
+        this.sentUpstream += chunk.length;
+        if (!upstream.write(chunk)) client.pause();
+      } catch (error) {
+        this.crashed(error);
+      }
+    });
+    this.#follow(client, upstream);
+    this.#follow(upstream, client);
     client.resume();
+  }
+
+  /**
+   * @internal from the upstream socket's `onread` (stream/dial.ts): `n` bytes
+   * in `buffer`, a pooled read buffer, written to the client as they are and
+   * given back when the write is done. Returns false to pause the upstream.
+   */
+  upstreamRead(n: number, buffer: Buffer): boolean {
+    try {
+      return this.client.write(buffer.subarray(0, n), () => releaseReadBuffer(buffer));
+    } catch (error) {
+      this.crashed(error);
+      return false;
+    }
   }
 
   /** Closes both sides now (graceful: FIN, or RST if unread bytes remain). Idempotent. */
@@ -56,15 +81,8 @@ export abstract class StreamRelay {
     resetOrClose(this.upstream!);
   }
 
-  #pump(source: Socket, target: Socket, toUpstream: boolean): void {
-    source.on('data', (chunk: Buffer) => {
-      try {
-        if (toUpstream) this.sentUpstream += chunk.length;
-        if (!target.write(chunk)) source.pause();
-      } catch (error) {
-        this.crashed(error);
-      }
-    });
+  /** Everything but the bytes, from `source` to `target`: resume on drain, FIN, errors, the end. */
+  #follow(source: Socket, target: Socket): void {
     target.on('drain', () => source.resume());
     source.on('end', () => target.end());
     source.on('error', () => resetOrClose(target));
