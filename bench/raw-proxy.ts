@@ -8,7 +8,11 @@
  */
 import { writeSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { ShutdownWrap, TCPConnectWrap, UV_EOF, kReadBytesOrError, newSocketHandle, streamBaseState, type TcpHandle } from '../src/proxy/native.ts';
+import { ShutdownWrap, TCPConnectWrap, UV_EOF, kReadBytesOrError, nativeProblem, newSocketHandle, streamBaseState, type TcpHandle } from '../src/proxy/native.ts';
+
+// native.ts loads the internals on first use, not on import.
+const problem = nativeProblem();
+if (problem !== undefined) throw new Error(`raw-proxy: ${problem}`);
 
 type Side = TcpHandle & { peer: Side; ended?: boolean };
 

@@ -47,3 +47,10 @@ export class NoBackendError extends FulcrumError {
     super(`no backend could take the connection after ${attempts} attempt(s)`, 'ERR_NO_BACKEND', 'backend');
   }
 }
+
+/** The data plane asked for (`--data-plane`, `dataPlane:`) cannot run on this Node; the message says why and what to use. */
+export class DataPlaneError extends FulcrumError {
+  constructor(message: string) {
+    super(message, 'ERR_DATA_PLANE', 'config');
+  }
+}

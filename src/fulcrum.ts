@@ -21,7 +21,8 @@ import { EventBus } from './observability/events.ts';
 import { silentLogger, type Logger } from './observability/log.ts';
 import { createMetrics, ReloadStats, type Metrics } from './observability/metrics.ts';
 import type { ProxyStats } from './observability/stats.ts';
-import type { ProxyListener } from './proxy/listener.ts';
+import type { DataPlaneListener } from './proxy/listener.ts';
+import { resolveDataPlane } from './proxy/plane.ts';
 import { localListeners, proxyOf } from './service/local-listener.ts';
 import { Service, type ListenerFactory, type ServiceChanges, type ServiceEnv, type ServiceListener } from './service/service.ts';
 
@@ -80,8 +81,9 @@ export class Fulcrum {
     this.#config = config;
     this.log = options.log ?? silentLogger();
     this.#reread = options.reread;
-    this.#pool = config.workers > 1 ? new WorkerPool({ workers: config.workers, logLevel: config.logLevel, logFormat: config.logFormat, log: this.log }) : undefined;
-    const listeners: ListenerFactory = this.#pool ?? localListeners;
+    const dataPlane = resolveDataPlane(config.dataPlane, this.log);
+    this.#pool = config.workers > 1 ? new WorkerPool({ workers: config.workers, logLevel: config.logLevel, logFormat: config.logFormat, dataPlane, log: this.log }) : undefined;
+    const listeners: ListenerFactory = this.#pool ?? localListeners(dataPlane);
     this.#env = { log: this.log, random: options.random ?? Math.random, now: options.now ?? Date.now, listeners };
     this.metrics = createMetrics({ services: () => [...this.#services.values()], reloads: this.reloads });
     this.admin = new AdminServer({ api: this, log: this.log, token: config.adminToken, allowedHosts: config.adminAllowedHosts });
@@ -158,8 +160,9 @@ export class Fulcrum {
     const prev = this.#config;
     if (formatHostPort(next.admin) !== formatHostPort(prev.admin)) ignored.push('admin.listen');
     if (next.workers !== prev.workers) ignored.push('workers');
+    if (next.dataPlane !== prev.dataPlane) ignored.push('dataPlane');
     const summary = await this.#apply(next);
-    this.#config = Object.freeze({ ...next, admin: prev.admin, workers: prev.workers });
+    this.#config = Object.freeze({ ...next, admin: prev.admin, workers: prev.workers, dataPlane: prev.dataPlane });
     if (next.adminToken !== prev.adminToken) this.admin.setToken(next.adminToken);
     if (next.logLevel !== prev.logLevel) this.log.level = next.logLevel;
     if (ignored.length > 0) this.log.warn({ settings: ignored }, 'these settings need a restart; left as they were');
@@ -286,7 +289,7 @@ export class Fulcrum {
   }
 
   /** The default service's in-process listener. Single-process mode only. */
-  get listener(): ProxyListener {
+  get listener(): DataPlaneListener {
     const proxy = proxyOf(this.#only().currentListener);
     if (!proxy) throw new Error('no in-process listener: the data plane runs in worker processes');
     return proxy;

@@ -6,9 +6,10 @@
 import { parseCli } from './config/cli.ts';
 import type { FulcrumConfig } from './config/config.ts';
 import { formatHostPort } from './config/parse.ts';
-import { ConfigError, FulcrumError } from './errors.ts';
+import { ConfigError, DataPlaneError, FulcrumError } from './errors.ts';
 import { Fulcrum } from './fulcrum.ts';
 import { createLogger, flushLogs } from './observability/log.ts';
+import { resolveDataPlane } from './proxy/plane.ts';
 import { checkFdLimit } from './runtime/fd-limit.ts';
 import { startDemoBackend, type DemoBackend } from '../tools/backend.ts';
 
@@ -38,6 +39,13 @@ async function main(): Promise<void> {
   if (!cli) return;
   let config = cli.config;
   const log = createLogger(config.logLevel, config.logFormat);
+  try {
+    resolveDataPlane(config.dataPlane, log); // `auto` warns here, once, when it falls back
+  } catch (err) {
+    if (!(err instanceof DataPlaneError)) throw err;
+    process.stderr.write(`fulcrum: ${err.message}\n`);
+    process.exit(2);
+  }
   checkFdLimit(log);
 
   const demos: DemoBackend[] = [];

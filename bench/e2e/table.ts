@@ -115,6 +115,7 @@ export function renderTable(rows: readonly RowSpec[], columns: readonly Column[]
   const lines = rows.map((row) => {
     const direct = samples.median('direct', row.figure);
     const haproxy = samples.median('haproxy', row.figure);
+    const fulcrum = samples.median('fulcrum', row.figure);
     const cells = columns.map((c) => {
       if (c.unavailable !== undefined) return 'unavailable';
       const v = samples.median(c.name, row.figure);
@@ -122,6 +123,7 @@ export function renderTable(rows: readonly RowSpec[], columns: readonly Column[]
       const ratios = [
         c.name === 'direct' ? undefined : ratio(v, direct, 'direct'),
         c.name === 'haproxy' ? undefined : ratio(v, haproxy, 'haproxy'),
+        c.name === 'fulcrum-stream' ? ratio(v, fulcrum, 'fulcrum') : undefined,
         ...(c.name === 'fulcrum' ? revisions.map((r) => ratio(v, samples.median(r, row.figure), r)) : []),
       ].filter((r): r is string => r !== undefined);
       return ratios.length > 0 ? `${fmt(v, row.digits)} (${ratios.join(', ')})` : fmt(v, row.digits);

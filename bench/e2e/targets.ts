@@ -14,7 +14,7 @@ import { fdLimit } from './proc.ts';
 import { openDashboard } from './dashboard-client.ts';
 import { checkoutRevision, isRevisionTarget, REVISION_PREFIX, type RevisionTarget } from './revision.ts';
 
-export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum+dashboard', 'fulcrum+controls', 'haproxy', 'nginx'] as const;
+export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum-stream', 'fulcrum+dashboard', 'fulcrum+controls', 'haproxy', 'nginx'] as const;
 /**
  * `raw` is asked for by name: it measures Node itself, not a balancer anyone
  * would run. So is `fulcrum+dashboard`: Fulcrum with a dashboard open (an SSE
@@ -81,8 +81,8 @@ const READY_MS = 10_000;
 const FULCRUM_READY_MS = 30_000;
 
 /** Fulcrum's entry point in `repo` (this checkout, or a `fulcrum@REV` worktree) with the flags every Fulcrum target gets. */
-function fulcrumCommand(repo: string, ctx: TargetContext, port: number, adminPort = 0): [string, string[]] {
-  const args = ['--listen', `${HOST}:${port}`, '--admin', `${HOST}:${adminPort}`, '--algo', 'rr', '--backend', `${HOST}:${ctx.backend.port}`];
+function fulcrumCommand(repo: string, ctx: TargetContext, port: number, extra: readonly string[] = [], adminPort = 0): [string, string[]] {
+  const args = [...extra, '--listen', `${HOST}:${port}`, '--admin', `${HOST}:${adminPort}`, '--algo', 'rr', '--backend', `${HOST}:${ctx.backend.port}`];
   return nodeScript(repo, 'src/main.ts', [...args, '--health-interval', '0', '--log-level', 'warn', ...ctx.fulcrumArgs]);
 }
 
@@ -183,6 +183,12 @@ const STARTERS: Record<Exclude<BuiltinTarget, 'direct' | 'fulcrum+dashboard'>, S
     return [cmd, [...args, ...CONTROLS_ARGS]];
   },
 
+  // The same Fulcrum on its other data plane (net.Socket, src/proxy/stream/): what the raw handles save.
+  'fulcrum-stream': async (ctx, port) => {
+    if (!existsSync(join(ctx.repo, 'src/proxy/stream/listener.ts'))) return 'this Fulcrum has no stream data plane';
+    return fulcrumCommand(ctx.repo, ctx, port, ['--data-plane', 'stream']);
+  },
+
   haproxy: async (ctx, port) => {
     const haproxy = findExecutable('haproxy');
     if (!haproxy) return 'haproxy is not installed';
@@ -222,7 +228,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
         ? scriptCommand(name, ctx, port)
         : await STARTERS[name](ctx, port);
     if (typeof cmd === 'string') return { ok: false, name, reason: cmd };
-    const fulcrum = name === 'fulcrum' || name === 'fulcrum+controls' || isRevisionTarget(name);
+    const fulcrum = name === 'fulcrum' || name === 'fulcrum-stream' || name === 'fulcrum+controls' || isRevisionTarget(name);
     const proc = await launch(name, cmd, port, fulcrum ? FULCRUM_READY_MS : READY_MS, cwd);
     return { ok: true, target: { name, port, pid: proc.pid, stop: () => stopGroup(proc) } };
   } catch (err) {
@@ -236,7 +242,7 @@ async function startWithDashboard(ctx: TargetContext): Promise<Started> {
   try {
     if (!existsSync(join(ctx.repo, 'src/main.ts'))) return { ok: false, name, reason: 'src/main.ts does not exist yet' };
     const [port, adminPort] = [await freePort(), await freePort()];
-    const proc = await launch(name, fulcrumCommand(ctx.repo, ctx, port, adminPort), port, FULCRUM_READY_MS);
+    const proc = await launch(name, fulcrumCommand(ctx.repo, ctx, port, [], adminPort), port, FULCRUM_READY_MS);
     let client;
     try {
       client = await openDashboard(adminPort);

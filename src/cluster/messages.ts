@@ -92,3 +92,6 @@ export const STATS_INTERVAL_MS = 200;
 /** The worker's log level travels in its environment, so it exists before any message can. */
 export const LOG_LEVEL_ENV = 'FULCRUM_WORKER_LOG_LEVEL';
 export const LOG_FORMAT_ENV = 'FULCRUM_WORKER_LOG_FORMAT';
+
+/** The data plane the primary resolved (`native` or `stream`), so that every worker runs the same one. */
+export const DATA_PLANE_ENV = 'FULCRUM_WORKER_DATA_PLANE';

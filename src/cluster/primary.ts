@@ -21,12 +21,15 @@ import type { Logger } from '../observability/log.ts';
 import type { ListenerSettings } from '../proxy/listener.ts';
 import type { ListenerFactory, Service, ServiceListener } from '../service/service.ts';
 import { tsExecArgv } from '../runtime/ts-loader.mjs';
-import { LOG_FORMAT_ENV, LOG_LEVEL_ENV, type FromWorker, type ServiceCounters, type ServiceState, type ToWorker } from './messages.ts';
+import type { DataPlane } from '../proxy/plane.ts';
+import { DATA_PLANE_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, type FromWorker, type ServiceCounters, type ServiceState, type ToWorker } from './messages.ts';
 
 export interface WorkerPoolOptions {
   readonly workers: number;
   readonly logLevel: string;
   readonly logFormat: 'json' | 'pretty' | undefined;
+  /** The plane the primary resolved; every worker runs the same. @default 'native' */
+  readonly dataPlane?: DataPlane;
   readonly log: Logger;
 }
 
@@ -243,7 +246,11 @@ export class WorkerPool implements ListenerFactory {
 
   #fork(): Promise<void> {
     const started = Date.now();
-    const worker = cluster.fork({ [LOG_LEVEL_ENV]: this.#o.logLevel, ...(this.#o.logFormat && { [LOG_FORMAT_ENV]: this.#o.logFormat }) });
+    const worker = cluster.fork({
+      [LOG_LEVEL_ENV]: this.#o.logLevel,
+      [DATA_PLANE_ENV]: this.#o.dataPlane ?? 'native',
+      ...(this.#o.logFormat && { [LOG_FORMAT_ENV]: this.#o.logFormat }),
+    });
     return new Promise((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
         switch (m.t) {

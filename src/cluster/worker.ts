@@ -9,13 +9,14 @@ import { Registry } from '../backends/registry.ts';
 import type { ServiceSettings } from '../config/config.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
 import { ProxyStats } from '../observability/stats.ts';
-import { ProxyListener } from '../proxy/listener.ts';
+import type { DataPlaneListener } from '../proxy/listener.ts';
+import { createProxyListener, type DataPlane } from '../proxy/plane.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
 import { Admission } from '../service/controls/admission.ts';
 import { ClientGate } from '../service/controls/gate.ts';
 import { admissionOf } from '../service/service.ts';
 import { createStrategy } from '../strategies/index.ts';
-import { LOG_FORMAT_ENV, LOG_LEVEL_ENV, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ServiceState, type ToWorker } from './messages.ts';
+import { DATA_PLANE_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ServiceState, type ToWorker } from './messages.ts';
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -51,9 +52,9 @@ class ReplicaService {
   settings: ServiceSettings;
   gate: ClientGate | undefined;
   readonly admission: Admission;
-  readonly listeners = new Map<number, ProxyListener>();
+  readonly listeners = new Map<number, DataPlaneListener>();
   /** The listener new settings go to: the last one opened. */
-  current: ProxyListener | undefined;
+  current: DataPlaneListener | undefined;
 
   constructor(state: ServiceState, log: Logger) {
     this.name = state.name;
@@ -108,6 +109,7 @@ function reconcile(registry: Registry, states: readonly BackendState[]): void {
 export async function runWorker(): Promise<void> {
   const format = process.env[LOG_FORMAT_ENV];
   const log = createLogger(process.env[LOG_LEVEL_ENV] ?? 'info', format === 'json' || format === 'pretty' ? format : undefined).child({ worker: process.pid });
+  const plane: DataPlane = process.env[DATA_PLANE_ENV] === 'stream' ? 'stream' : 'native';
   const services = new Map<string, ReplicaService>();
   /** Listener id → its service, for listeners still open or draining. */
   const owners = new Map<number, ReplicaService>();
@@ -143,9 +145,9 @@ export async function runWorker(): Promise<void> {
   const listen = async (lid: number, name: string, address: { host: string; port: number }) => {
     const service = services.get(name);
     if (!service) return send({ t: 'listen-failed', lid, code: 'ERR_UNKNOWN_SERVICE', message: `no service "${name}" in this worker` });
-    const listener = new ProxyListener({ registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, admission: service.admission, ...service.settings });
-    listener.gate = service.gate; // before it accepts anything
     try {
+      const listener = createProxyListener(plane, { registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, admission: service.admission, ...service.settings });
+      listener.gate = service.gate; // before it accepts anything
       const bound = await listener.listen(address);
       service.listeners.set(lid, listener);
       service.current = listener;

@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
 import { VERSION } from '../runtime/version.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
-import { DEFAULTS, HEALTH_CHECK_TYPES, makeService, type FulcrumConfig, type HealthCheckType, type ProcessSettings } from './config.ts';
+import { DATA_PLANES, DEFAULTS, HEALTH_CHECK_TYPES, makeService, type DataPlaneChoice, type FulcrumConfig, type HealthCheckType, type ProcessSettings } from './config.ts';
 import { joinDashValues } from './argv.ts';
 import { parseCidr } from './cidr.ts';
 import { parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseHttpPath, parseRate, parseToken } from './parse.ts';
@@ -96,6 +96,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('admin-allowed-host', { type: 'string', array: true, default: [] as string[], describe: 'a host name the admin API answers to besides localhost and its addresses (repeatable)' })
     .option('workers', { type: 'string', default: '1', describe: 'data-plane processes ("auto" = one per CPU)' })
     .option('demo', { type: 'boolean', default: false, describe: 'also start three demo backends on loopback and register them' })
+    .option('data-plane', { type: 'string', default: 'auto', describe: `auto (raw handles where Node allows them, else net.Socket), native or stream` })
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
     .option('max-connections', { type: 'string', default: '0', describe: 'connections the service serves at once; more wait in its queue (0: no limit)' })
     .option('queue-size', { type: 'string', default: '1024', describe: 'clients that may wait while the service or every ready backend is full (0: refuse at once)' })
@@ -131,6 +132,8 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
   const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   const logLevel = one('log-level', args['log-level']);
   if (!logLevels.includes(logLevel)) throw new ConfigError('--log-level', `"${logLevel}" is invalid (use ${logLevels.join(', ')})`);
+  const dataPlane = one('data-plane', args['data-plane']) as DataPlaneChoice;
+  if (!DATA_PLANES.includes(dataPlane)) throw new ConfigError('--data-plane', `"${dataPlane}" is invalid (use ${DATA_PLANES.join(', ')})`);
   const workersText = one('workers', args.workers);
   const cpus = (await import('node:os')).availableParallelism();
   const healthHttp = args['health-http'] === undefined ? undefined : one('health-http', args['health-http']);
@@ -178,6 +181,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     adminToken: adminToken(args['admin-token']),
     adminAllowedHosts: Object.freeze(args['admin-allowed-host'].map((h) => parseHostName('--admin-allowed-host', String(h)))),
     workers: workersText === 'auto' ? cpus : int('workers', workersText, 1, 256),
+    dataPlane,
     logLevel,
     logFormat: logFormat(args['log-format']),
     drainTimeoutMs: duration('drain-timeout', true),
@@ -195,6 +199,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     if (given.has('admin-token')) Object.assign(overrides, { adminToken: process_.adminToken });
     if (given.has('admin-allowed-host')) Object.assign(overrides, { adminAllowedHosts: process_.adminAllowedHosts });
     if (given.has('workers')) Object.assign(overrides, { workers: process_.workers });
+    if (given.has('data-plane')) Object.assign(overrides, { dataPlane: process_.dataPlane });
     if (given.has('log-level')) Object.assign(overrides, { logLevel: process_.logLevel });
     if (given.has('log-format')) Object.assign(overrides, { logFormat: process_.logFormat });
     if (given.has('drain-timeout')) Object.assign(overrides, { drainTimeoutMs: process_.drainTimeoutMs });

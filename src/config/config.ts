@@ -88,6 +88,8 @@ export interface FulcrumConfig {
   readonly adminAllowedHosts: readonly string[];
   /** Data-plane processes. @default 1 */
   readonly workers: number;
+  /** Which data plane carries connections (src/proxy/plane.ts); process-wide. @default auto */
+  readonly dataPlane: DataPlaneChoice;
   /** pino level. @default info */
   readonly logLevel: string;
   /** Undefined: pretty when stderr is a terminal, json otherwise. */
@@ -141,6 +143,10 @@ export interface PassiveHealthConfig {
   readonly maxEjectedPercent: number;
 }
 
+/** `auto`: raw handles where Node allows them, else `net.Socket` (src/proxy/plane.ts). */
+export const DATA_PLANES = ['auto', 'native', 'stream'] as const;
+export type DataPlaneChoice = (typeof DATA_PLANES)[number];
+
 /** The name of the service the flags make, and the one today's un-scoped admin endpoints act on. */
 export const DEFAULT_SERVICE = 'default';
 
@@ -172,6 +178,7 @@ export const DEFAULTS = Object.freeze({
   adminToken: undefined as string | undefined,
   adminAllowedHosts: Object.freeze([]) as readonly string[],
   workers: 1,
+  dataPlane: 'auto' as DataPlaneChoice,
   logLevel: 'info',
   logFormat: undefined as 'json' | 'pretty' | undefined,
   drainTimeoutMs: 30_000,
@@ -221,13 +228,14 @@ export type ConfigOverrides = Partial<ProcessSettings> &
  * way the command-line flags make it.
  */
 export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
-  const { admin, adminToken, adminAllowedHosts, workers, logLevel, logFormat, drainTimeoutMs, demo, services, configFile, ...service } = overrides;
+  const { admin, adminToken, adminAllowedHosts, workers, dataPlane, logLevel, logFormat, drainTimeoutMs, demo, services, configFile, ...service } = overrides;
   return Object.freeze({
     ...DEFAULTS,
     ...(admin && { admin }),
     ...(adminToken !== undefined && { adminToken }),
     ...(adminAllowedHosts !== undefined && { adminAllowedHosts }),
     ...(workers !== undefined && { workers }),
+    ...(dataPlane !== undefined && { dataPlane }),
     ...(logLevel !== undefined && { logLevel }),
     ...(logFormat !== undefined && { logFormat }),
     ...(drainTimeoutMs !== undefined && { drainTimeoutMs }),

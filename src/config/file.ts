@@ -215,6 +215,7 @@ function normalise(file: ConfigFileOutput, configFile: string, adminToken: strin
     adminToken,
     adminAllowedHosts: Object.freeze([...(file.admin?.allowedHosts ?? [])]),
     workers: file.workers === 'auto' ? availableParallelism() : (file.workers ?? DEFAULTS.workers),
+    dataPlane: file.dataPlane ?? DEFAULTS.dataPlane,
     logLevel: file.log?.level ?? DEFAULTS.logLevel,
     logFormat: file.log?.format,
     drainTimeoutMs: file.drainTimeout ?? DEFAULTS.drainTimeoutMs,

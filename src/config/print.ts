@@ -83,6 +83,7 @@ export function printConfig(config: FulcrumConfig, options: PrintOptions = {}): 
   const doc = new Document({
     admin: { listen: formatHostPort(config.admin), ...(showToken && { token: config.adminToken }) },
     workers: config.workers,
+    ...(config.dataPlane !== 'auto' && { dataPlane: config.dataPlane }),
     drainTimeout: formatDuration(config.drainTimeoutMs),
     log: config.logFormat === undefined ? { level: config.logLevel } : { level: config.logLevel, format: config.logFormat },
     services: config.services.map(serviceObject),

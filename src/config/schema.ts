@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
-import { DEFAULTS, HEALTH_CHECK_TYPES, SERVICE_DEFAULTS } from './config.ts';
+import { DATA_PLANES, DEFAULTS, HEALTH_CHECK_TYPES, SERVICE_DEFAULTS } from './config.ts';
 import { parseCidr } from './cidr.ts';
 import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseRate, parseStatusRange, parseWeight, type HostPort } from './parse.ts';
 import { formatDuration } from './duration.ts';
@@ -324,6 +324,14 @@ export const configFileSchema = z
         .union([z.literal('auto'), intIn(1, 256, ' or "auto"')], { error: (iss) => `${describeValue(iss.input)} is invalid (use an integer 1-256 or "auto")` })
         .optional()
         .meta({ description: 'Data-plane processes; "auto" is one per CPU.', default: DEFAULTS.workers }),
+      dataPlane: z
+        .enum(DATA_PLANES, { error: (iss) => `${describeValue(iss.input)} is invalid (use ${DATA_PLANES.join(', ')})` })
+        .optional()
+        .meta({
+          description:
+            'What carries the connections, for the whole process: "native" (Node\'s raw TCP handles, the fastest; needs process.binding, which the permission model refuses), "stream" (plain net.Socket) or "auto" (native where this Node allows it, else stream with one warning). Read at start-up only.',
+          default: DEFAULTS.dataPlane,
+        }),
       drainTimeout: duration()
         .optional()
         .meta({ description: 'How long open connections may run on after their service stops (shutdown, or removed by a reload); then they are closed.', default: formatDuration(DEFAULTS.drainTimeoutMs) }),

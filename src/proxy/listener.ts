@@ -19,7 +19,8 @@ import { Admission } from '../service/controls/admission.ts';
 import type { ClientGate } from '../service/controls/gate.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
-import { errnoName, type TcpHandle } from './native.ts';
+import { DataPlaneError } from '../errors.ts';
+import { errnoName, nativeProblem, type TcpHandle } from './native.ts';
 import { Session, type ConnectObserver, type SessionHost, type SessionSettings } from './session.ts';
 import { SessionList } from './session-list.ts';
 import { Sweeper } from './sweeper.ts';
@@ -46,6 +47,26 @@ export interface ProxyListenerOptions extends ListenerSettings {
   readonly observer: ConnectObserver;
 }
 
+/**
+ * What a service (and a test) sees of a data plane's listener, whichever
+ * plane it is: this one, or the stream plane's (stream/listener.ts).
+ */
+export interface DataPlaneListener {
+  /** Open sessions. */
+  readonly sessions: { readonly size: number };
+  /** The service's client controls, read by each new session; undefined when none is set. */
+  gate: ClientGate | undefined;
+  listen(address: HostPort): Promise<AddressInfo>;
+  readonly address: AddressInfo | undefined;
+  setSettings(settings: ListenerSettings): void;
+  /** Resets every connection to `backend` now; returns how many there were. */
+  destroyConnectionsTo(backend: Backend): number;
+  /** Stops accepting, lets connections run at most `graceMs`, then resets the rest; resolves with how many were cut. */
+  close(graceMs?: number): Promise<number>;
+  destroy(): Promise<number>;
+  readonly openConnections: number;
+}
+
 /** The listening handle as net.Server keeps it (`server._handle`), with our back-reference. */
 interface ServerHandle {
   /** Absent on the stand-in handle of a cluster worker under round-robin scheduling. */
@@ -54,7 +75,7 @@ interface ServerHandle {
   proxy?: ProxyListener;
 }
 
-export class ProxyListener implements SessionHost {
+export class ProxyListener implements SessionHost, DataPlaneListener {
   readonly registry: Registry;
   readonly stats: ProxyStats;
   readonly log: Logger;
@@ -76,6 +97,8 @@ export class ProxyListener implements SessionHost {
   #drained: (() => void) | undefined;
 
   constructor(options: ProxyListenerOptions) {
+    const problem = nativeProblem();
+    if (problem !== undefined) throw new DataPlaneError(`the raw-handle data plane cannot run: ${problem}`);
     this.registry = options.registry;
     this.stats = options.stats;
     this.log = options.log;
@@ -193,7 +216,7 @@ export class ProxyListener implements SessionHost {
   }
 }
 
-function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0 }: ListenerSettings): SessionSettings {
+export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0 }: ListenerSettings): SessionSettings {
   const reply = unavailableReply === undefined ? undefined : Buffer.from(unavailableReply, 'latin1');
   // The kernel takes whole seconds; anything set rounds up to at least 1.
   const keepAliveSeconds = tcpKeepAliveMs > 0 ? Math.max(1, Math.round(tcpKeepAliveMs / 1000)) : 0;

@@ -6,7 +6,10 @@
  *
  * These are internals: `process.binding('tcp_wrap')` and
  * `process.binding('stream_wrap')`, on the allow-list that `process.binding`
- * serves without a warning in Node 20. What `lib/net.js` and
+ * serves without a warning (DEP0111 only under `--pending-deprecation`), and
+ * refused under the permission model. They are loaded and checked on first
+ * use (`nativeProblem()`, asked by plane.ts and ProxyListener), never on
+ * import, so the stream plane can run where they are refused. What `lib/net.js` and
  * `lib/internal/stream_base_commons.js` rely on, and so do we:
  *
  * - `handle.onread = fn` before `readStart()`; `fn` runs with `this` = the
@@ -90,12 +93,18 @@ interface StreamWrapBinding {
   kLastWriteWasAsync: number;
 }
 
-const binding = (process as unknown as { binding(name: string): unknown }).binding;
-const tcp = binding('tcp_wrap') as TcpWrapBinding;
-const stream = binding('stream_wrap') as StreamWrapBinding;
+let tcp: TcpWrapBinding;
+let stream: StreamWrapBinding;
 
-export const { TCPConnectWrap, constants: TCPConstants } = tcp;
-export const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = stream;
+// Live bindings, set by `nativeProblem()` before the first raw handle is made (ProxyListener's
+// constructor asks): importing this module touches no internal, so it loads under `--permission`.
+export let TCPConnectWrap: new () => Req;
+export let TCPConstants: TcpWrapBinding['constants'];
+export let WriteWrap: new () => Req;
+export let ShutdownWrap: new () => Req;
+export let streamBaseState: Int32Array;
+export let kReadBytesOrError: number;
+export let kLastWriteWasAsync: number;
 
 export function newSocketHandle(): TcpHandle {
   return new tcp.TCP(TCPConstants.SOCKET);
@@ -108,18 +117,51 @@ export const UV_ENOTCONN = -os.errno.ENOTCONN;
 /** Node 20 gives libuv's codes their POSIX names. */
 export const errnoName = (status: number): string => (status < 0 ? getSystemErrorName(status) : `status ${status}`);
 
-// Fail at startup, not on the first connection, if the internals have moved.
-for (const [what, ok] of [
-  ['tcp_wrap.TCP', typeof tcp.TCP === 'function'],
-  ['tcp_wrap.TCPConnectWrap', typeof tcp.TCPConnectWrap === 'function'],
-  ['stream_wrap.WriteWrap', typeof stream.WriteWrap === 'function'],
-  ['stream_wrap.ShutdownWrap', typeof stream.ShutdownWrap === 'function'],
-  ['stream_wrap.streamBaseState', stream.streamBaseState instanceof Int32Array],
-  ['TCP.prototype.writeBuffer', typeof (tcp.TCP.prototype as Partial<TcpHandle>).writeBuffer === 'function'],
-  ['TCP.prototype.reset', typeof (tcp.TCP.prototype as Partial<TcpHandle>).reset === 'function'],
-  ['UV_EOF', getSystemErrorName(UV_EOF) === 'EOF'],
-  // The relay writes to sockets' file descriptors (relay.ts); Windows handles have none.
-  ['socket file descriptors (Unix)', process.platform !== 'win32'],
-] as const) {
-  if (!ok) throw new Error(`fulcrum: this Node (${process.version}) lacks ${what}, which the data plane needs`);
+/** The check's verdict: undefined once it passed, a reason once it failed; null before it ran. */
+let problem: string | undefined | null = null;
+
+/**
+ * Why the raw-handle data plane cannot run on this Node, or undefined when
+ * it can: every internal it uses is loaded and checked, once. Never throws
+ * and never prints: `process.binding` throws ERR_ACCESS_DENIED under the
+ * permission model, and warns (DEP0111) under `--pending-deprecation`, a
+ * warning silenced for the call (an operator cannot act on it).
+ */
+export function nativeProblem(): string | undefined {
+  if (problem === null) problem = load();
+  return problem;
+}
+
+function load(): string | undefined {
+  const binding = (process as unknown as { binding?: (name: string) => unknown }).binding;
+  if (typeof binding !== 'function') return `this Node (${process.version}) has no process.binding`;
+  const quiet = process.noDeprecation;
+  try {
+    process.noDeprecation = true;
+    tcp = binding.call(process, 'tcp_wrap') as TcpWrapBinding;
+    stream = binding.call(process, 'stream_wrap') as StreamWrapBinding;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_ACCESS_DENIED') return 'this Node refuses process.binding (permission model)';
+    return `process.binding failed on this Node (${process.version}): ${code ?? (error as Error).message}`;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  for (const [what, ok] of [
+    ['tcp_wrap.TCP', typeof tcp?.TCP === 'function'],
+    ['tcp_wrap.TCPConnectWrap', typeof tcp?.TCPConnectWrap === 'function'],
+    ['stream_wrap.WriteWrap', typeof stream?.WriteWrap === 'function'],
+    ['stream_wrap.ShutdownWrap', typeof stream?.ShutdownWrap === 'function'],
+    ['stream_wrap.streamBaseState', stream?.streamBaseState instanceof Int32Array],
+    ['TCP.prototype.writeBuffer', typeof (tcp?.TCP?.prototype as Partial<TcpHandle> | undefined)?.writeBuffer === 'function'],
+    ['TCP.prototype.reset', typeof (tcp?.TCP?.prototype as Partial<TcpHandle> | undefined)?.reset === 'function'],
+    ['UV_EOF', getSystemErrorName(UV_EOF) === 'EOF'],
+    // The relay writes to sockets' file descriptors (relay.ts); Windows handles have none.
+    ['socket file descriptors (Unix)', process.platform !== 'win32'],
+  ] as const) {
+    if (!ok) return `this Node (${process.version}) lacks ${what}, which the raw-handle data plane needs`;
+  }
+  ({ TCPConnectWrap, constants: TCPConstants } = tcp);
+  ({ WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = stream);
+  return undefined;
 }

@@ -1,19 +1,21 @@
 /**
- * A service's data plane in this process: one ProxyListener per bind. With
- * `--workers`, src/cluster/ provides the same interface over the workers.
+ * A service's data plane in this process: one listener per bind, on the
+ * plane the process runs (src/proxy/plane.ts). With `--workers`,
+ * src/cluster/ provides the same interface over the workers.
  */
 import type { AddressInfo } from 'node:net';
 import type { Backend } from '../backends/backend.ts';
 import type { HostPort } from '../config/parse.ts';
-import { ProxyListener, type ListenerSettings } from '../proxy/listener.ts';
+import type { DataPlaneListener, ListenerSettings } from '../proxy/listener.ts';
+import { createProxyListener, type DataPlane } from '../proxy/plane.ts';
 import type { ClientGate } from './controls/gate.ts';
 import type { ListenerFactory, Service, ServiceListener } from './service.ts';
 
 class LocalListener implements ServiceListener {
   readonly address: AddressInfo;
-  readonly proxy: ProxyListener;
+  readonly proxy: DataPlaneListener;
 
-  constructor(proxy: ProxyListener, address: AddressInfo) {
+  constructor(proxy: DataPlaneListener, address: AddressInfo) {
     this.proxy = proxy;
     this.address = address;
   }
@@ -39,22 +41,25 @@ class LocalListener implements ServiceListener {
   }
 }
 
-export const localListeners: ListenerFactory = {
-  async bind(service: Service, listen: HostPort, settings: ListenerSettings): Promise<ServiceListener> {
-    const proxy = new ProxyListener({
-      registry: service.registry,
-      stats: service.stats,
-      log: service.log,
-      observer: service.observer,
-      admission: service.admission,
-      ...settings,
-    });
-    const address = await proxy.listen(listen);
-    return new LocalListener(proxy, address);
-  },
-};
+/** Listeners in this process on `plane`. */
+export function localListeners(plane: DataPlane): ListenerFactory {
+  return {
+    async bind(service: Service, listen: HostPort, settings: ListenerSettings): Promise<ServiceListener> {
+      const proxy = createProxyListener(plane, {
+        registry: service.registry,
+        stats: service.stats,
+        log: service.log,
+        observer: service.observer,
+        admission: service.admission,
+        ...settings,
+      });
+      const address = await proxy.listen(listen);
+      return new LocalListener(proxy, address);
+    },
+  };
+}
 
-/** The in-process ProxyListener behind a service listener, when it is one (tests reach the sessions through it). */
-export function proxyOf(listener: ServiceListener | undefined): ProxyListener | undefined {
+/** The in-process listener behind a service listener, when it is one (tests reach the sessions through it). */
+export function proxyOf(listener: ServiceListener | undefined): DataPlaneListener | undefined {
   return listener instanceof LocalListener ? listener.proxy : undefined;
 }

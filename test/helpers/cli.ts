@@ -50,7 +50,9 @@ export interface RunningCli {
 
 /** Starts on 127.0.0.1:0 for both listeners, waits for the startup lines, and kills the process after the test. */
 export async function startCli(t: TestContext, args: readonly string[], options: CliOptions = {}): Promise<RunningCli> {
-  const child = spawnCli(['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args], options);
+  // A `*.stream.test.ts` twin runs its file's cases on the stream data plane (see planeUnderTest in proxy.ts).
+  const plane = process.env.FULCRUM_TEST_DATA_PLANE === undefined ? [] : ['--data-plane', process.env.FULCRUM_TEST_DATA_PLANE];
+  const child = spawnCli(['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...plane, ...args], options);
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout!.on('data', (c) => (out += c));

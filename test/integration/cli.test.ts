@@ -36,6 +36,7 @@ const BAD: Array<{ args: string[]; message: RegExp }> = [
   { args: ['--admin-token', ''], message: /^fulcrum: --admin-token: is empty/ },
   { args: ['--workers', 'many'], message: /^fulcrum: --workers: "many" is invalid/ },
   { args: ['--no-such-flag'], message: /^fulcrum: usage: Unknown argument/ },
+  { args: ['--data-plane', 'raw'], message: /^fulcrum: --data-plane: "raw" is invalid \(use auto, native, stream\)$/m },
 ];
 
 for (const { args, message } of BAD) {
@@ -83,4 +84,24 @@ test('--demo answers HTTP through the proxy, the three backends taking turns, an
   );
   assert.notEqual(bodies[0], bodies[1]);
   assert.notEqual(bodies[1], bodies[2]);
+});
+
+test('--data-plane stream and native both proxy; the start-up check prints no deprecation warning, even under --pending-deprecation', async (t) => {
+  for (const plane of ['native', 'stream', 'auto']) {
+    const child = spawn(process.execPath, ['--pending-deprecation', '--import', 'tsx', 'src/main.ts', '--demo', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--data-plane', plane], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.after(() => child.kill('SIGKILL'));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    while (!/demo-3/.test(stdout)) await once(child.stdout, 'data');
+    const port = Number(/proxy listening on 127\.0\.0\.1:(\d+)/.exec(stdout)![1]);
+    assert.match(await httpGet(port), /^hello from demo-\d/, plane);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    assert.doesNotMatch(stderr, /DEP0111|DeprecationWarning|"level":40/, `${plane}: ${stderr}`);
+  }
 });

@@ -222,3 +222,38 @@ test('unavailableReply: a client no backend can take reads the reply, then the c
   assert.equal((await ended).error, undefined, 'a FIN, not a reset');
   assert.match((await adminClient(lived.adminAddress).get('/metrics')).text, /^fulcrum_max_lifetime_closes_total\{service="web"\} 1$/m);
 });
+
+test('the stream data plane applies the same controls: deny, the queue and unavailableReply', T, async (t) => {
+  const echo = await startDemoBackend('echo');
+  t.after(() => echo.close());
+  const lb = await Fulcrum.start(
+    makeConfig({
+      admin: { host: '127.0.0.1', port: 0 },
+      dataPlane: 'stream',
+      services: [makeService({
+        name: 'web', listen: { host: '127.0.0.1', port: 0 }, backends: [{ ...backendAt(echo.address.port), maxConnections: 1 }], health: { intervalMs: 0 },
+        deny: [parseCidr('deny', '127.0.0.2')], limits: { maxConnectionsPerIp: 2, connectionRatePerIp: undefined }, queue: { size: 1, timeoutMs: 200 }, unavailableReply: 'busy\r\n',
+      })],
+    }),
+  );
+  t.after(() => lb.destroy());
+  const port = lb.service('web')!.address!.port;
+  assert.equal(await served(port, '127.0.0.2'), false, 'denied');
+  const first = await dial({ port, localAddress: '127.0.0.3' });
+  first.write('1');
+  assert.equal((await readBytes(first, 1)).toString(), '1');
+  // The backend is full: a second client waits, and is served when the first closes.
+  const second = await dial({ port, localAddress: '127.0.0.4' });
+  second.write('2');
+  await until('queued', () => (lb.service('web')!.admission.length === 1 ? true : undefined));
+  // A third finds the line full and reads the reply.
+  const third = await dial({ port, localAddress: '127.0.0.5', allowHalfOpen: true });
+  const { readAll } = await import('../helpers/net.ts');
+  assert.equal((await readAll(third)).toString(), 'busy\r\n');
+  const answer = readBytes(second, 1);
+  first.destroy();
+  assert.equal((await answer).toString(), '2');
+  second.destroy();
+  assert.match((await adminClient(lb.adminAddress).get('/metrics')).text, /^fulcrum_connections_rejected_total\{service="web",reason="queue-full"\} 1$/m);
+  assert.match((await adminClient(lb.adminAddress).get('/metrics')).text, /^fulcrum_connections_rejected_total\{service="web",reason="denied"\} 1$/m);
+});

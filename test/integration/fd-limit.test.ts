@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { startBackend } from '../helpers/fault-backend.ts';
 import { closed, dial } from '../helpers/net.ts';
+import { planeUnderTest } from '../helpers/proxy.ts';
 import { until } from '../helpers/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -19,7 +20,7 @@ test('out of descriptors: the client is closed, counted as a local error, not as
   const backend = await startBackend(() => {}); // holds every connection open, silent
   t.after(() => backend.close());
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--algo', 'rr',
-    '--health-interval', '0', '--max-fails', '1', '--log-level', 'silent', '--backend', `127.0.0.1:${backend.port}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    '--health-interval', '0', '--max-fails', '1', '--log-level', 'silent', '--backend', `127.0.0.1:${backend.port}`, '--data-plane', planeUnderTest()], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (c) => (out += c));

@@ -1,6 +1,6 @@
 /**
- * Edge cases of the raw-handle data plane that the checklist in
- * proxy.test.ts does not reach: the shared read buffer under many slow
+ * Edge cases of the data plane that the checklist in proxy.test.ts does
+ * not reach (run on both planes: proxy-edge.stream.test.ts loads this file): the shared read buffer under many slow
  * peers at once, write errors during the relay, aborts after a half-close,
  * a connection destroyed while it connects, host-name backends, graceful
  * close, exact byte counters, and an exception in a callback.
@@ -13,12 +13,12 @@ import type { Socket } from 'node:net';
 import { Registry } from '../../src/backends/registry.ts';
 import { silentLogger } from '../../src/observability/log.ts';
 import { ProxyStats } from '../../src/observability/stats.ts';
-import { ProxyListener } from '../../src/proxy/listener.ts';
+import { createProxyListener } from '../../src/proxy/plane.ts';
 import { createStrategy } from '../../src/strategies/index.ts';
 import { startBlackhole } from '../helpers/blackhole.ts';
 import { startBackend, echo } from '../helpers/fault-backend.ts';
 import { closed, dial, readAll, readBytes, sha256 } from '../helpers/net.ts';
-import { backendAt, startProxy } from '../helpers/proxy.ts';
+import { backendAt, planeUnderTest, startProxy } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -220,7 +220,7 @@ test('an exception in a callback closes that connection, not the process', async
   const registry = new Registry({ strategy: createStrategy('rr', { random: Math.random, now: Date.now, stickyTtlMs: 1000, stickyMaxEntries: 10 }), initialHealth: 'up' });
   const b = registry.upsert(backendAt(backend.port)).backend;
   let calls = 0;
-  const listener = new ProxyListener({
+  const listener = createProxyListener(planeUnderTest(), {
     registry,
     stats: new ProxyStats(),
     log: silentLogger(),

@@ -2,7 +2,8 @@
  * The data-plane checklist (after Envoy's tcp_proxy integration tests): bytes
  * arrive intact and in order, half-closes pass through, aborts propagate,
  * failures move to another backend without losing client bytes, and
- * backpressure holds memory bounded.
+ * backpressure holds memory bounded. Run on both data planes: the raw-handle
+ * one here, the stream one through proxy.stream.test.ts, which loads this file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -328,7 +328,7 @@ test('a reload that changes health settings keeps every backend up: no flap to u
   assert.ok(service.registry.list().every((b) => b.health === 'up'));
 });
 
-test('a forced delete and the end of a drain reset both sides: a cut transfer never looks complete', T, async (t) => {
+for (const plane of ['native', 'stream'] as const) test(`a forced delete and the end of a drain reset both sides: a cut transfer never looks complete (${plane} data plane)`, T, async (t) => {
   const { startBackend } = await import('../helpers/fault-backend.ts');
   const backendSides: Promise<{ error: NodeJS.ErrnoException | undefined }>[] = [];
   // A transfer in progress: 1 MiB sent, more to come (the backend neither ends nor closes).
@@ -337,7 +337,7 @@ test('a forced delete and the end of a drain reset both sides: a cut transfer ne
     s.write(randomBytes(1024 * 1024));
   });
   t.after(() => backend.close());
-  const lb = await start(t, makeConfig({ admin: loopback, drainTimeoutMs: 200, services: [makeService({ name: 'd', listen: loopback, backends: [backendAt(backend.port)], health: { intervalMs: 0 } })] }));
+  const lb = await start(t, makeConfig({ admin: loopback, dataPlane: plane, drainTimeoutMs: 200, services: [makeService({ name: 'd', listen: loopback, backends: [backendAt(backend.port)], health: { intervalMs: 0 } })] }));
   const api = adminClient(lb.adminAddress);
   const port = portOf(lb, 'd');
 

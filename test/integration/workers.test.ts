@@ -7,6 +7,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { httpGet } from '../helpers/net.ts';
 import { until } from '../helpers/wait.ts';
@@ -99,4 +100,23 @@ test('a worker killed with SIGKILL keeps every count it reported: only its last 
   assert.deepEqual(await counts(), { accepted: 50, total: 50 });
   child.kill('SIGTERM');
   assert.equal((await once(child, 'exit'))[0], 0);
+});
+
+test('--data-plane stream reaches every worker, and the workers proxy on it', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--workers', '2', '--demo', '--data-plane', 'stream', '--algo', 'rr',
+    '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--health-interval', '0', '--log-level', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  while (!/demo-3/.test(out)) await once(child.stdout, 'data');
+  const port = Number(/proxy listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+  const workers = children(child.pid!);
+  assert.equal(workers.length, 2, `expected 2 worker processes, saw ${workers.join(',')}`);
+  for (const pid of workers) {
+    const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+    assert.ok(env.includes('FULCRUM_WORKER_DATA_PLANE=stream'), `worker ${pid} was not told the stream plane`);
+  }
+  const bodies = new Set<string>();
+  for (let i = 0; i < 6; i++) bodies.add(await httpGet(port));
+  assert.deepEqual([...bodies].sort(), ['hello from demo-1\n', 'hello from demo-2\n', 'hello from demo-3\n']);
 });

@@ -41,6 +41,7 @@ const EXPECTED: FulcrumConfig = {
   adminToken: 's3cret',
   adminAllowedHosts: [],
   workers: 2,
+  dataPlane: 'auto',
   logLevel: 'debug',
   logFormat: undefined,
   drainTimeoutMs: 45_000,
@@ -127,6 +128,7 @@ test('a minimal file takes every default from SERVICE_DEFAULTS and DEFAULTS', ()
     adminToken: undefined,
     adminAllowedHosts: [],
     workers: 1,
+    dataPlane: 'auto',
     logLevel: 'info',
     logFormat: undefined,
     drainTimeoutMs: 30_000,
@@ -177,4 +179,8 @@ test('the README example is a valid file', () => {
     ['web', 'weighted-round-robin', 2, 2000, 1000],
     ['cache', 'least-connections', 1, 1000, 1000],
   ]);
+});
+
+test('dataPlane: the file picks the data plane for the whole process', () => {
+  assert.equal(parseConfigText('dataPlane: stream\nservices: [ { name: web, listen: 8080 } ]\n', 'f.yaml', {}).dataPlane, 'stream');
 });

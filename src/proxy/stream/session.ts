@@ -1,0 +1,344 @@
+/**
+ * One client connection on the stream data plane: pick a backend, connect
+ * (retrying elsewhere on failure), then relay (relay.ts) until both sides
+ * are closed. The same contract as proxy/session.ts, on `net.Socket`s:
+ *
+ * - The client socket comes paused from accept (`pauseOnConnect`) and is not
+ *   read until its backend is connected, so bytes it sends early wait in the
+ *   kernel and survive any number of failed attempts.
+ * - `active` is taken at the pick and given back exactly once (a failed
+ *   attempt, or the end); `total` on a connect; `failed` on a failed one,
+ *   unless this host ran out of something (LOCAL_ERRNOS); bytes at the end.
+ * - Timeouts come from the listener's Sweeper, as on the raw plane.
+ */
+import type { Socket } from 'node:net';
+import type { Backend } from '../../backends/backend.ts';
+import { BackendConnectError, LOCAL_ERRNOS } from '../../errors.ts';
+import type { Listed } from '../session-list.ts';
+import type { SessionHost, SessionSettings } from '../session.ts';
+import type { PickContext } from '../../strategies/strategy.ts';
+import type { Swept } from '../sweeper.ts';
+import type { Admission, Waiting } from '../../service/controls/admission.ts';
+import type { ClientGate } from '../../service/controls/gate.ts';
+import type { Accept } from '../../strategies/strategy.ts';
+import { attemptTimedOut, dialStream, type StreamAddressAttempts, type StreamDialing } from './dial.ts';
+import { StreamRelay, resetOrClose } from './relay.ts';
+
+/** The listener as a stream session sees it: SessionHost over stream sessions. */
+export type StreamSessionHost = Omit<SessionHost, 'sessions' | 'release'> & {
+  readonly sessions: { add(session: StreamSession): void };
+  release(session: StreamSession): void;
+};
+
+const CONNECTING = 0;
+const RELAYING = 1;
+const DONE = 2;
+/** Waiting in the service's queue: no backend connection, the client not read. */
+const QUEUED = 3;
+
+const isReady: Accept = (b) => b.ready;
+/** Ready and under its own `maxConnections` (asked only while some backend of the service has a limit). */
+const isReadyWithRoom: Accept = (b) => b.ready && (b.maxConnections === 0 || b.active < b.maxConnections);
+/** How long a client refused with a reply keeps its socket before the close (see the raw session). */
+const LINGER_MS = 1000;
+
+const ignore = (): void => {};
+
+export class StreamSession extends StreamRelay implements PickContext, Swept, StreamDialing, Listed<StreamSession>, Waiting {
+  readonly #host: StreamSessionHost;
+  readonly #settings: SessionSettings;
+  /** The backend of the current attempt; after connect, of the relay. */
+  backend: Backend | undefined;
+  #tried: Backend[] | undefined;
+  #attempts = 0;
+  #phase = CONNECTING;
+  /** The gate that let this client in (undefined when none was asked). */
+  #gate: ClientGate | undefined;
+  /** Holds one of the service's connection slots (from its first pick to its end). */
+  #holdsSlot = false;
+  queuedSince = 0;
+  readonly startedAt = Date.now();
+
+  attempt = 0;
+  connectDeadline = 0;
+  addressAttempts: StreamAddressAttempts | undefined = undefined;
+  lastProgress = 0;
+  idleSince = 0;
+  listPrev: StreamSession | undefined = undefined;
+  listNext: StreamSession | undefined = undefined;
+
+  constructor(host: StreamSessionHost, client: Socket) {
+    super(client);
+    this.#host = host;
+    this.#settings = host.settings;
+    client.on('error', ignore); // the relay handles errors once it runs; before, the client is not read
+  }
+
+  get idleTimeoutMs(): number {
+    return this.#settings.idleTimeoutMs;
+  }
+
+  get maxLifetimeMs(): number {
+    return this.#settings.maxLifetimeMs;
+  }
+
+  lifetimeEnded(): void {
+    if (this.#phase !== RELAYING) return;
+    this.#host.stats.maxLifetimes++;
+    this.closeRelay();
+  }
+
+  get clientIp(): string {
+    const ip = this.client.remoteAddress ?? '';
+    return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  }
+
+  start(): void {
+    this.#host.sessions.add(this);
+    try {
+      const gate = this.#host.gate;
+      if (gate !== undefined && !this.#admit(gate)) return;
+      this.#attempt();
+    } catch (error) {
+      this.crashed(error);
+    }
+  }
+
+  /** Closes both sides now, gracefully (idle timeout, an internal error). Idempotent. */
+  destroy(): void {
+    if (this.#phase === RELAYING) return this.closeRelay();
+    this.#closeConnecting(false);
+  }
+
+  /** Resets both sides now (admin force-delete, the end of a drain). Idempotent. */
+  abort(): void {
+    if (this.#phase === RELAYING) return this.abortRelay();
+    this.#closeConnecting(true);
+  }
+
+  #closeConnecting(reset: boolean): void {
+    if (this.#phase === DONE) return;
+    this.#dropUpstream();
+    if (reset) resetOrClose(this.client);
+    else this.client.destroy();
+    this.#finish();
+  }
+
+  progress(): number {
+    return this.client.bytesRead + (this.upstream?.bytesRead ?? 0);
+  }
+
+  idleTimedOut(): void {
+    this.#host.stats.idleTimeouts++;
+    this.destroy();
+  }
+
+  connectTimedOut(): void {
+    if (this.#phase === QUEUED) {
+      this.#host.admission.remove(this);
+      return this.#refuse('queue-timeout');
+    }
+    if (this.#phase !== CONNECTING || this.connectDeadline === 0) return;
+    try {
+      if (attemptTimedOut(this)) return; // a name's next address
+      this.#connectFailed(new BackendConnectError(`connect to ${this.backend?.key} timed out`, 'ETIMEDOUT'));
+    } catch (error) {
+      this.crashed(error);
+    }
+  }
+
+  #attempt(): void {
+    const host = this.#host;
+    const admission = host.admission;
+    if (!this.#holdsSlot && admission.full) return this.#enqueue(admission);
+    const registry = host.registry;
+    const backend = this.#pick(registry.limited ? isReadyWithRoom : isReady);
+    if (!backend) {
+      if (registry.pending) {
+        registry.flush();
+        return this.#attempt();
+      }
+      if (registry.limited && this.#pick(isReady, false) !== undefined) return this.#enqueue(admission);
+      return this.#noBackend();
+    }
+    this.#dial(backend);
+  }
+
+  /** As the raw session's: the strategy's preference among accepted, untried backends; in panic mode, any enabled one. */
+  #pick(accept: Accept, panic = true): Backend | undefined {
+    const host = this.#host;
+    const registry = host.registry;
+    const picker = registry.set.picker;
+    const tried = this.#tried;
+    let backend = picker.pick(this, tried ? (b) => accept(b) && !tried.includes(b) : accept);
+    if (!backend && panic && registry.readyCount === 0) {
+      backend = picker.pick(this, (b) => b.enabled && !(tried?.includes(b) ?? false));
+      if (backend) host.stats.panic++;
+    }
+    return backend;
+  }
+
+  #enqueue(admission: Admission): void {
+    if (this.#phase === QUEUED) return;
+    if (!admission.enqueue(this)) return this.#refuse('queue-full');
+    this.#phase = QUEUED;
+    this.queuedSince = Date.now();
+    this.connectDeadline = this.queuedSince + admission.queueTimeoutMs;
+  }
+
+  /** @internal from the queue, when a slot frees: proceeds (true) or keeps its place (false). */
+  tryFromQueue(): boolean {
+    if (this.#phase !== QUEUED) return true;
+    const registry = this.#host.registry;
+    const backend = this.#pick(registry.limited ? isReadyWithRoom : isReady, false);
+    if (!backend) return false;
+    this.#phase = CONNECTING;
+    this.connectDeadline = 0;
+    try {
+      this.#dial(backend);
+    } catch (error) {
+      this.crashed(error);
+    }
+    return true;
+  }
+
+  #admit(gate: ClientGate): boolean {
+    const verdict = gate.admit(this.clientIp);
+    if (verdict === 'ok') {
+      this.#gate = gate;
+      return true;
+    }
+    const stats = this.#host.stats;
+    if (verdict === 'denied') stats.rejectedDenied++;
+    else if (verdict === 'per-ip-connections') stats.rejectedPerIpConnections++;
+    else stats.rejectedPerIpRate++;
+    this.#host.log.debug({ client: this.clientIp, reason: verdict }, 'client refused');
+    this.client.destroy();
+    this.#finish();
+    return false;
+  }
+
+  #refuse(reason: 'queue-full' | 'queue-timeout'): void {
+    const host = this.#host;
+    if (reason === 'queue-full') host.stats.rejectedQueueFull++;
+    else host.stats.rejectedQueueTimeout++;
+    host.limited.warn(reason, { client: this.clientIp }, reason === 'queue-full' ? 'queue full: client refused' : 'queue timeout: client refused');
+    this.#closeUnavailable();
+  }
+
+  /** As the raw session's: `unavailableReply` first when there is one, then a FIN, and the close a second later. */
+  #closeUnavailable(): void {
+    const client = this.client;
+    const reply = this.#settings.unavailableReply;
+    if (reply !== undefined && !client.destroyed) {
+      client.end(reply);
+      setTimeout(() => client.destroy(), LINGER_MS).unref();
+    } else client.destroy();
+    this.#finish();
+  }
+
+  #dial(backend: Backend): void {
+    if (!this.#holdsSlot) {
+      this.#holdsSlot = true;
+      this.#host.admission.active++;
+    }
+    this.#attempts++;
+    this.attempt++;
+    this.backend = backend;
+    backend.active++;
+    this.connectDeadline = Date.now() + this.#settings.connectTimeoutMs;
+    dialStream(this, backend.host, backend.port);
+  }
+
+  /** @internal from dial.ts: the attempt is over; `upstream` is connected unless `code` says why not. */
+  dialed(upstream: Socket | undefined, code: string | undefined): void {
+    if (this.#phase !== CONNECTING) return;
+    if (code !== undefined) {
+      if (LOCAL_ERRNOS.has(code)) return this.#localFailure(code);
+      return this.#connectFailed(new BackendConnectError(`connect to ${this.backend?.key} failed: ${code}`, code));
+    }
+    const backend = this.backend!;
+    this.upstream = upstream;
+    if (this.#settings.keepAliveSeconds > 0) upstream?.setKeepAlive(true, this.#settings.keepAliveSeconds * 1000);
+    this.connectDeadline = 0;
+    backend.total++;
+    this.#phase = RELAYING;
+    this.idleSince = Date.now();
+    this.startRelay();
+    this.#host.observer.connectSucceeded(backend);
+  }
+
+  /** @internal */
+  dialCrashed(error: unknown): void {
+    this.crashed(error);
+  }
+
+  /** Abandons the attempt in progress, if any: a lookup or connect that comes back later is ignored. */
+  #dropUpstream(): void {
+    this.attempt++;
+    this.connectDeadline = 0;
+    this.addressAttempts = undefined;
+    const upstream = this.upstream;
+    this.upstream = undefined;
+    upstream?.destroy();
+  }
+
+  #connectFailed(error: BackendConnectError): void {
+    const host = this.#host;
+    const backend = this.backend!;
+    this.#dropUpstream();
+    this.backend = undefined;
+    backend.active--;
+    backend.failed++;
+    (this.#tried ??= []).push(backend);
+    host.log.debug({ backend: backend.key, code: error.code, attempt: this.#attempts }, 'backend connect failed');
+    host.observer.connectFailed(backend, error);
+    if (this.#phase !== CONNECTING) return; // destroyed by the observer
+    if (this.#attempts >= this.#settings.maxAttempts) return this.#noBackend();
+    host.stats.retries++;
+    this.#attempt();
+  }
+
+  /** Out of descriptors or ports here: no backend is at fault, and another would fail the same way. */
+  #localFailure(code: string): void {
+    const host = this.#host;
+    host.stats.localErrors++;
+    host.limited.error('local-resources', { code, backend: this.backend?.key }, 'cannot open a backend connection: local resources exhausted');
+    this.#dropUpstream();
+    this.client.destroy();
+    this.#finish();
+  }
+
+  #noBackend(): void {
+    const host = this.#host;
+    host.stats.noBackend++;
+    host.limited.warn('no-backend', { client: this.clientIp, attempts: this.#attempts }, 'no backend could take the connection');
+    this.#closeUnavailable();
+  }
+
+  protected override relayEnding(): void {
+    const backend = this.backend!;
+    backend.bytesIn += this.sentUpstream;
+    backend.bytesOut += this.upstream!.bytesRead;
+    this.#finish();
+  }
+
+  protected override crashed(error: unknown): void {
+    this.#host.log.error({ err: error, backend: this.backend?.key }, 'data plane error: connection closed');
+    this.destroy();
+  }
+
+  #finish(): void {
+    const phase = this.#phase;
+    if (phase === DONE) return;
+    this.#phase = DONE;
+    this.connectDeadline = this.idleSince = 0;
+    const admission = this.#host.admission;
+    if (phase === QUEUED) admission.remove(this);
+    if (this.backend) this.backend.active--;
+    if (this.#holdsSlot) admission.active--;
+    this.#gate?.release(this.clientIp);
+    this.#host.release(this);
+    admission.serve();
+  }
+}
