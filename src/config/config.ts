@@ -66,6 +66,8 @@ export interface ClientLimits {
   readonly maxConnectionsPerIp: number;
   /** New connections per client IP per period (a token bucket); undefined: no limit. */
   readonly connectionRatePerIp: { readonly count: number; readonly periodMs: number } | undefined;
+  /** Client IPs the per-IP table holds at most (HAProxy's stick-table `size`). @default 100000 */
+  readonly maxTrackedIps?: number;
 }
 
 /** One service: a listener, its backends, and the settings its connections read. */

@@ -165,6 +165,7 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
     limits: Object.freeze({
       maxConnectionsPerIp: service.limits?.maxConnectionsPerIp ?? defaults?.limits?.maxConnectionsPerIp ?? d.limits.maxConnectionsPerIp,
       connectionRatePerIp: service.limits?.connectionRatePerIp ?? defaults?.limits?.connectionRatePerIp ?? d.limits.connectionRatePerIp,
+      ...((service.limits?.maxTrackedIps ?? defaults?.limits?.maxTrackedIps) !== undefined && { maxTrackedIps: service.limits?.maxTrackedIps ?? defaults?.limits?.maxTrackedIps }),
     }),
     maxConnections: service.maxConnections ?? defaults?.maxConnections ?? d.maxConnections,
     maxLifetimeMs: service.maxLifetime ?? defaults?.maxLifetime ?? d.maxLifetimeMs,

@@ -63,6 +63,7 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
     },
     limits: {
       maxConnectionsPerIp: s.limits.maxConnectionsPerIp,
+      ...(s.limits.maxTrackedIps !== undefined && { maxTrackedIps: s.limits.maxTrackedIps }),
       ...(s.limits.connectionRatePerIp && { connectionRatePerIp: `${s.limits.connectionRatePerIp.count}/${s.limits.connectionRatePerIp.periodMs === 1000 ? 's' : 'm'}` }),
     },
     maxConnections: s.maxConnections,

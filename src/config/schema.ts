@@ -159,6 +159,7 @@ const limits = z
       .transform(viaParser((text: string) => parseRate('value', text)))
       .optional()
       .meta({ description: 'New connections per client IP, as a token bucket: `"50/s"` or `"600/m"` (a burst of that many, refilled evenly). Unset: no limit.' }),
+    maxTrackedIps: intIn(100, 10_000_000).optional().meta({ description: 'Client IPs the per-IP table holds at most (HAProxy stick-table `size`); past it, idle entries go first, and a new IP finds no room only while every entry has open connections (it is then let in untracked).', default: 100_000 }),
   }, { error: typeError('a map like { maxConnectionsPerIp: 20, connectionRatePerIp: "50/s" }') })
   .meta({ description: 'Per-client-IP limits, counted in a table bounded to 100,000 IPs (per worker with --workers). A service\'s `limits` overrides `defaults.limits` key by key.' });
 

@@ -33,7 +33,7 @@ export class ClientGate {
     const rate = limits.connectionRatePerIp;
     const perIp =
       limits.maxConnectionsPerIp > 0 || rate !== undefined
-        ? new PerIpTable({ maxConnectionsPerIp: limits.maxConnectionsPerIp, connectionRate: rate?.count ?? 0, ratePeriodMs: rate?.periodMs ?? 1000 }, undefined, now)
+        ? new PerIpTable({ maxConnectionsPerIp: limits.maxConnectionsPerIp, connectionRate: rate?.count ?? 0, ratePeriodMs: rate?.periodMs ?? 1000 }, limits.maxTrackedIps, now)
         : undefined;
     if (!acl && !perIp) return undefined;
     return new ClientGate(ClientGate.keyOf(settings), acl, perIp);
