@@ -18,7 +18,7 @@
  * stay readable after it.
  */
 import type { Socket } from 'node:net';
-import { releaseReadBuffer } from './read-buffers.ts';
+import { noteRead, releaseReadBuffer } from './read-buffers.ts';
 
 export abstract class StreamRelay {
   readonly client: Socket;
@@ -61,6 +61,7 @@ export abstract class StreamRelay {
    * given back when the write is done. Returns false to pause the upstream.
    */
   upstreamRead(n: number, buffer: Buffer): boolean {
+    noteRead(n, buffer);
     try {
       return this.client.write(buffer.subarray(0, n), () => releaseReadBuffer(buffer));
     } catch (error) {
