@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/pack-check.sh: Fulcrum as a user installs it. Packs the clone, installs
 # the tarball globally into a temporary prefix, and from / runs the installed
-# `fulcrum`: --version, then --demo with --workers 2 answering a request;
+# `fulcrum` (the emitted JavaScript, with tsx removed: plain node, no loader): --version, validate, then --demo with --workers 2 answering a request;
 # and checks the shipped systemd unit with systemd-analyze verify where it exists.
 # Uses the `node` and `npm` first on PATH (.ci/run runs it on every Node).
 set -euo pipefail
@@ -18,6 +18,12 @@ fail() { echo "pack-check: $*" >&2; exit 1; }
 tgz=$(cd "$root" && npm pack --silent --pack-destination "$tmp" | tail -n1)
 npm install --global --silent --no-audit --no-fund --prefix "$tmp/prefix" "$tmp/$tgz"
 fulcrum=$tmp/prefix/bin/fulcrum
+# The installed copy runs the JavaScript emitted at pack time with plain node: with tsx gone, everything below must still work.
+installed=$tmp/prefix/lib/node_modules/fulcrum
+[[ -f $installed/src/main.js && -f $installed/src/cluster/worker.js ]] || fail "the package holds no emitted JavaScript (prepack)"
+[[ -d $installed/node_modules/tsx ]] || fail "tsx is not where a global install puts it: $installed/node_modules/tsx"
+rm -rf "$installed/node_modules/tsx"
+[[ ! -f $root/src/main.js ]] || fail "postpack left emitted JavaScript in the clone"
 cd /
 
 want=$(node -p "require('$root/package.json').version")

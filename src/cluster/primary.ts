@@ -107,7 +107,8 @@ export class WorkerPool implements ListenerFactory {
     this.#o = options;
     cluster.schedulingPolicy = cluster.SCHED_NONE; // the kernel spreads accepts; no handle passing per connection
     cluster.setupPrimary({
-      exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
+      // Beside this module: worker.js in an installed copy (JavaScript emitted at pack time), worker.ts from a clone.
+      exec: fileURLToPath(new URL(import.meta.url.endsWith('.js') ? './worker.js' : './worker.ts', import.meta.url)),
       execArgv: tsExecArgv(), // workers run TypeScript too: with tsx from our own folder where this Node needs it
       silent: false,
     });

@@ -3,3 +3,5 @@ export declare const stripsTypes: boolean;
 export declare function loaderUrl(): string;
 export declare function registerLoader(): Promise<boolean>;
 export declare function tsExecArgv(execArgv?: readonly string[]): string[];
+export declare const compiled: boolean;
+export declare const mainModule: string;

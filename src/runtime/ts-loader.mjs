@@ -9,12 +9,23 @@
  * loader does it. tsx is resolved from this package's folder, never from the
  * current directory, so `cd / && fulcrum --workers 2` finds it.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const insideNodeModules = /[\\/]node_modules[\\/]/.test(fileURLToPath(import.meta.url));
 
+/**
+ * An installed copy ships JavaScript emitted at pack time (`prepack`: tsc with
+ * `rewriteRelativeImportExtensions`, beside each `.ts`), so it runs with plain
+ * `node` on every Node, no loader. A clone always runs its TypeScript sources.
+ */
+export const compiled = insideNodeModules && existsSync(fileURLToPath(new URL('../main.js', import.meta.url)));
+
 /** True when this Node runs this package's `.ts` files without a loader. */
 export const stripsTypes = Boolean(process.features.typescript) && !insideNodeModules;
+
+/** The entry point to import: the emitted JavaScript of an installed copy, else the sources. */
+export const mainModule = new URL(compiled ? '../main.js' : '../main.ts', import.meta.url).href;
 
 /** The `file:` URL of tsx's `--import` entry, as this package resolves it. */
 export function loaderUrl() {
@@ -23,7 +34,7 @@ export function loaderUrl() {
 
 /** Registers tsx in this process unless Node strips types itself. Resolves to whether it did. */
 export async function registerLoader() {
-  if (stripsTypes) return false;
+  if (compiled || stripsTypes) return false;
   const { register } = await import(import.meta.resolve('tsx/esm/api'));
   register();
   return true;
@@ -35,6 +46,6 @@ export async function registerLoader() {
  * needs one and the parent did not already pass one on.
  */
 export function tsExecArgv(execArgv = process.execArgv) {
-  if (stripsTypes || execArgv.some((a) => a.includes('tsx'))) return [...execArgv];
+  if (compiled || stripsTypes || execArgv.some((a) => a.includes('tsx'))) return [...execArgv];
   return [...execArgv, '--import', loaderUrl()];
 }
