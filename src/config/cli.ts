@@ -37,6 +37,7 @@ const SERVICE_FLAGS: Readonly<Record<string, string>> = {
   'max-fails': 'defaults.passive.maxFails',
   'eject-time': 'defaults.passive.ejectTime',
   'max-connections': 'services[].maxConnections',
+  'send-proxy': 'defaults.proxyProtocol or services[].proxyProtocol',
   'queue-size': 'defaults.queue.size',
   'queue-timeout': 'defaults.queue.timeout',
   'max-conns-per-ip': 'defaults.limits.maxConnectionsPerIp',
@@ -98,6 +99,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('demo', { type: 'boolean', default: false, describe: 'also start three demo backends on loopback and register them' })
     .option('data-plane', { type: 'string', default: 'auto', describe: `auto (raw handles where Node allows them, else net.Socket), native or stream` })
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
+    .option('send-proxy', { type: 'string', describe: 'send each backend a PROXY protocol header first: v1 or v2' })
     .option('max-connections', { type: 'string', default: '0', describe: 'connections the service serves at once; more wait in its queue (0: no limit)' })
     .option('queue-size', { type: 'string', default: '1024', describe: 'clients that may wait while the service or every ready backend is full (0: refuse at once)' })
     .option('queue-timeout', { type: 'string', default: '5s', describe: 'how long a client may wait in the queue before it is refused' })
@@ -173,6 +175,10 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     if (f !== 'json' && f !== 'pretty') throw new ConfigError('--log-format', `"${f}" is invalid (use json or pretty)`);
     return f;
   };
+  const proxyVersion = (v: string): 'v1' | 'v2' => {
+    if (v !== 'v1' && v !== 'v2') throw new ConfigError('--send-proxy', `"${v}" is invalid (use v1 or v2)`);
+    return v;
+  };
   const given = givenFlags(argv);
   const process_: ProcessSettings = {
     ...DEFAULTS,
@@ -234,6 +240,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     },
     maxConnections: int('max-connections', one('max-connections', args['max-connections']), 0, 10_000_000),
     queue: { size: int('queue-size', one('queue-size', args['queue-size']), 0, 1_000_000), timeoutMs: duration('queue-timeout') },
+    ...(args['send-proxy'] !== undefined && { proxyProtocol: proxyVersion(one('send-proxy', args['send-proxy'])) }),
     allow: Object.freeze(args.allow.map((c) => parseCidr('--allow', String(c)))),
     deny: Object.freeze(args.deny.map((c) => parseCidr('--deny', String(c)))),
   });

@@ -47,6 +47,8 @@ export interface ServiceSettings {
   readonly maxLifetimeMs: number;
   /** Bytes written to a client no backend can take (none ready, queue full or timed out) before it is closed. */
   readonly unavailableReply: string | undefined;
+  /** Send backends a PROXY protocol header first (HAProxy `send-proxy` / `send-proxy-v2`); absent: none. */
+  readonly proxyProtocol?: 'v1' | 'v2';
   /** Client prefixes let in; empty: everyone (unless denied). */
   readonly allow: readonly Cidr[];
   /** Client prefixes refused; wins over `allow`. */
@@ -250,9 +252,10 @@ export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
 /** The settings snapshot of a service config (what its connections read). */
 export function settingsOf(service: ServiceConfig): ServiceSettings {
   const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs } = service;
-  const { limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny } = service;
+  const { limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny, proxyProtocol } = service;
   return Object.freeze({
     algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs,
     limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny,
+    ...(proxyProtocol !== undefined && { proxyProtocol }),
   });
 }

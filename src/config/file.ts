@@ -174,6 +174,7 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
       size: service.queue?.size ?? defaults?.queue?.size ?? d.queue.size,
       timeoutMs: service.queue?.timeout ?? defaults?.queue?.timeout ?? d.queue.timeoutMs,
     }),
+    ...((service.proxyProtocol ?? defaults?.proxyProtocol) !== undefined && { proxyProtocol: service.proxyProtocol ?? defaults?.proxyProtocol }),
     allow: Object.freeze([...(service.allow ?? defaults?.allow ?? d.allow)]),
     deny: Object.freeze([...(service.deny ?? defaults?.deny ?? d.deny)]),
     slowStartMs: service.slowStart ?? defaults?.slowStart ?? d.slowStartMs,

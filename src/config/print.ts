@@ -70,6 +70,7 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
     queue: { size: s.queue.size, timeout: formatDuration(s.queue.timeoutMs) },
     maxLifetime: formatDuration(s.maxLifetimeMs),
     ...(s.unavailableReply !== undefined && { unavailableReply: Buffer.from(s.unavailableReply, 'latin1').toString('utf8') }),
+    ...(s.proxyProtocol !== undefined && { proxyProtocol: s.proxyProtocol }),
     ...(s.allow.length > 0 && { allow: s.allow.map(formatCidr) }),
     ...(s.deny.length > 0 && { deny: s.deny.map(formatCidr) }),
     slowStart: formatDuration(s.slowStartMs),

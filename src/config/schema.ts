@@ -207,6 +207,10 @@ const settingsShape = {
     ], { error: typeError('a string or { file: path }') })
     .optional()
     .meta({ description: 'Bytes written to a client no backend can take (none ready, queue full or timed out) before it is closed, e.g. an HTTP 503. YAML double quotes take `\\r\\n`. Limit and ACL refusals get none.' }),
+  proxyProtocol: z
+    .enum(['v1', 'v2'], { error: (iss) => `${describeValue(iss.input)} is invalid (use v1 or v2)` })
+    .optional()
+    .meta({ description: 'Send each backend a PROXY protocol header (v1 text or v2 binary) with the real client and the address it connected to, as soon as the connection is up and before any client byte (HAProxy `send-proxy` / `send-proxy-v2`). Unset: none.' }),
   allow: cidrList('Client addresses or CIDRs let in (IPv4 and IPv6; an IPv4-mapped client matches IPv4 rules). With a list, everything else is refused.'),
   deny: cidrList('Client addresses or CIDRs refused; `deny` wins over `allow`.'),
   slowStart: duration().optional().meta({ description: 'A backend that joins or comes back from down takes a share growing linearly from almost nothing to its full weight over this window (HAProxy `slowstart`); not applied to the backends a service starts with. 0 disables.', default: formatDuration(SERVICE_DEFAULTS.slowStartMs) }),

@@ -73,6 +73,7 @@ export interface TcpHandle {
   /** The socket's file descriptor (-1 where there is none, on Windows). */
   readonly fd: number;
   getpeername(out: PeerName): number;
+  getsockname(out: PeerName): number;
   reset(): number;
   close(): void;
   readonly bytesRead: number;

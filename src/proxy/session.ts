@@ -23,6 +23,7 @@ import type { Accept, PickContext } from '../strategies/strategy.ts';
 import { attemptTimedOut, dial, type AddressAttempts, type Dialing } from './connect.ts';
 import { writeSync } from 'node:fs';
 import { errnoName, ShutdownWrap, type PeerName, type TcpHandle } from './native.ts';
+import { proxyHeader } from './first-bytes/send-header.ts';
 import { Relay } from './relay.ts';
 import type { Listed, SessionList } from './session-list.ts';
 import type { Swept } from './sweeper.ts';
@@ -49,6 +50,8 @@ export interface SessionSettings {
   readonly unavailableReply: Buffer | undefined;
   /** TCP keepalive idle time, whole seconds, set on both sides; 0 leaves it off. */
   readonly keepAliveSeconds: number;
+  /** A PROXY header written to each backend before any client byte; undefined: none. */
+  readonly proxyProtocol: 'v1' | 'v2' | undefined;
 }
 
 /** What a session needs from the listener that owns it. */
@@ -277,11 +280,33 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     const backend = this.backend!;
     this.connectDeadline = 0;
     if (this.#settings.keepAliveSeconds > 0) upstream.setKeepAlive(true, this.#settings.keepAliveSeconds);
+    const proxy = this.#settings.proxyProtocol;
+    if (proxy !== undefined) {
+      // First on the wire, before any client byte (the client is not read until the relay starts).
+      const code = this.#sendProxyHeader(upstream, proxy);
+      if (code !== undefined) return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed: ${code}`, code));
+    }
     backend.total++;
     this.#phase = RELAYING;
     this.idleSince = Date.now();
     this.startRelay();
     host.observer.connectSucceeded(backend);
+  }
+
+  /** Writes the PROXY header for this client to `upstream`; an error's code when it could not. */
+  #sendProxyHeader(upstream: TcpHandle, version: 'v1' | 'v2'): string | undefined {
+    const client = this.client;
+    const remote: PeerName = {};
+    const local: PeerName = {};
+    if (client.getpeername(remote) !== 0 || client.getsockname(local) !== 0) return 'ENOTCONN';
+    try {
+      const header = proxyHeader(version, { address: remote.address!, port: remote.port! }, { address: local.address!, port: local.port! });
+      // A fresh socket's send buffer takes a header of at most 108 bytes (v1) or 52 (v2) whole.
+      writeSync(upstream.fd, header);
+      return undefined;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code ?? 'ERR_PROXY_ENCODE';
+    }
   }
 
   /** @internal */

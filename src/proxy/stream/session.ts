@@ -22,6 +22,7 @@ import type { Admission, Waiting } from '../../service/controls/admission.ts';
 import type { ClientGate } from '../../service/controls/gate.ts';
 import type { Accept } from '../../strategies/strategy.ts';
 import { attemptTimedOut, dialStream, type StreamAddressAttempts, type StreamDialing } from './dial.ts';
+import { proxyHeader } from '../first-bytes/send-header.ts';
 import { StreamRelay, resetOrClose } from './relay.ts';
 
 /** The listener as a stream session sees it: SessionHost over stream sessions. */
@@ -260,6 +261,16 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     const backend = this.backend!;
     this.upstream = upstream;
     if (this.#settings.keepAliveSeconds > 0) upstream?.setKeepAlive(true, this.#settings.keepAliveSeconds * 1000);
+    const proxy = this.#settings.proxyProtocol;
+    if (proxy !== undefined && upstream) {
+      const c = this.client;
+      try {
+        // First on the wire, before any client byte (the client is still paused).
+        upstream.write(proxyHeader(proxy, { address: c.remoteAddress!, port: c.remotePort! }, { address: c.localAddress!, port: c.localPort! }));
+      } catch (error) {
+        return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed`, 'ERR_PROXY_ENCODE', { cause: error }));
+      }
+    }
     this.connectDeadline = 0;
     backend.total++;
     this.#phase = RELAYING;
