@@ -24,6 +24,7 @@ import { attemptTimedOut, dial, type AddressAttempts, type Dialing } from './con
 import { writeSync } from 'node:fs';
 import { errnoName, ShutdownWrap, type PeerName, type TcpHandle } from './native.ts';
 import { proxyHeader } from './first-bytes/send-header.ts';
+import { acceptFor, isReady, pickBackend } from './pick.ts';
 import { Relay } from './relay.ts';
 import type { Listed, SessionList } from './session-list.ts';
 import type { Swept } from './sweeper.ts';
@@ -74,9 +75,6 @@ export interface SessionHost {
   release(session: Session): void;
 }
 
-const isReady: Accept = (b) => b.ready;
-/** Ready and under its own `maxConnections`: asked instead of `isReady` only while some backend of the service has a limit. */
-const isReadyWithRoom: Accept = (b) => b.ready && (b.maxConnections === 0 || b.active < b.maxConnections);
 
 const CONNECTING = 0;
 const RELAYING = 1;
@@ -201,7 +199,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     const admission = host.admission;
     if (!this.#holdsSlot && admission.full) return this.#enqueue(admission);
     const registry = host.registry;
-    const backend = this.#pick(registry.limited ? isReadyWithRoom : isReady);
+    const backend = this.#pick(acceptFor(registry));
     if (!backend) {
       // A coalesced rebuild still owed (registry.ts) may hold the backend this connection needs: build it now, once.
       if (registry.pending) {
@@ -218,17 +216,9 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   /** The strategy's preference among the backends `accept` allows and this connection has not tried; in panic mode, any enabled one. */
   #pick(accept: Accept, panic = true): Backend | undefined {
     const host = this.#host;
-    const registry = host.registry;
-    const picker = registry.set.picker;
-    const tried = this.#tried;
-    let backend = picker.pick(this, tried ? (b) => accept(b) && !tried.includes(b) : accept);
-    if (!backend && panic && registry.readyCount === 0) {
-      // Panic mode, as Envoy has it: better to try a backend believed down than to refuse outright.
-      backend = picker.pick(this, (b) => b.enabled && !(tried?.includes(b) ?? false));
-      if (backend) host.stats.panic++;
-    }
-    return backend;
+    return pickBackend(host.registry, host.stats, this, this.#tried, accept, panic);
   }
+
 
   #dial(backend: Backend): void {
     if (!this.#holdsSlot) {
@@ -257,7 +247,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   tryFromQueue(): boolean {
     if (this.#phase !== QUEUED) return true; // closed meanwhile: let the line move on
     const registry = this.#host.registry;
-    const backend = this.#pick(registry.limited ? isReadyWithRoom : isReady, false);
+    const backend = this.#pick(acceptFor(registry), false);
     if (!backend) return false;
     this.#phase = CONNECTING;
     this.connectDeadline = 0;

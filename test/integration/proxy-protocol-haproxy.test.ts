@@ -6,27 +6,15 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { parseProxyHeader } from '../../src/proxy/first-bytes/proxy-protocol.ts';
 import { encodeProxyV1, encodeProxyV2Local } from '../../src/proxy/first-bytes/proxy-encode.ts';
 import { PP2_TYPE } from '../../src/proxy/first-bytes/proxy-header.ts';
 import { crc32c } from '../../src/proxy/first-bytes/crc32c.ts';
+import { skipWithoutHaproxy, startHaproxy } from '../helpers/haproxy.ts';
 
-const HAVE_HAPROXY = spawnSync('haproxy', ['-v']).status === 0;
-const skip = HAVE_HAPROXY ? false : 'haproxy is not installed here (.ci/run installs it)';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+const skip = skipWithoutHaproxy;
 
 /** A listener that keeps every connection's bytes; `next(until)` resolves with the first connection's bytes that satisfy `until`. */
 async function captureListener(t: TestContext) {
@@ -53,38 +41,19 @@ async function captureListener(t: TestContext) {
 }
 
 /** Runs haproxy in the foreground with `server` as its only server line; resolves once its frontend accepts. */
-async function startHaproxy(t: TestContext, backendPort: number, serverOptions: string, frontendExtra = ''): Promise<number> {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fulcrum-haproxy-'));
-  const cfg = path.join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, [
+function startRelayHaproxy(t: TestContext, backendPort: number, serverOptions: string, frontendExtra = ''): Promise<number> {
+  return startHaproxy(t, (port) => [
     'global', '  maxconn 100',
     'defaults', '  mode tcp', '  timeout connect 2s', '  timeout client 5s', '  timeout server 5s',
     'frontend fe', `  bind 127.0.0.1:${port}`, frontendExtra, '  default_backend be',
-    'backend be', `  server s1 127.0.0.1:${backendPort} ${serverOptions}`, '',
-  ].join('\n'));
-  const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  t.after(() => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`haproxy exited ${child.exitCode}: ${stderr}`);
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true))).on('error', () => r(false));
-    });
-    if (ok) return port;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`haproxy did not listen: ${stderr}`);
+    'backend be', `  server s1 127.0.0.1:${backendPort} ${serverOptions}`,
+  ]);
 }
 
 /** Dials HAProxy from 127.0.0.2, sends `hello`, returns what the backend received and the client's port. */
 async function throughHaproxy(t: TestContext, serverOptions: string, frontendExtra = '') {
   const backend = await captureListener(t);
-  const front = await startHaproxy(t, backend.port, serverOptions, frontendExtra);
+  const front = await startRelayHaproxy(t, backend.port, serverOptions, frontendExtra);
   // (startHaproxy's readiness probe was relayed too, but never says hello)
   const client = net.connect({ port: front, host: '127.0.0.1', localAddress: '127.0.0.2' });
   t.after(() => client.destroy());
@@ -127,7 +96,7 @@ test('haproxy send-proxy-v2 with a CRC32C and a unique-id TLV: decodes to the cl
 test('haproxy check-send-proxy with send-proxy-v2: its health check sends the same v2 LOCAL header as encodeProxyV2Local', { skip }, async (t) => {
   const backend = await captureListener(t);
   const check = backend.next((b) => b.length >= 16 && b[12] === 0x20); // a LOCAL header, not the readiness probe's
-  await startHaproxy(t, backend.port, 'send-proxy-v2 check check-send-proxy inter 100ms');
+  await startRelayHaproxy(t, backend.port, 'send-proxy-v2 check check-send-proxy inter 100ms');
   const bytes = await check;
   assert.deepEqual(bytes.subarray(0, 16), encodeProxyV2Local());
   const r = parseProxyHeader(bytes);

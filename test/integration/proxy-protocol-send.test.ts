@@ -8,57 +8,25 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { makeConfig, makeService } from '../../src/config/config.ts';
 import { Fulcrum } from '../../src/fulcrum.ts';
 import { parseProxyHeader } from '../../src/proxy/first-bytes/proxy-protocol.ts';
 import { startBackend } from '../helpers/fault-backend.ts';
+import { skipWithoutHaproxy, startHaproxy } from '../helpers/haproxy.ts';
 import { dial, readAll, readBytes } from '../helpers/net.ts';
 import { backendAt } from '../helpers/proxy.ts';
 
-const HAVE_HAPROXY = spawnSync('haproxy', ['-v']).status === 0;
-const skip = HAVE_HAPROXY ? false : 'haproxy is not installed here (.ci/run installs it)';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 /** HAProxy in HTTP mode behind `accept-proxy`, answering every request with the client and destination it decoded. */
-async function haproxyReceiver(t: TestContext): Promise<number> {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fulcrum-haproxy-'));
-  const cfg = path.join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, [
+function haproxyReceiver(t: TestContext): Promise<number> {
+  return startHaproxy(t, (port) => [
     'global', '  maxconn 100',
     'defaults', '  mode http', '  timeout connect 2s', '  timeout client 5s', '  timeout server 5s',
     'frontend fe', `  bind 127.0.0.1:${port} accept-proxy`,
-    '  http-request return status 200 content-type text/plain lf-string "%[src]:%[src_port] %[dst]:%[dst_port]"', '',
-  ].join('\n'));
-  const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  t.after(() => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`haproxy exited ${child.exitCode}: ${stderr}`);
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true))).on('error', () => r(false));
-    });
-    if (ok) return port;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`haproxy did not listen: ${stderr}`);
+    '  http-request return status 200 content-type text/plain lf-string "%[src]:%[src_port] %[dst]:%[dst_port]"',
+  ]);
 }
+
+const skip = skipWithoutHaproxy;
 
 for (const dataPlane of ['native', 'stream'] as const) {
   for (const version of ['v1', 'v2'] as const) {

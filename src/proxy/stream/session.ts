@@ -23,6 +23,7 @@ import type { ClientGate } from '../../service/controls/gate.ts';
 import type { Accept } from '../../strategies/strategy.ts';
 import { attemptTimedOut, dialStream, type StreamAddressAttempts, type StreamDialing } from './dial.ts';
 import { proxyHeader } from '../first-bytes/send-header.ts';
+import { acceptFor, isReady, pickBackend } from '../pick.ts';
 import { StreamRelay, resetOrClose } from './relay.ts';
 
 /** The listener as a stream session sees it: SessionHost over stream sessions. */
@@ -37,9 +38,6 @@ const DONE = 2;
 /** Waiting in the service's queue: no backend connection, the client not read. */
 const QUEUED = 3;
 
-const isReady: Accept = (b) => b.ready;
-/** Ready and under its own `maxConnections` (asked only while some backend of the service has a limit). */
-const isReadyWithRoom: Accept = (b) => b.ready && (b.maxConnections === 0 || b.active < b.maxConnections);
 /** How long a client refused with a reply keeps its socket before the close (see the raw session). */
 const LINGER_MS = 1000;
 
@@ -153,7 +151,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     const admission = host.admission;
     if (!this.#holdsSlot && admission.full) return this.#enqueue(admission);
     const registry = host.registry;
-    const backend = this.#pick(registry.limited ? isReadyWithRoom : isReady);
+    const backend = this.#pick(acceptFor(registry));
     if (!backend) {
       if (registry.pending) {
         registry.flush();
@@ -168,16 +166,9 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
   /** As the raw session's: the strategy's preference among accepted, untried backends; in panic mode, any enabled one. */
   #pick(accept: Accept, panic = true): Backend | undefined {
     const host = this.#host;
-    const registry = host.registry;
-    const picker = registry.set.picker;
-    const tried = this.#tried;
-    let backend = picker.pick(this, tried ? (b) => accept(b) && !tried.includes(b) : accept);
-    if (!backend && panic && registry.readyCount === 0) {
-      backend = picker.pick(this, (b) => b.enabled && !(tried?.includes(b) ?? false));
-      if (backend) host.stats.panic++;
-    }
-    return backend;
+    return pickBackend(host.registry, host.stats, this, this.#tried, accept, panic);
   }
+
 
   #enqueue(admission: Admission): void {
     if (this.#phase === QUEUED) return;
@@ -191,7 +182,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
   tryFromQueue(): boolean {
     if (this.#phase !== QUEUED) return true;
     const registry = this.#host.registry;
-    const backend = this.#pick(registry.limited ? isReadyWithRoom : isReady, false);
+    const backend = this.#pick(acceptFor(registry), false);
     if (!backend) return false;
     this.#phase = CONNECTING;
     this.connectDeadline = 0;
