@@ -25,6 +25,7 @@ import { writeSync } from 'node:fs';
 import { errnoName, ShutdownWrap, type PeerName, type TcpHandle } from './native.ts';
 import { proxyHeader } from './first-bytes/send-header.ts';
 import { acceptFor, isReady, pickBackend } from './pick.ts';
+import { gateRefused, queueRefused, type QueueRefusal } from './refusals.ts';
 import { Relay } from './relay.ts';
 import type { Listed, SessionList } from './session-list.ts';
 import type { Swept } from './sweeper.ts';
@@ -340,22 +341,15 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       this.#gate = gate;
       return true;
     }
-    const stats = this.#host.stats;
-    if (verdict === 'denied') stats.rejectedDenied++;
-    else if (verdict === 'per-ip-connections') stats.rejectedPerIpConnections++;
-    else stats.rejectedPerIpRate++;
-    this.#host.log.debug({ client: this.clientIp, reason: verdict }, 'client refused');
+    gateRefused(this.#host.stats, this.#host.log, this.clientIp, verdict);
     this.client.close();
     this.#finish();
     return false;
   }
 
   /** The queue is full, or the wait ran out: the client is closed, counted by reason. */
-  #refuse(reason: 'queue-full' | 'queue-timeout'): void {
-    const host = this.#host;
-    if (reason === 'queue-full') host.stats.rejectedQueueFull++;
-    else host.stats.rejectedQueueTimeout++;
-    host.limited.warn(reason, { client: this.clientIp }, reason === 'queue-full' ? 'queue full: client refused' : 'queue timeout: client refused');
+  #refuse(reason: QueueRefusal): void {
+    queueRefused(this.#host.stats, this.#host.limited, this.clientIp, reason);
     this.#closeUnavailable();
   }
 

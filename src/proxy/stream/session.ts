@@ -24,6 +24,7 @@ import type { Accept } from '../../strategies/strategy.ts';
 import { attemptTimedOut, dialStream, type StreamAddressAttempts, type StreamDialing } from './dial.ts';
 import { proxyHeader } from '../first-bytes/send-header.ts';
 import { acceptFor, isReady, pickBackend } from '../pick.ts';
+import { gateRefused, queueRefused, type QueueRefusal } from '../refusals.ts';
 import { StreamRelay, resetOrClose } from './relay.ts';
 
 /** The listener as a stream session sees it: SessionHost over stream sessions. */
@@ -200,21 +201,14 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
       this.#gate = gate;
       return true;
     }
-    const stats = this.#host.stats;
-    if (verdict === 'denied') stats.rejectedDenied++;
-    else if (verdict === 'per-ip-connections') stats.rejectedPerIpConnections++;
-    else stats.rejectedPerIpRate++;
-    this.#host.log.debug({ client: this.clientIp, reason: verdict }, 'client refused');
+    gateRefused(this.#host.stats, this.#host.log, this.clientIp, verdict);
     this.client.destroy();
     this.#finish();
     return false;
   }
 
-  #refuse(reason: 'queue-full' | 'queue-timeout'): void {
-    const host = this.#host;
-    if (reason === 'queue-full') host.stats.rejectedQueueFull++;
-    else host.stats.rejectedQueueTimeout++;
-    host.limited.warn(reason, { client: this.clientIp }, reason === 'queue-full' ? 'queue full: client refused' : 'queue timeout: client refused');
+  #refuse(reason: QueueRefusal): void {
+    queueRefused(this.#host.stats, this.#host.limited, this.clientIp, reason);
     this.#closeUnavailable();
   }
 
