@@ -34,3 +34,32 @@ export function pickBackend(
   }
   return backend;
 }
+
+/** Where a connection's next attempt goes: a backend, the service's queue, or nowhere. */
+export type NextStep = Backend | 'queue' | undefined;
+
+/**
+ * The decision both data planes make before each attempt. `holdsSlot`: the
+ * connection already has one of the service's slots (a retry), so a full
+ * service does not send it to the queue.
+ */
+export function nextStep(
+  registry: Registry,
+  stats: ProxyStats,
+  admissionFull: boolean,
+  ctx: PickContext,
+  tried: readonly Backend[] | undefined,
+  holdsSlot: boolean,
+): NextStep {
+  if (!holdsSlot && admissionFull) return 'queue';
+  const backend = pickBackend(registry, stats, ctx, tried, acceptFor(registry));
+  if (backend) return backend;
+  // A coalesced rebuild still owed (registry.ts) may hold the backend this connection needs: build it now, once.
+  if (registry.pending) {
+    registry.flush();
+    return nextStep(registry, stats, admissionFull, ctx, tried, holdsSlot);
+  }
+  // Every ready backend is at its own limit: wait for one to have room, as HAProxy queues on a server's maxconn.
+  if (registry.limited && pickBackend(registry, stats, ctx, tried, isReady, false) !== undefined) return 'queue';
+  return undefined;
+}

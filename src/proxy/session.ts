@@ -24,7 +24,7 @@ import { attemptTimedOut, dial, type AddressAttempts, type Dialing } from './con
 import { writeSync } from 'node:fs';
 import { errnoName, ShutdownWrap, type PeerName, type TcpHandle } from './native.ts';
 import { proxyHeader } from './first-bytes/send-header.ts';
-import { acceptFor, isReady, pickBackend } from './pick.ts';
+import { acceptFor, nextStep, pickBackend } from './pick.ts';
 import { gateRefused, queueRefused, type QueueRefusal } from './refusals.ts';
 import { Relay } from './relay.ts';
 import type { Listed, SessionList } from './session-list.ts';
@@ -197,21 +197,10 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
 
   #attempt(): void {
     const host = this.#host;
-    const admission = host.admission;
-    if (!this.#holdsSlot && admission.full) return this.#enqueue(admission);
-    const registry = host.registry;
-    const backend = this.#pick(acceptFor(registry));
-    if (!backend) {
-      // A coalesced rebuild still owed (registry.ts) may hold the backend this connection needs: build it now, once.
-      if (registry.pending) {
-        registry.flush();
-        return this.#attempt();
-      }
-      // Every ready backend is at its own limit: wait for one to have room, as HAProxy queues on a server's maxconn.
-      if (registry.limited && this.#pick(isReady, false) !== undefined) return this.#enqueue(admission);
-      return this.#noBackend();
-    }
-    this.#dial(backend);
+    const next = nextStep(host.registry, host.stats, host.admission.full, this, this.#tried, this.#holdsSlot);
+    if (next === 'queue') return this.#enqueue(host.admission);
+    if (next === undefined) return this.#noBackend();
+    this.#dial(next);
   }
 
   /** The strategy's preference among the backends `accept` allows and this connection has not tried; in panic mode, any enabled one. */

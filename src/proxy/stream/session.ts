@@ -23,7 +23,7 @@ import type { ClientGate } from '../../service/controls/gate.ts';
 import type { Accept } from '../../strategies/strategy.ts';
 import { attemptTimedOut, dialStream, type StreamAddressAttempts, type StreamDialing } from './dial.ts';
 import { proxyHeader } from '../first-bytes/send-header.ts';
-import { acceptFor, isReady, pickBackend } from '../pick.ts';
+import { acceptFor, nextStep, pickBackend } from '../pick.ts';
 import { gateRefused, queueRefused, type QueueRefusal } from '../refusals.ts';
 import { StreamRelay, resetOrClose } from './relay.ts';
 
@@ -149,19 +149,10 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
 
   #attempt(): void {
     const host = this.#host;
-    const admission = host.admission;
-    if (!this.#holdsSlot && admission.full) return this.#enqueue(admission);
-    const registry = host.registry;
-    const backend = this.#pick(acceptFor(registry));
-    if (!backend) {
-      if (registry.pending) {
-        registry.flush();
-        return this.#attempt();
-      }
-      if (registry.limited && this.#pick(isReady, false) !== undefined) return this.#enqueue(admission);
-      return this.#noBackend();
-    }
-    this.#dial(backend);
+    const next = nextStep(host.registry, host.stats, host.admission.full, this, this.#tried, this.#holdsSlot);
+    if (next === 'queue') return this.#enqueue(host.admission);
+    if (next === undefined) return this.#noBackend();
+    this.#dial(next);
   }
 
   /** As the raw session's: the strategy's preference among accepted, untried backends; in panic mode, any enabled one. */
