@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import { ConfigError } from '../errors.ts';
 import { VERSION } from '../runtime/version.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
-import { DATA_PLANES, DEFAULTS, HEALTH_CHECK_TYPES, makeService, type DataPlaneChoice, type FulcrumConfig, type HealthCheckType, type ProcessSettings } from './config.ts';
+import { ACCESS_LOG_FORMATS, DATA_PLANES, DEFAULTS, type AccessLogFormat, HEALTH_CHECK_TYPES, makeService, type DataPlaneChoice, type FulcrumConfig, type HealthCheckType, type ProcessSettings } from './config.ts';
 import { joinDashValues } from './argv.ts';
 import { parseCidr } from './cidr.ts';
 import { parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseHttpPath, parseRate, parseToken } from './parse.ts';
@@ -49,6 +49,8 @@ const SERVICE_FLAGS: Readonly<Record<string, string>> = {
   'health-expect': 'defaults.health.expect',
   'slow-start': 'defaults.slowStart',
   'tcp-keepalive': 'defaults.tcpKeepAlive',
+  'access-log': 'defaults.accessLog or services[].accessLog',
+  'access-log-format': 'defaults.accessLogFormat or services[].accessLogFormat',
   backup: 'services[].backends (with backup: true)',
 };
 
@@ -108,6 +110,8 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('allow', { type: 'string', array: true, default: [] as string[], describe: 'client address or CIDR let in; with any, the rest is refused (repeatable)' })
     .option('deny', { type: 'string', array: true, default: [] as string[], describe: 'client address or CIDR refused; wins over --allow (repeatable)' })
     .option('log-format', { type: 'string', describe: 'json (one object per line) or pretty (one aligned line); default: pretty on a terminal, json otherwise' })
+    .option('access-log', { type: 'string', default: 'off', describe: 'one line per connection when it ends: off, stdout, stderr or a file path (reopened on SIGUSR1)' })
+    .option('access-log-format', { type: 'string', default: 'json', describe: 'access-log lines as json or text (fixed fields, as HAProxy\'s tcplog)' })
     .option('drain-timeout', { type: 'string', default: '30s', describe: 'on shutdown (and for services a reload removes), how long open connections may run on' })
     .option('config', { alias: 'c', type: 'string', describe: 'a YAML or JSON config file (services, backends, defaults); SIGHUP reloads it' })
     .strict()
@@ -179,6 +183,14 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     if (v !== 'v1' && v !== 'v2') throw new ConfigError('--send-proxy', `"${v}" is invalid (use v1 or v2)`);
     return v;
   };
+  const accessLog = (v: string): string => {
+    if (v.trim() === '') throw new ConfigError('--access-log', 'is empty (use off, stdout, stderr or a file path)');
+    return v;
+  };
+  const accessLogFormat = (v: string): AccessLogFormat => {
+    if (!(ACCESS_LOG_FORMATS as readonly string[]).includes(v)) throw new ConfigError('--access-log-format', `"${v}" is invalid (use ${ACCESS_LOG_FORMATS.join(' or ')})`);
+    return v as AccessLogFormat;
+  };
   const given = givenFlags(argv);
   const process_: ProcessSettings = {
     ...DEFAULTS,
@@ -240,6 +252,8 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     },
     maxConnections: int('max-connections', one('max-connections', args['max-connections']), 0, 10_000_000),
     queue: { size: int('queue-size', one('queue-size', args['queue-size']), 0, 1_000_000), timeoutMs: duration('queue-timeout') },
+    accessLog: accessLog(one('access-log', args['access-log'])),
+    accessLogFormat: accessLogFormat(one('access-log-format', args['access-log-format'])),
     ...(args['send-proxy'] !== undefined && { proxyProtocol: proxyVersion(one('send-proxy', args['send-proxy'])) }),
     allow: Object.freeze(args.allow.map((c) => parseCidr('--allow', String(c)))),
     deny: Object.freeze(args.deny.map((c) => parseCidr('--deny', String(c)))),

@@ -49,6 +49,10 @@ export interface ServiceSettings {
   readonly unavailableReply: string | undefined;
   /** Send backends a PROXY protocol header first (HAProxy `send-proxy` / `send-proxy-v2`); absent: none. */
   readonly proxyProtocol?: 'v1' | 'v2';
+  /** Where each connection's access-log line goes: `off`, `stdout`, `stderr` or a file path. @default off */
+  readonly accessLog: string;
+  /** `json` (one object a line) or `text` (HAProxy-tcplog-like fixed fields). @default json */
+  readonly accessLogFormat: AccessLogFormat;
   /** Client prefixes let in; empty: everyone (unless denied). */
   readonly allow: readonly Cidr[];
   /** Client prefixes refused; wins over `allow`. */
@@ -147,6 +151,9 @@ export interface PassiveHealthConfig {
   readonly maxEjectedPercent: number;
 }
 
+export const ACCESS_LOG_FORMATS = ['json', 'text'] as const;
+export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];
+
 /** `auto`: raw handles where Node allows them, else `net.Socket` (src/proxy/plane.ts). */
 export const DATA_PLANES = ['auto', 'native', 'stream'] as const;
 export type DataPlaneChoice = (typeof DATA_PLANES)[number];
@@ -173,6 +180,8 @@ export const SERVICE_DEFAULTS: ServiceSettings = Object.freeze({
   slowStartMs: 0,
   allBackups: false,
   tcpKeepAliveMs: 60_000,
+  accessLog: 'off',
+  accessLogFormat: 'json',
 });
 
 export const DEFAULT_LISTEN: HostPort = Object.freeze({ host: '0.0.0.0', port: 8080 });
@@ -252,10 +261,10 @@ export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
 /** The settings snapshot of a service config (what its connections read). */
 export function settingsOf(service: ServiceConfig): ServiceSettings {
   const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs } = service;
-  const { limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny, proxyProtocol } = service;
+  const { limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny, proxyProtocol, accessLog, accessLogFormat } = service;
   return Object.freeze({
     algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs,
-    limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny,
+    limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny, accessLog, accessLogFormat,
     ...(proxyProtocol !== undefined && { proxyProtocol }),
   });
 }

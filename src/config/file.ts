@@ -180,6 +180,8 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
     slowStartMs: service.slowStart ?? defaults?.slowStart ?? d.slowStartMs,
     allBackups: service.allBackups ?? defaults?.allBackups ?? d.allBackups,
     tcpKeepAliveMs: service.tcpKeepAlive ?? defaults?.tcpKeepAlive ?? d.tcpKeepAliveMs,
+    accessLog: service.accessLog ?? defaults?.accessLog ?? d.accessLog,
+    accessLogFormat: service.accessLogFormat ?? defaults?.accessLogFormat ?? d.accessLogFormat,
   };
 }
 

@@ -76,6 +76,8 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
     slowStart: formatDuration(s.slowStartMs),
     allBackups: s.allBackups,
     tcpKeepAlive: formatDuration(s.tcpKeepAliveMs),
+    accessLog: s.accessLog,
+    accessLogFormat: s.accessLogFormat,
     backends: s.backends.map(backendText),
   };
 }

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
-import { DATA_PLANES, DEFAULTS, HEALTH_CHECK_TYPES, SERVICE_DEFAULTS } from './config.ts';
+import { ACCESS_LOG_FORMATS, DATA_PLANES, DEFAULTS, HEALTH_CHECK_TYPES, SERVICE_DEFAULTS } from './config.ts';
 import { parseCidr } from './cidr.ts';
 import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseRate, parseStatusRange, parseWeight, type HostPort } from './parse.ts';
 import { formatDuration } from './duration.ts';
@@ -215,6 +215,15 @@ const settingsShape = {
   deny: cidrList('Client addresses or CIDRs refused; `deny` wins over `allow`.'),
   slowStart: duration().optional().meta({ description: 'A backend that joins or comes back from down takes a share growing linearly from almost nothing to its full weight over this window (HAProxy `slowstart`); not applied to the backends a service starts with. 0 disables.', default: formatDuration(SERVICE_DEFAULTS.slowStartMs) }),
   allBackups: z.boolean({ error: typeError('true or false') }).optional().meta({ description: 'With several `backup` backends, every ready one takes connections while no primary is ready (HAProxy `option allbackups`); otherwise only the first ready one, in declaration order.', default: SERVICE_DEFAULTS.allBackups }),
+  accessLog: z
+    .string({ error: typeError('off, stdout, stderr or a file path') })
+    .min(1, { error: 'is empty (use off, stdout, stderr or a file path)' })
+    .optional()
+    .meta({ description: 'One line per connection when it ends (client, backend, times, bytes, how it ended): `off`, `stdout`, `stderr` or a file path (opened for appending; reopened on SIGUSR1). Written in batches off the data plane; lines a slow destination cannot take are dropped and counted (`fulcrum_access_log_dropped_total`).', default: SERVICE_DEFAULTS.accessLog }),
+  accessLogFormat: z
+    .enum(ACCESS_LOG_FORMATS, { error: (iss) => `${describeValue(iss.input)} is invalid (use ${ACCESS_LOG_FORMATS.join(' or ')})` })
+    .optional()
+    .meta({ description: 'Access-log lines as `json` (one object a line) or `text` (fixed fields, as HAProxy\'s tcplog; see the README).', default: SERVICE_DEFAULTS.accessLogFormat }),
   tcpKeepAlive: duration().optional().meta({ description: 'TCP keepalive on both sides of every connection: idle time before the first probe (the kernel then probes every 75s, 9 times); finds dead peers of idle long-lived connections. 0 disables.', default: formatDuration(SERVICE_DEFAULTS.tcpKeepAliveMs) }),
 };
 

@@ -68,6 +68,8 @@ const EXPECTED: FulcrumConfig = {
       slowStartMs: 0,
       allBackups: false,
       tcpKeepAliveMs: 60_000,
+      accessLog: 'off',
+      accessLogFormat: 'json',
       backends: [
         { host: '127.0.0.1', port: 9001, weight: 1 },
         { host: '127.0.0.1', port: 9003, weight: 3 },
@@ -96,6 +98,8 @@ const EXPECTED: FulcrumConfig = {
       slowStartMs: 0,
       allBackups: false,
       tcpKeepAliveMs: 60_000,
+      accessLog: 'off',
+      accessLogFormat: 'json',
       backends: [{ host: '127.0.0.1', port: 6379, weight: 1 }],
     },
   ],

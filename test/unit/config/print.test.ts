@@ -67,6 +67,8 @@ test('the printed config spells out every setting, durations as text', () => {
     '    slowStart: 0s',
     '    allBackups: false',
     '    tcpKeepAlive: 1m',
+    '    accessLog: off',
+    '    accessLogFormat: json',
     '    backends:',
     '      - 10.0.0.1:80@2',
     '',
