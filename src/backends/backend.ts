@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BackendOrigin } from '../config/config.ts';
 import { formatHostPort, type BackendSpec } from '../config/parse.ts';
+import { CONNECT_BUCKETS, Histogram } from '../observability/histogram.ts';
 import { activeCounts, allocateActiveSlot, type SlotTable } from './active-counts.ts';
 
 export type AdminState = 'active' | 'draining';
@@ -78,10 +79,12 @@ export class Backend {
   total = 0;
   /** Connect attempts that failed (refused, timed out, reset during connect). */
   failed = 0;
-  /** Bytes sent to the backend (client → backend), counted when a connection ends. */
+  /** Bytes sent to the backend (client → backend): open connections add theirs every second (the sweeper), the rest at their end. */
   bytesIn = 0;
-  /** Bytes received from the backend (backend → client), counted when a connection ends. */
+  /** Bytes received from the backend (backend → client), counted as `bytesIn` is. */
   bytesOut = 0;
+  /** Seconds the successful connects to it took. */
+  readonly connectTimes = new Histogram(CONNECT_BUCKETS);
   /** Time of the last completed health probe, epoch ms; 0 before any. */
   lastCheck = 0;
   /** How long the last completed probe took, ms; -1 before any. */

@@ -146,7 +146,7 @@ export async function runWorker(): Promise<void> {
     const service = services.get(name);
     if (!service) return send({ t: 'listen-failed', lid, code: 'ERR_UNKNOWN_SERVICE', message: `no service "${name}" in this worker` });
     try {
-      const listener = createProxyListener(plane, { registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, admission: service.admission, ...service.settings });
+      const listener = createProxyListener(plane, { registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, admission: service.admission, service: service.name, ...service.settings });
       listener.gate = service.gate; // before it accepts anything
       const bound = await listener.listen(address);
       service.listeners.set(lid, listener);

@@ -1,3 +1,5 @@
+import { DURATION_BUCKETS, Histogram, QUEUE_WAIT_BUCKETS } from './histogram.ts';
+
 /**
  * Process-wide counters of the data plane. Plain numbers, bumped in place on
  * the hot path; metrics and the admin API read them when asked.
@@ -29,4 +31,10 @@ export class ProxyStats {
   rejectedQueueFull = 0;
   /** Clients refused because they waited in the queue for `queue.timeout`. */
   rejectedQueueTimeout = 0;
+  /** Access-log lines dropped because the destination could not keep up (or is gone). */
+  accessLogDropped = 0;
+  /** Seconds from accept to end, every connection. */
+  readonly durations = new Histogram(DURATION_BUCKETS);
+  /** Seconds waited in the queue, by those that left it (for a backend or at queue.timeout). */
+  readonly queueWaits = new Histogram(QUEUE_WAIT_BUCKETS);
 }

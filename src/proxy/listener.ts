@@ -20,6 +20,9 @@ import type { ClientGate } from '../service/controls/gate.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import { DataPlaneError } from '../errors.ts';
+import type { AccessLogFormat } from '../config/config.ts';
+import { accessLogFor, hostPort, type AccessLog } from '../observability/access-log/access-log.ts';
+import { End } from '../observability/access-log/end-reasons.ts';
 import { errnoName, nativeProblem, type TcpHandle } from './native.ts';
 import { Session, type ConnectObserver, type SessionHost, type SessionSettings } from './session.ts';
 import { SessionList } from './session-list.ts';
@@ -38,6 +41,9 @@ export interface ListenerSettings {
   readonly proxyProtocol?: 'v1' | 'v2' | undefined;
   /** TCP keepalive idle time on both sides; 0 or absent disables. */
   readonly tcpKeepAliveMs?: number;
+  /** `off` (or absent), `stdout`, `stderr` or a path. */
+  readonly accessLog?: string;
+  readonly accessLogFormat?: AccessLogFormat;
 }
 
 export interface ProxyListenerOptions extends ListenerSettings {
@@ -47,6 +53,8 @@ export interface ProxyListenerOptions extends ListenerSettings {
   readonly stats: ProxyStats;
   readonly log: Logger;
   readonly observer: ConnectObserver;
+  /** The service's name, for its access-log lines. @default 'default' */
+  readonly service?: string;
 }
 
 /**
@@ -89,6 +97,8 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
   gate: ClientGate | undefined = undefined;
   /** The service's connection limit and queue, shared with its other listeners. */
   readonly admission: Admission;
+  listenAddress = '-';
+  readonly #service: string;
   readonly #sweeper: Sweeper;
   readonly sessions = new SessionList<Session>();
   readonly #server: Server;
@@ -107,7 +117,8 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
     this.observer = options.observer;
     this.limited = new LimitedLog(options.log);
     this.admission = options.admission ?? new Admission({ maxConnections: 0, queueSize: 0, queueTimeoutMs: 0 });
-    this.settings = sessionSettings(options);
+    this.#service = options.service ?? 'default';
+    this.settings = sessionSettings(options, accessLogOf(this.#service, options, options.stats, options.log));
     this.#sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs, options.maxLifetimeMs ?? 0);
     this.#server = createServer();
     this.#server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
@@ -129,7 +140,9 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
         handle.proxy = this;
         handle.onconnection = onConnection;
         this.#noDelayInherited = process.platform === 'linux' && handle.setNoDelay?.(true) === 0;
-        resolve(server.address() as AddressInfo);
+        const bound = server.address() as AddressInfo;
+        this.listenAddress = hostPort(bound.address, bound.port);
+        resolve(bound);
       });
     });
   }
@@ -140,7 +153,7 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
 
   /** New connections take these; open ones keep theirs. */
   setSettings(settings: ListenerSettings): void {
-    this.settings = sessionSettings(settings);
+    this.settings = sessionSettings(settings, accessLogOf(this.#service, settings, this.stats, this.log));
     this.#sweeper.follow(settings.connectTimeoutMs, settings.idleTimeoutMs, settings.maxLifetimeMs ?? 0);
   }
 
@@ -163,6 +176,7 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
     let n = 0;
     this.sessions.forEach((s) => {
       if (s.backend === backend) {
+        s.endReason = End.Forced;
         s.abort();
         n++;
       }
@@ -213,16 +227,24 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
   #destroyAll(): void {
     this.sessions.forEach((s) => {
       this.#destroyed++;
+      s.endReason = End.Shutdown;
       s.abort();
     });
   }
 }
 
-export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0, proxyProtocol }: ListenerSettings): SessionSettings {
+/** The access log of `settings` for a listener of `service` (undefined when off); a path that cannot be opened is logged, its lines dropped and counted. */
+export function accessLogOf(service: string, settings: ListenerSettings, stats: ProxyStats, log: Logger): AccessLog | undefined {
+  return accessLogFor(service, settings.accessLog, settings.accessLogFormat, stats, (error, what) =>
+    log.error({ accessLog: settings.accessLog, code: error.code, op: what }, `access log: cannot ${what} ${settings.accessLog}: ${error.code ?? error.message}`),
+  );
+}
+
+export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0, proxyProtocol }: ListenerSettings, accessLog: AccessLog | undefined = undefined): SessionSettings {
   const reply = unavailableReply === undefined ? undefined : Buffer.from(unavailableReply, 'latin1');
   // The kernel takes whole seconds; anything set rounds up to at least 1.
   const keepAliveSeconds = tcpKeepAliveMs > 0 ? Math.max(1, Math.round(tcpKeepAliveMs / 1000)) : 0;
-  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds, proxyProtocol });
+  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds, proxyProtocol, accessLog });
 }
 
 function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {

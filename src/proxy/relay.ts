@@ -33,6 +33,7 @@
  * its relay through its `relay` property.
  */
 import { writeSync } from 'node:fs';
+import { End } from '../observability/access-log/end-reasons.ts';
 import {
   ShutdownWrap,
   UV_ENOTCONN,
@@ -86,6 +87,12 @@ export abstract class Relay {
   upstream: Side | undefined;
   /** Bytes relayed from the client to the upstream (written or queued). */
   sentUpstream = 0;
+  /**
+   * How the connection ended (access-log/end-reasons.ts): the relay notes the
+   * first FIN and any reset; the session sets its own reasons (timeouts,
+   * shutdown) before it closes the relay.
+   */
+  endReason: number = End.Unknown;
   #flags = 0;
   #clientFd = -1;
   #upstreamFd = -1;
@@ -165,6 +172,7 @@ export abstract class Relay {
 
   #ended(source: Side): void {
     const client = source === this.client;
+    if (this.endReason === End.Unknown) this.endReason = client ? End.ClientClosed : End.BackendClosed;
     this.#flags |= client ? CLIENT_ENDED | UPSTREAM_FIN_DUE : UPSTREAM_ENDED | CLIENT_FIN_DUE;
     if ((this.#flags & (CLIENT_ENDED | UPSTREAM_ENDED)) === (CLIENT_ENDED | UPSTREAM_ENDED)) return this.#teardown(undefined);
     if (finsDue.push(this) === 1) setImmediate(sendFinsDue);
@@ -191,6 +199,7 @@ export abstract class Relay {
 
   /** `failed` broke (reset, broken pipe): close it, and reset the other side. */
   #abort(failed: Side): void {
+    if (this.endReason <= End.BackendClosed) this.endReason = failed === this.client ? End.ClientReset : End.BackendReset;
     this.#teardown(this.#peer(failed));
   }
 

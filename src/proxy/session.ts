@@ -18,6 +18,8 @@ import type { LimitedLog } from '../observability/limited-log.ts';
 import type { Admission, Waiting } from '../service/controls/admission.ts';
 import type { ClientGate } from '../service/controls/gate.ts';
 import type { Logger } from '../observability/log.ts';
+import type { AccessLog, AccessRecord } from '../observability/access-log/access-log.ts';
+import { End, type RefusalReason } from '../observability/access-log/end-reasons.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import type { Accept, PickContext } from '../strategies/strategy.ts';
 import { attemptTimedOut, dial, type AddressAttempts, type Dialing } from './connect.ts';
@@ -54,6 +56,8 @@ export interface SessionSettings {
   readonly keepAliveSeconds: number;
   /** A PROXY header written to each backend before any client byte; undefined: none. */
   readonly proxyProtocol: 'v1' | 'v2' | undefined;
+  /** Where each connection's line goes when it ends; undefined: off (nothing is formatted). */
+  readonly accessLog: AccessLog | undefined;
 }
 
 /** What a session needs from the listener that owns it. */
@@ -70,6 +74,8 @@ export interface SessionHost {
   readonly gate: ClientGate | undefined;
   /** The service's connection limit and queue. */
   readonly admission: Admission;
+  /** The address clients connect to, `ip:port`, for the access log. */
+  readonly listenAddress: string;
   /** Open sessions; a session adds itself on start and leaves through `release`. */
   readonly sessions: SessionList<Session>;
   /** Called once per session, when both its sides are closed. */
@@ -83,7 +89,7 @@ const DONE = 2;
 /** Waiting in the service's queue: no backend connection, the client not read. */
 const QUEUED = 3;
 
-export class Session extends Relay implements PickContext, Swept, Dialing, Listed<Session>, Waiting {
+export class Session extends Relay implements PickContext, Swept, Dialing, Listed<Session>, Waiting, AccessRecord {
   readonly #host: SessionHost;
   readonly #settings: SessionSettings;
   /** The backend of the current attempt; after connect, of the relay. */
@@ -98,6 +104,19 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   #tried: Backend[] | undefined;
   #attempts = 0;
   #phase = CONNECTING;
+  // For the access log and the histograms: a few numbers, no allocation.
+  #clientPort = -1;
+  /** performance.now() when the current backend's dial began. */
+  #dialStart = 0;
+  /** -1: no connect succeeded. */
+  connectMs = -1;
+  /** -1: never queued. */
+  queueMs = -1;
+  /** Why it ended, beyond the reason: a refusal's verdict, the last connect error. */
+  endDetail: string | undefined = undefined;
+  /** Bytes already added to the backend's counters (every second while open, the rest at the end). */
+  #countedIn = 0;
+  #countedOut = 0;
 
   connectDeadline = 0;
   addressAttempts: AddressAttempts | undefined = undefined;
@@ -128,12 +147,68 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   lifetimeEnded(): void {
     if (this.#phase !== RELAYING) return;
     this.#host.stats.maxLifetimes++;
+    this.endReason = End.MaxLifetime;
     this.closeRelay(); // a FIN each way, as an idle timeout
   }
 
-  /** Asked of the kernel (getpeername) the first time a strategy or a log line needs it. */
+  /**
+   * The client's address: asked of the kernel (getpeername) the first time a
+   * strategy or a log line needs it, unless `setClientAddress` gave it. The
+   * one place the client address is read.
+   */
   get clientIp(): string {
-    return (this.#clientIp ??= peerIp(this.client));
+    if (this.#clientIp === undefined) this.#readPeer();
+    return this.#clientIp!;
+  }
+
+  get clientPort(): number {
+    if (this.#clientPort < 0) this.#readPeer();
+    return this.#clientPort;
+  }
+
+  /** The real client, when a PROXY header names it: from then on what the controls, strategies and access log see. */
+  setClientAddress(ip: string, port: number): void {
+    this.#clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    this.#clientPort = port;
+  }
+
+  #readPeer(): void {
+    peer.address = undefined;
+    peer.port = undefined;
+    const err = this.client.getpeername(peer);
+    const ip = err === 0 ? ((peer.address as string | undefined) ?? '') : '';
+    this.#clientIp ??= ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    if (this.#clientPort < 0) this.#clientPort = err === 0 ? ((peer.port as number | undefined) ?? 0) : 0;
+  }
+
+  get attempts(): number {
+    return this.#attempts;
+  }
+
+  /** The backend that served the connection, else the one its last attempt went to. */
+  get backendKey(): string | undefined {
+    return (this.backend ?? this.#tried?.[this.#tried.length - 1])?.key;
+  }
+
+  get bytesIn(): number {
+    return this.sentUpstream;
+  }
+
+  get bytesOut(): number {
+    return this.#phase === RELAYING || this.#phase === DONE ? (this.upstream?.bytesRead ?? 0) : 0;
+  }
+
+  /** From the sweeper, every second, and at the end: the bytes moved since the last call go to the backend's counters. */
+  countBytes(): void {
+    const upstream = this.upstream;
+    if (this.#phase !== RELAYING || upstream === undefined) return;
+    const backend = this.backend!;
+    const sent = this.sentUpstream;
+    const received = upstream.bytesRead;
+    backend.bytesIn += sent - this.#countedIn;
+    backend.bytesOut += received - this.#countedOut;
+    this.#countedIn = sent;
+    this.#countedOut = received;
   }
 
   start(): void {
@@ -178,12 +253,14 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
 
   idleTimedOut(): void {
     this.#host.stats.idleTimeouts++;
+    this.endReason = End.IdleTimeout;
     this.destroy();
   }
 
   connectTimedOut(): void {
     if (this.#phase === QUEUED) {
       this.#host.admission.remove(this);
+      this.#leftQueue();
       return this.#refuse('queue-timeout');
     }
     if (this.#phase !== CONNECTING || this.upstream === undefined) return;
@@ -219,6 +296,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     this.backend = backend;
     backend.active++;
     this.connectDeadline = Date.now() + this.#settings.connectTimeoutMs;
+    this.#dialStart = performance.now();
     // dial opens `this.upstream` (a new handle per address tried); from then on, whatever happens closes it.
     const err = dial(this, backend.host, backend.port);
     if (err !== 0) this.dialed(this.upstream!, errnoName(err));
@@ -241,12 +319,34 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     if (!backend) return false;
     this.#phase = CONNECTING;
     this.connectDeadline = 0;
+    this.#leftQueue();
     try {
       this.#dial(backend);
     } catch (error) {
       this.crashed(error);
     }
     return true;
+  }
+
+  /** Out of the queue (to a backend, or at its timeout): how long it waited. */
+  #leftQueue(): void {
+    const ms = Date.now() - this.queuedSince;
+    this.queueMs = ms;
+    this.#host.stats.queueWaits.observe(ms / 1000);
+  }
+
+  /**
+   * Ends a connection refused before any backend was asked (the client
+   * controls; a missing or bad PROXY header, from the first-bytes phase):
+   * the client is closed without a reply, and its access-log line says why
+   * (`rejected` with `detail`, or `proxy-header`). Idempotent.
+   */
+  endRefused(reason: RefusalReason, detail?: string): void {
+    if (this.#phase === DONE) return;
+    this.endReason = reason;
+    this.endDetail = detail;
+    this.client.close();
+    this.#finish();
   }
 
   /** @internal from connect.ts: the attempt on `upstream` (the current one) is over. */
@@ -259,6 +359,9 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     const host = this.#host;
     const backend = this.backend!;
     this.connectDeadline = 0;
+    const connectMs = performance.now() - this.#dialStart;
+    this.connectMs = connectMs;
+    backend.connectTimes.observe(connectMs / 1000);
     if (this.#settings.keepAliveSeconds > 0) upstream.setKeepAlive(true, this.#settings.keepAliveSeconds);
     const proxy = this.#settings.proxyProtocol;
     if (proxy !== undefined) {
@@ -304,6 +407,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     backend.active--;
     backend.failed++;
     (this.#tried ??= []).push(backend);
+    this.endDetail = error.code;
     host.log.debug({ backend: backend.key, code: error.code, attempt: this.#attempts }, 'backend connect failed');
     host.observer.connectFailed(backend, error);
     if (this.#phase !== CONNECTING) return; // destroyed by the observer
@@ -317,6 +421,8 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     const host = this.#host;
     host.stats.localErrors++;
     host.limited.error('local-resources', { code, backend: this.backend?.key }, 'cannot open a backend connection: local resources exhausted');
+    this.endReason = End.ConnectFailed;
+    this.endDetail = code;
     this.upstream?.close();
     this.upstream = undefined;
     this.client.close();
@@ -331,14 +437,15 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       return true;
     }
     gateRefused(this.#host.stats, this.#host.log, this.clientIp, verdict);
-    this.client.close();
-    this.#finish();
+    this.endRefused(End.Rejected, verdict);
     return false;
   }
 
   /** The queue is full, or the wait ran out: the client is closed, counted by reason. */
   #refuse(reason: QueueRefusal): void {
     queueRefused(this.#host.stats, this.#host.limited, this.clientIp, reason);
+    this.endReason = reason === 'queue-full' ? End.Rejected : End.QueueTimeout;
+    this.endDetail = reason === 'queue-full' ? reason : undefined;
     this.#closeUnavailable();
   }
 
@@ -346,6 +453,9 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     const host = this.#host;
     host.stats.noBackend++;
     host.limited.warn('no-backend', { client: this.clientIp, attempts: this.#attempts }, 'no backend could take the connection');
+    // Every attempt failed, or there was nothing to attempt.
+    this.endReason = this.#attempts > 0 ? End.ConnectFailed : End.NoBackend;
+    if (this.#attempts === 0) this.endDetail = undefined;
     this.#closeUnavailable();
   }
 
@@ -376,15 +486,13 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   }
 
   protected override relayEnding(): void {
-    const backend = this.backend!;
-    const upstream = this.upstream!;
-    backend.bytesIn += this.sentUpstream;
-    backend.bytesOut += upstream.bytesRead;
+    this.countBytes();
     this.#finish();
   }
 
   protected override crashed(error: unknown): void {
     this.#host.log.error({ err: error, backend: this.backend?.key }, 'data plane error: connection closed');
+    this.endReason = End.InternalError;
     this.destroy();
   }
 
@@ -398,7 +506,11 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     if (this.backend) this.backend.active--;
     if (this.#holdsSlot) admission.active--;
     this.#gate?.release(this.clientIp);
-    this.#host.release(this);
+    const host = this.#host;
+    host.stats.durations.observe((Date.now() - this.startedAt) / 1000);
+    const accessLog = this.#settings.accessLog;
+    if (accessLog !== undefined) accessLog.write(this, host.listenAddress);
+    host.release(this);
     // A slot of the service, or of a backend, is free: the next client in line may take it.
     admission.serve();
   }
@@ -412,11 +524,3 @@ const noop = (): void => {};
 const LOCAL_ERRORS: ReadonlySet<string> = LOCAL_ERRNOS;
 
 const peer: PeerName = {};
-
-function peerIp(handle: TcpHandle): string {
-  peer.address = undefined;
-  const err = handle.getpeername(peer);
-  const ip = peer.address as string | undefined;
-  if (err !== 0 || ip === undefined) return '';
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-}

@@ -6,6 +6,10 @@
  * operator expects of a timeout measured in seconds or minutes. A walk
  * costs a few ns per open connection (10,000 open, a connect tick of
  * 100 ms: 0.05% of a core).
+ *
+ * A third interval, once a second, adds each open relay's new bytes to its
+ * backend's counters, so traffic shows in /metrics while a long connection
+ * runs (not only when it ends) without any work per chunk.
  */
 
 export interface Swept {
@@ -24,6 +28,8 @@ export interface Swept {
   progress(): number;
   lastProgress: number;
   idleTimedOut(): void;
+  /** Adds the bytes moved since the last call to the backend's counters. */
+  countBytes(): void;
 }
 
 export interface SweptSet {
@@ -31,6 +37,9 @@ export interface SweptSet {
   forEach(fn: (s: Swept) => void): void;
   readonly size: number;
 }
+
+/** How often open connections' bytes reach the counters (the issue asks for at least once a second). */
+export const BYTES_TICK_MS = 1000;
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
@@ -45,10 +54,12 @@ export class Sweeper {
   #connectTick = Infinity;
   #idleTimer: NodeJS.Timeout | undefined;
   #idleTick = Infinity;
+  #bytesTimer: NodeJS.Timeout | undefined;
 
   constructor(sessions: SweptSet, connectTimeoutMs: number, idleTimeoutMs: number, maxLifetimeMs = 0) {
     this.#sessions = sessions;
     this.follow(connectTimeoutMs, idleTimeoutMs, maxLifetimeMs);
+    this.#bytesTimer = setInterval(() => this.#countBytes(), BYTES_TICK_MS).unref();
   }
 
   /** Makes the ticks fine enough for these timeouts too (a reload changed them). */
@@ -94,10 +105,16 @@ export class Sweeper {
     });
   }
 
+  #countBytes(): void {
+    if (this.#sessions.size === 0) return;
+    this.#sessions.forEach((s) => s.countBytes());
+  }
+
   stop(): void {
     clearInterval(this.#connectTimer);
     clearInterval(this.#idleTimer);
-    this.#connectTimer = this.#idleTimer = undefined;
+    clearInterval(this.#bytesTimer);
+    this.#connectTimer = this.#idleTimer = this.#bytesTimer = undefined;
     this.#connectTick = this.#idleTick = Infinity;
   }
 }

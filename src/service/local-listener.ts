@@ -51,6 +51,7 @@ export function localListeners(plane: DataPlane): ListenerFactory {
         log: service.log,
         observer: service.observer,
         admission: service.admission,
+        service: service.name,
         ...settings,
       });
       const address = await proxy.listen(listen);

@@ -16,7 +16,9 @@ import type { ProxyStats } from '../../observability/stats.ts';
 import { LimitedLog } from '../../observability/limited-log.ts';
 import { Admission } from '../../service/controls/admission.ts';
 import type { ClientGate } from '../../service/controls/gate.ts';
-import { sessionSettings, type DataPlaneListener, type ListenerSettings, type ProxyListenerOptions } from '../listener.ts';
+import { hostPort } from '../../observability/access-log/access-log.ts';
+import { End } from '../../observability/access-log/end-reasons.ts';
+import { accessLogOf, sessionSettings, type DataPlaneListener, type ListenerSettings, type ProxyListenerOptions } from '../listener.ts';
 import type { ConnectObserver, SessionSettings } from '../session.ts';
 import { SessionList } from '../session-list.ts';
 import { Sweeper } from '../sweeper.ts';
@@ -35,6 +37,8 @@ export class StreamListener implements StreamSessionHost, DataPlaneListener {
   /** Read by each new session; replaced whole by `setSettings`. */
   settings: SessionSettings;
   readonly sessions = new SessionList<StreamSession>();
+  listenAddress = '-';
+  readonly #service: string;
   readonly #sweeper: Sweeper;
   readonly #server: Server;
   #closing: Promise<number> | undefined;
@@ -50,7 +54,8 @@ export class StreamListener implements StreamSessionHost, DataPlaneListener {
     this.observer = options.observer;
     this.limited = new LimitedLog(options.log);
     this.admission = options.admission ?? new Admission({ maxConnections: 0, queueSize: 0, queueTimeoutMs: 0 });
-    this.settings = sessionSettings(options);
+    this.#service = options.service ?? 'default';
+    this.settings = sessionSettings(options, accessLogOf(this.#service, options, options.stats, options.log));
     this.#sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs, options.maxLifetimeMs ?? 0);
     this.#server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => this.#accepted(client));
     this.#server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
@@ -64,7 +69,9 @@ export class StreamListener implements StreamSessionHost, DataPlaneListener {
       server.once('error', onError);
       server.listen({ host: address.host, port: address.port, backlog: 4096 }, () => {
         server.off('error', onError);
-        resolve(server.address() as AddressInfo);
+        const bound = server.address() as AddressInfo;
+        this.listenAddress = hostPort(bound.address, bound.port);
+        resolve(bound);
       });
     });
   }
@@ -75,7 +82,7 @@ export class StreamListener implements StreamSessionHost, DataPlaneListener {
 
   /** New connections take these; open ones keep theirs. */
   setSettings(settings: ListenerSettings): void {
-    this.settings = sessionSettings(settings);
+    this.settings = sessionSettings(settings, accessLogOf(this.#service, settings, this.stats, this.log));
     this.#sweeper.follow(settings.connectTimeoutMs, settings.idleTimeoutMs, settings.maxLifetimeMs ?? 0);
   }
 
@@ -101,6 +108,7 @@ export class StreamListener implements StreamSessionHost, DataPlaneListener {
     let n = 0;
     this.sessions.forEach((s) => {
       if (s.backend === backend) {
+        s.endReason = End.Forced;
         s.abort();
         n++;
       }
@@ -144,6 +152,7 @@ export class StreamListener implements StreamSessionHost, DataPlaneListener {
   #destroyAll(): void {
     this.sessions.forEach((s) => {
       this.#destroyed++;
+      s.endReason = End.Shutdown;
       s.abort();
     });
   }

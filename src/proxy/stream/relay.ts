@@ -18,6 +18,7 @@
  * stay readable after it.
  */
 import type { Socket } from 'node:net';
+import { End } from '../../observability/access-log/end-reasons.ts';
 import { noteRead, releaseReadBuffer } from './read-buffers.ts';
 
 export abstract class StreamRelay {
@@ -26,6 +27,8 @@ export abstract class StreamRelay {
   upstream: Socket | undefined;
   /** Bytes relayed from the client to the upstream (written or buffered). */
   sentUpstream = 0;
+  /** How the connection ended, as on the raw plane (proxy/relay.ts): the first FIN, a reset, or the session's own reason. */
+  endReason: number = End.Unknown;
   #closes = 0;
 
   constructor(client: Socket) {
@@ -85,8 +88,15 @@ export abstract class StreamRelay {
   /** Everything but the bytes, from `source` to `target`: resume on drain, FIN, errors, the end. */
   #follow(source: Socket, target: Socket): void {
     target.on('drain', () => source.resume());
-    source.on('end', () => target.end());
-    source.on('error', () => resetOrClose(target));
+    const client = source === this.client;
+    source.on('end', () => {
+      if (this.endReason === End.Unknown) this.endReason = client ? End.ClientClosed : End.BackendClosed;
+      target.end();
+    });
+    source.on('error', () => {
+      if (this.endReason <= End.BackendClosed) this.endReason = client ? End.ClientReset : End.BackendReset;
+      resetOrClose(target);
+    });
     source.on('close', () => {
       if (++this.#closes < 2) return;
       try {

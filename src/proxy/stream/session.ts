@@ -24,6 +24,8 @@ import type { Accept } from '../../strategies/strategy.ts';
 import { attemptTimedOut, dialStream, type StreamAddressAttempts, type StreamDialing } from './dial.ts';
 import { proxyHeader } from '../first-bytes/send-header.ts';
 import { acceptFor, nextStep, pickBackend } from '../pick.ts';
+import type { AccessRecord } from '../../observability/access-log/access-log.ts';
+import { End, type RefusalReason } from '../../observability/access-log/end-reasons.ts';
 import { gateRefused, queueRefused, type QueueRefusal } from '../refusals.ts';
 import { StreamRelay, resetOrClose } from './relay.ts';
 
@@ -44,7 +46,7 @@ const LINGER_MS = 1000;
 
 const ignore = (): void => {};
 
-export class StreamSession extends StreamRelay implements PickContext, Swept, StreamDialing, Listed<StreamSession>, Waiting {
+export class StreamSession extends StreamRelay implements PickContext, Swept, StreamDialing, Listed<StreamSession>, Waiting, AccessRecord {
   readonly #host: StreamSessionHost;
   readonly #settings: SessionSettings;
   /** The backend of the current attempt; after connect, of the relay. */
@@ -58,6 +60,15 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
   #holdsSlot = false;
   queuedSince = 0;
   readonly startedAt = Date.now();
+  // For the access log and the histograms, as on the raw plane.
+  #clientIp: string | undefined;
+  #clientPort = -1;
+  #dialStart = 0;
+  connectMs = -1;
+  queueMs = -1;
+  endDetail: string | undefined = undefined;
+  #countedIn = 0;
+  #countedOut = 0;
 
   attempt = 0;
   connectDeadline = 0;
@@ -85,12 +96,70 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
   lifetimeEnded(): void {
     if (this.#phase !== RELAYING) return;
     this.#host.stats.maxLifetimes++;
+    this.endReason = End.MaxLifetime;
     this.closeRelay();
   }
 
+  /** The client's address (the one place it is read): the socket's peer, unless `setClientAddress` gave it. */
   get clientIp(): string {
+    if (this.#clientIp !== undefined) return this.#clientIp;
     const ip = this.client.remoteAddress ?? '';
     return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  }
+
+  get clientPort(): number {
+    return this.#clientPort >= 0 ? this.#clientPort : (this.client.remotePort ?? 0);
+  }
+
+  /** The real client, when a PROXY header names it. */
+  setClientAddress(ip: string, port: number): void {
+    this.#clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    this.#clientPort = port;
+  }
+
+  get attempts(): number {
+    return this.#attempts;
+  }
+
+  get backendKey(): string | undefined {
+    return (this.backend ?? this.#tried?.[this.#tried.length - 1])?.key;
+  }
+
+  get bytesIn(): number {
+    return this.sentUpstream;
+  }
+
+  get bytesOut(): number {
+    return this.#phase === RELAYING || this.#phase === DONE ? (this.upstream?.bytesRead ?? 0) : 0;
+  }
+
+  /** From the sweeper, every second, and at the end: the bytes moved since the last call go to the backend's counters. */
+  countBytes(): void {
+    const upstream = this.upstream;
+    if (this.#phase !== RELAYING || upstream === undefined) return;
+    const backend = this.backend!;
+    const sent = this.sentUpstream;
+    const received = upstream.bytesRead;
+    backend.bytesIn += sent - this.#countedIn;
+    backend.bytesOut += received - this.#countedOut;
+    this.#countedIn = sent;
+    this.#countedOut = received;
+  }
+
+  /** As the raw session's: a connection refused before any backend was asked, closed without a reply. Idempotent. */
+  endRefused(reason: RefusalReason, detail?: string): void {
+    if (this.#phase === DONE) return;
+    this.endReason = reason;
+    this.endDetail = detail;
+    this.client.destroy();
+    this.#finish();
+  }
+
+  /** Out of the queue (to a backend, or at its timeout): how long it waited. */
+  #leftQueue(): void {
+    const ms = Date.now() - this.queuedSince;
+    this.queueMs = ms;
+    this.#host.stats.queueWaits.observe(ms / 1000);
   }
 
   start(): void {
@@ -130,12 +199,14 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
 
   idleTimedOut(): void {
     this.#host.stats.idleTimeouts++;
+    this.endReason = End.IdleTimeout;
     this.destroy();
   }
 
   connectTimedOut(): void {
     if (this.#phase === QUEUED) {
       this.#host.admission.remove(this);
+      this.#leftQueue();
       return this.#refuse('queue-timeout');
     }
     if (this.#phase !== CONNECTING || this.connectDeadline === 0) return;
@@ -178,6 +249,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     if (!backend) return false;
     this.#phase = CONNECTING;
     this.connectDeadline = 0;
+    this.#leftQueue();
     try {
       this.#dial(backend);
     } catch (error) {
@@ -193,13 +265,14 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
       return true;
     }
     gateRefused(this.#host.stats, this.#host.log, this.clientIp, verdict);
-    this.client.destroy();
-    this.#finish();
+    this.endRefused(End.Rejected, verdict);
     return false;
   }
 
   #refuse(reason: QueueRefusal): void {
     queueRefused(this.#host.stats, this.#host.limited, this.clientIp, reason);
+    this.endReason = reason === 'queue-full' ? End.Rejected : End.QueueTimeout;
+    this.endDetail = reason === 'queue-full' ? reason : undefined;
     this.#closeUnavailable();
   }
 
@@ -224,6 +297,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     this.backend = backend;
     backend.active++;
     this.connectDeadline = Date.now() + this.#settings.connectTimeoutMs;
+    this.#dialStart = performance.now();
     dialStream(this, backend.host, backend.port);
   }
 
@@ -236,6 +310,9 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     }
     const backend = this.backend!;
     this.upstream = upstream;
+    const connectMs = performance.now() - this.#dialStart;
+    this.connectMs = connectMs;
+    backend.connectTimes.observe(connectMs / 1000);
     if (this.#settings.keepAliveSeconds > 0) upstream?.setKeepAlive(true, this.#settings.keepAliveSeconds * 1000);
     const proxy = this.#settings.proxyProtocol;
     if (proxy !== undefined && upstream) {
@@ -278,6 +355,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     backend.active--;
     backend.failed++;
     (this.#tried ??= []).push(backend);
+    this.endDetail = error.code;
     host.log.debug({ backend: backend.key, code: error.code, attempt: this.#attempts }, 'backend connect failed');
     host.observer.connectFailed(backend, error);
     if (this.#phase !== CONNECTING) return; // destroyed by the observer
@@ -291,6 +369,8 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     const host = this.#host;
     host.stats.localErrors++;
     host.limited.error('local-resources', { code, backend: this.backend?.key }, 'cannot open a backend connection: local resources exhausted');
+    this.endReason = End.ConnectFailed;
+    this.endDetail = code;
     this.#dropUpstream();
     this.client.destroy();
     this.#finish();
@@ -300,18 +380,19 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     const host = this.#host;
     host.stats.noBackend++;
     host.limited.warn('no-backend', { client: this.clientIp, attempts: this.#attempts }, 'no backend could take the connection');
+    this.endReason = this.#attempts > 0 ? End.ConnectFailed : End.NoBackend;
+    if (this.#attempts === 0) this.endDetail = undefined;
     this.#closeUnavailable();
   }
 
   protected override relayEnding(): void {
-    const backend = this.backend!;
-    backend.bytesIn += this.sentUpstream;
-    backend.bytesOut += this.upstream!.bytesRead;
+    this.countBytes();
     this.#finish();
   }
 
   protected override crashed(error: unknown): void {
     this.#host.log.error({ err: error, backend: this.backend?.key }, 'data plane error: connection closed');
+    this.endReason = End.InternalError;
     this.destroy();
   }
 
@@ -325,7 +406,11 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     if (this.backend) this.backend.active--;
     if (this.#holdsSlot) admission.active--;
     this.#gate?.release(this.clientIp);
-    this.#host.release(this);
+    const host = this.#host;
+    host.stats.durations.observe((Date.now() - this.startedAt) / 1000);
+    const accessLog = this.#settings.accessLog;
+    if (accessLog !== undefined) accessLog.write(this, host.listenAddress);
+    host.release(this);
     admission.serve();
   }
 }
