@@ -213,6 +213,8 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
 
   start(): void {
     this.#host.sessions.add(this);
+    // The peer is gone from the kernel once a side resets or both have closed: an access log reads it now.
+    if (this.#settings.accessLog !== undefined) this.#readPeer();
     try {
       const gate = this.#host.gate;
       if (gate !== undefined && !this.#admit(gate)) return;

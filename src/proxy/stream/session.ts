@@ -164,6 +164,8 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
 
   start(): void {
     this.#host.sessions.add(this);
+    // The peer is gone from the kernel once a side resets or both have closed: an access log reads it now.
+    if (this.#settings.accessLog !== undefined) void this.client.remotePort; // net.Socket caches its peer once asked
     try {
       const gate = this.#host.gate;
       if (gate !== undefined && !this.#admit(gate)) return;
