@@ -13,6 +13,7 @@ import { AdminServer } from './admin/server.ts';
 import type { Backend } from './backends/backend.ts';
 import type { Registry } from './backends/registry.ts';
 import { WorkerPool } from './cluster/primary.ts';
+import { reopenAccessLogs } from './observability/access-log/writer.ts';
 import { DEFAULT_SERVICE, type FulcrumConfig, type ServiceConfig } from './config/config.ts';
 import { formatHostPort, type BackendSpec } from './config/parse.ts';
 import { FulcrumError } from './errors.ts';
@@ -246,6 +247,12 @@ export class Fulcrum {
       return results.reduce((a, r) => ({ finished: a.finished + r.finished, closed: a.closed + r.closed }), { finished: 0, closed: 0 });
     })();
     return this.#closed;
+  }
+
+  /** SIGUSR1: every access-log file is opened again (after logrotate moved it), here and in every worker. */
+  reopenLogs(): void {
+    reopenAccessLogs();
+    this.#pool?.broadcast({ t: 'reopen' });
   }
 
   /** Now: stop accepting and close every connection. Idempotent. */

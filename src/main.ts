@@ -1,7 +1,7 @@
 /**
  * The `fulcrum` command: flags (or a config file) → config → start; one line
  * per listener on stdout. SIGTERM/SIGINT drain and exit 0 (a second signal:
- * now); SIGHUP reloads the config file.
+ * now); SIGHUP reloads the config file; SIGUSR1 reopens access-log files.
  */
 import { parseCli } from './config/cli.ts';
 import type { FulcrumConfig } from './config/config.ts';
@@ -9,6 +9,7 @@ import { formatHostPort } from './config/parse.ts';
 import { ConfigError, DataPlaneError, FulcrumError } from './errors.ts';
 import { Fulcrum } from './fulcrum.ts';
 import { createLogger, flushLogs } from './observability/log.ts';
+import { flushAccessLogs } from './observability/access-log/writer.ts';
 import { resolveDataPlane } from './proxy/plane.ts';
 import { checkFdLimit } from './runtime/fd-limit.ts';
 import { startDemoBackend, type DemoBackend } from '../tools/backend.ts';
@@ -76,11 +77,17 @@ async function main(): Promise<void> {
     const { finished, closed } = await lb.close();
     await Promise.all(demos.map((d) => d.close()));
     log.info({ finished, closed }, `stopped: ${finished} connection(s) finished, ${closed} closed at the drain timeout`);
+    await flushAccessLogs(1000);
     await flushLogs(1000);
     process.exit(0);
   };
   process.on('SIGINT', (s) => void stop(s));
   process.on('SIGTERM', (s) => void stop(s));
+  // logrotate's postrotate: `kill -USR1 $(cat fulcrum.pid)`. Replaces Node's default (starting the inspector).
+  process.on('SIGUSR1', () => {
+    lb.reopenLogs();
+    log.info('SIGUSR1: access-log files reopened');
+  });
   process.on('SIGHUP', () => {
     if (!lb.reloadable) return log.warn('SIGHUP: started without --config, so there is nothing to reload');
     lb.reload().catch(() => {}); // logged by reload itself

@@ -9,6 +9,7 @@
 import type { AdminState, Health } from '../backends/backend.ts';
 import type { ServiceSettings } from '../config/config.ts';
 import type { HostPort } from '../config/parse.ts';
+import type { HistogramData } from '../observability/histogram.ts';
 
 /** One backend as the primary sees it; a worker's replica registry converges to the list. */
 export interface BackendState {
@@ -36,6 +37,7 @@ export interface BackendCounters {
   readonly failed: number;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  readonly connectTimes: HistogramData;
 }
 
 export interface ProxyCounters {
@@ -52,6 +54,9 @@ export interface ProxyCounters {
   readonly rejectedPerIpRate: number;
   readonly rejectedQueueFull: number;
   readonly rejectedQueueTimeout: number;
+  readonly accessLogDropped: number;
+  readonly durations: HistogramData;
+  readonly queueWaits: HistogramData;
 }
 
 export interface ServiceCounters {
@@ -72,7 +77,9 @@ export type ToWorker =
   | { readonly t: 'unlisten'; readonly lid: number; readonly graceMs: number }
   /** Close every connection of `service` to this backend now (admin force-delete). */
   | { readonly t: 'kill'; readonly service: string; readonly key: string }
-  | { readonly t: 'close'; readonly graceMs: number };
+  | { readonly t: 'close'; readonly graceMs: number }
+  /** SIGUSR1 reached the primary: open the access-log files again. */
+  | { readonly t: 'reopen' };
 
 export type FromWorker =
   /** Ready for its state; it listens only once told to, after the services are known. */

@@ -18,6 +18,7 @@ import type { Backend } from '../backends/backend.ts';
 import type { HostPort } from '../config/parse.ts';
 import { BackendConnectError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
+import { CONNECT_BUCKETS, DURATION_BUCKETS, Histogram, QUEUE_WAIT_BUCKETS } from '../observability/histogram.ts';
 import type { ListenerSettings } from '../proxy/listener.ts';
 import type { ListenerFactory, Service, ServiceListener } from '../service/service.ts';
 import { tsExecArgv } from '../runtime/ts-loader.mjs';
@@ -33,7 +34,8 @@ export interface WorkerPoolOptions {
   readonly log: Logger;
 }
 
-const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts', 'maxLifetimes', 'localErrors', 'acceptErrors', 'rejectedDenied', 'rejectedPerIpConnections', 'rejectedPerIpRate', 'rejectedQueueFull', 'rejectedQueueTimeout'] as const;
+const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts', 'maxLifetimes', 'localErrors', 'acceptErrors', 'rejectedDenied', 'rejectedPerIpConnections', 'rejectedPerIpRate', 'rejectedQueueFull', 'rejectedQueueTimeout', 'accessLogDropped'] as const;
+const HISTOGRAM_FIELDS = ['durations', 'queueWaits'] as const;
 const COUNTER_FIELDS = ['total', 'failed', 'bytesIn', 'bytesOut'] as const;
 /** A worker that dies sooner than this after its start is restarted after a pause, not in a tight loop. */
 const CRASH_LOOP_MS = 1000;
@@ -41,7 +43,9 @@ const CRASH_LOOP_MS = 1000;
 const SYNC_TIMEOUT_MS = 2000;
 
 type Totals = Record<(typeof PROXY_FIELDS)[number], number>;
-const zero = (): Totals => ({ accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, maxLifetimes: 0, localErrors: 0, acceptErrors: 0, rejectedDenied: 0, rejectedPerIpConnections: 0, rejectedPerIpRate: 0, rejectedQueueFull: 0, rejectedQueueTimeout: 0 });
+const zero = (): Totals => ({ accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, maxLifetimes: 0, localErrors: 0, acceptErrors: 0, rejectedDenied: 0, rejectedPerIpConnections: 0, rejectedPerIpRate: 0, rejectedQueueFull: 0, rejectedQueueTimeout: 0, accessLogDropped: 0 });
+type Histograms = Record<(typeof HISTOGRAM_FIELDS)[number], Histogram>;
+const histograms = (): Histograms => ({ durations: new Histogram(DURATION_BUCKETS), queueWaits: new Histogram(QUEUE_WAIT_BUCKETS) });
 
 interface Report {
   readonly counters: ServiceCounters;
@@ -94,7 +98,7 @@ export class WorkerPool implements ListenerFactory {
   /** Last counters of each live worker: service name → its counters, backends by key. */
   readonly #reports = new Map<number, Map<string, Report>>();
   /** Counters of workers that have exited, by service, so sums never go backwards. */
-  readonly #retired = new Map<string, { proxy: Totals; backends: Map<string, Record<(typeof COUNTER_FIELDS)[number], number>> }>();
+  readonly #retired = new Map<string, { proxy: Totals; histograms: Histograms; backends: Map<string, Record<(typeof COUNTER_FIELDS)[number], number> & { connectTimes: Histogram }> }>();
   readonly #services = new Set<Service>();
   readonly #listeners = new Map<number, PoolListenerState>();
   readonly #waiters = new Map<string, (m: FromWorker, worker: Worker) => void>();
@@ -308,12 +312,14 @@ export class WorkerPool implements ListenerFactory {
     this.#reports.delete(id);
     for (const { counters: s } of last?.values() ?? []) {
       let r = this.#retired.get(s.name);
-      if (!r) this.#retired.set(s.name, (r = { proxy: zero(), backends: new Map() }));
-      for (const f of PROXY_FIELDS) r.proxy[f] += s.proxy[f];
+      if (!r) this.#retired.set(s.name, (r = { proxy: zero(), histograms: histograms(), backends: new Map() }));
+      for (const f of PROXY_FIELDS) r.proxy[f] += s.proxy[f] ?? 0;
+      for (const f of HISTOGRAM_FIELDS) r.histograms[f].addFrom(s.proxy[f]);
       for (const c of s.backends) {
         let b = r.backends.get(c.key);
-        if (!b) r.backends.set(c.key, (b = { total: 0, failed: 0, bytesIn: 0, bytesOut: 0 }));
+        if (!b) r.backends.set(c.key, (b = { total: 0, failed: 0, bytesIn: 0, bytesOut: 0, connectTimes: new Histogram(CONNECT_BUCKETS) }));
         for (const f of COUNTER_FIELDS) b[f] += c[f];
+        b.connectTimes.addFrom(c.connectTimes);
       }
     }
     this.#sum();
@@ -327,18 +333,26 @@ export class WorkerPool implements ListenerFactory {
       for (const b of service.registry.listAll()) {
         let active = 0;
         const sums = { total: 0, failed: 0, bytesIn: 0, bytesOut: 0 };
+        b.connectTimes.clear();
         for (const r of reports) {
           const c = r.backends.get(b.key);
           if (!c) continue;
           active += c.active;
           for (const f of COUNTER_FIELDS) sums[f] += c[f];
+          b.connectTimes.addFrom(c.connectTimes);
         }
         const old = retired?.backends.get(b.key);
         for (const f of COUNTER_FIELDS) b[f] = sums[f] + (old?.[f] ?? 0);
+        b.connectTimes.addFrom(old?.connectTimes);
         b.active = active;
       }
       const stats = service.stats;
-      for (const f of PROXY_FIELDS) stats[f] = reports.reduce((n, r) => n + r.counters.proxy[f], 0) + (retired?.proxy[f] ?? 0);
+      for (const f of PROXY_FIELDS) stats[f] = reports.reduce((n, r) => n + (r.counters.proxy[f] ?? 0), 0) + (retired?.proxy[f] ?? 0);
+      for (const f of HISTOGRAM_FIELDS) {
+        stats[f].clear();
+        for (const r of reports) stats[f].addFrom(r.counters.proxy[f]);
+        stats[f].addFrom(retired?.histograms[f]);
+      }
     }
   }
 }

@@ -8,6 +8,7 @@ import type { Backend } from '../backends/backend.ts';
 import { Registry } from '../backends/registry.ts';
 import type { ServiceSettings } from '../config/config.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
+import { flushAccessLogs, reopenAccessLogs } from '../observability/access-log/writer.ts';
 import { ProxyStats } from '../observability/stats.ts';
 import type { DataPlaneListener } from '../proxy/listener.ts';
 import { createProxyListener, type DataPlane } from '../proxy/plane.ts';
@@ -120,7 +121,7 @@ export async function runWorker(): Promise<void> {
       services: [...services.values()].map((s) => ({
         name: s.name,
         proxy: { ...s.stats },
-        backends: s.registry.listAll().map((b) => ({ key: b.key, active: b.active, total: b.total, failed: b.failed, bytesIn: b.bytesIn, bytesOut: b.bytesOut })),
+        backends: s.registry.listAll().map((b) => ({ key: b.key, active: b.active, total: b.total, failed: b.failed, bytesIn: b.bytesIn, bytesOut: b.bytesOut, connectTimes: b.connectTimes })),
         open: Object.fromEntries([...s.listeners].map(([lid, l]) => [lid, l.openConnections])),
       })),
     });
@@ -186,19 +187,24 @@ export async function runWorker(): Promise<void> {
         return;
       }
       case 'close':
-        void Promise.all([...owners.keys()].map((lid) => unlisten(lid, message.graceMs))).then(() => {
-          clearInterval(timer);
-          report();
-          process.disconnect?.();
-        });
+        void Promise.all([...owners.keys()].map((lid) => unlisten(lid, message.graceMs)))
+          .then(() => flushAccessLogs(1000))
+          .then(() => {
+            clearInterval(timer);
+            report();
+            process.disconnect?.();
+          });
         return;
+      case 'reopen':
+        return reopenAccessLogs();
     }
   });
   // The primary going away (crash, kill -9) must not leave an orphan serving traffic.
   process.on('disconnect', () => {
     void Promise.all([...owners.values()].flatMap((s) => [...s.listeners.values()].map((l) => l.destroy()))).then(() => process.exit(0));
   });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => {}); // the primary decides when workers stop
+  // SIGUSR1 too: a signal to the whole process group must not start the inspector here; the primary relays a reopen.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1'] as const) process.on(sig, () => {}); // the primary decides when workers stop
   send({ t: 'hello' });
 }
 

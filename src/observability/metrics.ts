@@ -11,6 +11,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry as PromRegistry } from 
 import type { Backend } from '../backends/backend.ts';
 import type { Service } from '../service/service.ts';
 import { logDroppedTotal } from './log-destination.ts';
+import { renderHistograms } from './histogram.ts';
 
 /** Outcomes of config reloads. */
 export class ReloadStats {
@@ -98,8 +99,8 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
   perBackendGauge('fulcrum_backend_active_connections', 'Connections open (or being set up) to the backend.', (b) => b.active);
   perBackendCounter('fulcrum_backend_connections_total', 'Connections that reached the backend (connect succeeded).', (b) => b.total);
   perBackendCounter('fulcrum_backend_connect_failures_total', 'Connect attempts to the backend that failed (refused, timed out, reset).', (b) => b.failed);
-  perBackendCounter('fulcrum_backend_bytes_in_total', 'Bytes sent to the backend (client to backend), counted when a connection ends.', (b) => b.bytesIn);
-  perBackendCounter('fulcrum_backend_bytes_out_total', 'Bytes received from the backend (backend to client), counted when a connection ends.', (b) => b.bytesOut);
+  perBackendCounter('fulcrum_backend_bytes_in_total', 'Bytes sent to the backend (client to backend); open connections add theirs every second.', (b) => b.bytesIn);
+  perBackendCounter('fulcrum_backend_bytes_out_total', 'Bytes received from the backend (backend to client); open connections add theirs every second.', (b) => b.bytesOut);
   perBackendGauge('fulcrum_backend_up', 'Backend health: 1 up, 0 down or not yet probed.', (b) => (b.health === 'up' ? 1 : 0));
   perBackendGauge('fulcrum_backend_weight', 'Backend weight.', (b) => b.weight);
 
@@ -147,6 +148,7 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
       for (const s of services()) this.set({ service: s.name }, s.openConnections);
     },
   });
+  perServiceCounter('fulcrum_access_log_dropped_total', 'Access-log lines dropped because the destination could not keep up (over 1 MiB waiting) or could not be opened or written.', (s) => s.stats.accessLogDropped);
   perServiceCounter('fulcrum_health_flips_total', 'Backend health changes (unknown to up included).', (s) => s.health.stats.flips);
   perServiceCounter('fulcrum_passive_ejections_total', 'Backends ejected by passive health (connect failures on real traffic).', (s) => s.health.stats.ejections);
   perServiceCounter('fulcrum_passive_ejections_capped_total', 'Ejections not made because passive.maxEjectedPercent of the backends were ejected already.', (s) => s.health.stats.ejectionsCapped);
@@ -208,6 +210,19 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
 
   return {
     contentType: prom.contentType,
-    render: async () => `${await prom.metrics()}\n${await processMetrics().metrics()}`,
+    render: async () => `${await prom.metrics()}\n${histograms(services())}\n${await processMetrics().metrics()}`,
   };
+}
+
+/** Histograms are kept as plain numbers by the data plane (histogram.ts) and rendered here. */
+function histograms(services: readonly Service[]): string {
+  const connect = services.flatMap((s) => s.registry.listAll().map((b) => ({ labels: `service="${s.name}",backend="${b.key}"`, histogram: b.connectTimes })));
+  const durations = services.map((s) => ({ labels: `service="${s.name}"`, histogram: s.stats.durations }));
+  // Only where a queue can form: a connection limit on the service or on one of its backends.
+  const queued = services.filter((s) => s.settings.maxConnections > 0 || s.registry.listAll().some((b) => b.maxConnections > 0));
+  return (
+    renderHistograms('fulcrum_backend_connect_seconds', 'Time the successful connects to the backend took.', connect) +
+    renderHistograms('fulcrum_connection_duration_seconds', 'Client connections from accept to end, however they ended.', durations) +
+    renderHistograms('fulcrum_queue_wait_seconds', 'Time clients waited in the service\'s queue, to a slot or to queue.timeout (services with a connection limit).', queued.map((s) => ({ labels: `service="${s.name}"`, histogram: s.stats.queueWaits })))
+  );
 }

@@ -9,65 +9,9 @@ import { adminClient } from '../helpers/admin-client.ts';
 import { closed, dial, httpGet, readAll, refusedPort } from '../helpers/net.ts';
 import { backendAt, startProxy } from '../helpers/proxy.ts';
 import type { Fulcrum } from '../../src/fulcrum.ts';
+import { parseProm } from '../helpers/prom.ts';
 
 const T = { timeout: 15_000 };
-
-interface Family {
-  type: string;
-  help: string;
-  samples: { labels: Record<string, string>; value: number }[];
-}
-
-const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/y;
-
-/** A strict parser of the Prometheus text format (0.0.4) for counters and gauges; throws on anything else. */
-function parseProm(text: string): Map<string, Family> {
-  assert.ok(text.endsWith('\n'), 'ends with a newline');
-  const families = new Map<string, Family>();
-  const family = (name: string) => {
-    let f = families.get(name);
-    if (!f) families.set(name, (f = { type: '', help: '', samples: [] }));
-    return f;
-  };
-  for (const line of text.slice(0, -1).split('\n')) {
-    if (line === '') continue;
-    let m: RegExpExecArray | null;
-    if ((m = /^# HELP (\S+) (.*)$/.exec(line))) {
-      assert.match(m[1]!, NAME);
-      family(m[1]!).help = m[2]!;
-    } else if ((m = /^# TYPE (\S+) (counter|gauge|histogram|summary)$/.exec(line))) {
-      assert.equal(family(m[1]!).samples.length, 0, `TYPE after samples for ${m[1]}`);
-      family(m[1]!).type = m[2]!;
-    } else if ((m = SAMPLE.exec(line))) {
-      // A histogram's or summary's samples carry a suffix on the family's name.
-      const base = /^(.*)_(bucket|sum|count)$/.exec(m[1]!)?.[1];
-      const f = families.get(m[1]!) ?? (base === undefined ? undefined : families.get(base));
-      assert.ok(f?.type, `sample of an undeclared metric: ${line}`);
-      const labels: Record<string, string> = {};
-      if (m[2] !== undefined && m[2] !== '') {
-        LABEL.lastIndex = 0;
-        let l: RegExpExecArray | null;
-        let end = 0;
-        while ((l = LABEL.exec(m[2]))) {
-          labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-          end = LABEL.lastIndex;
-          if (l[3] === '') break;
-        }
-        assert.equal(end, m[2].length, `bad labels in: ${line}`);
-      }
-      const value = Number(m[3]);
-      // Prometheus parses NaN in any case (Go's ParseFloat); prom-client writes `Nan` before a first sample.
-      assert.ok(!Number.isNaN(value) || /^nan$/i.test(m[3]!), `bad value in: ${line}`);
-      if (f.type === 'counter') assert.ok(value >= 0, `negative counter: ${line}`);
-      f.samples.push({ labels, value });
-    } else {
-      assert.fail(`not Prometheus text: ${JSON.stringify(line)}`);
-    }
-  }
-  return families;
-}
 
 async function scrape(lb: Fulcrum) {
   const res = await adminClient(lb.adminAddress).get('/metrics');
