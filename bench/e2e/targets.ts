@@ -14,13 +14,13 @@ import { fdLimit } from './proc.ts';
 import { openDashboard } from './dashboard-client.ts';
 import { checkoutRevision, isRevisionTarget, REVISION_PREFIX, type RevisionTarget } from './revision.ts';
 
-export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum-stream', 'fulcrum+dashboard', 'fulcrum+controls', 'haproxy', 'nginx'] as const;
+export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum-stream', 'fulcrum+dashboard', 'fulcrum+controls', 'fulcrum+accesslog', 'haproxy', 'nginx'] as const;
 /**
  * `raw` is asked for by name: it measures Node itself, not a balancer anyone
  * would run. So is `fulcrum+dashboard`: Fulcrum with a dashboard open (an SSE
  * client on its admin port's /events for the whole run), to compare with `fulcrum`.
  */
-export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw' && t !== 'fulcrum+dashboard' && t !== 'fulcrum+controls');
+export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw' && t !== 'fulcrum+dashboard' && t !== 'fulcrum+controls' && t !== 'fulcrum+accesslog');
 
 /**
  * `fulcrum+controls`: the same build with every connection control
@@ -183,6 +183,13 @@ const STARTERS: Record<Exclude<BuiltinTarget, 'direct' | 'fulcrum+dashboard'>, S
     return [cmd, [...args, ...CONTROLS_ARGS]];
   },
 
+  // The JSON access log to a file (in the run's temporary directory): its row beside `fulcrum` is what logging every connection costs.
+  'fulcrum+accesslog': async (ctx, port) => {
+    if (!existsSync(join(ctx.repo, 'src/observability/access-log/access-log.ts'))) return 'this Fulcrum has no access log';
+    const [cmd, args] = fulcrumCommand(ctx.repo, ctx, port);
+    return [cmd, [...args, '--access-log', join(dirFor(ctx.tmp, `accesslog-${port}`), 'access.log'), '--access-log-format', 'json']];
+  },
+
   // The same Fulcrum on its other data plane (net.Socket, src/proxy/stream/): what the raw handles save.
   'fulcrum-stream': async (ctx, port) => {
     if (!existsSync(join(ctx.repo, 'src/proxy/stream/listener.ts'))) return 'this Fulcrum has no stream data plane';
@@ -228,7 +235,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
         ? scriptCommand(name, ctx, port)
         : await STARTERS[name](ctx, port);
     if (typeof cmd === 'string') return { ok: false, name, reason: cmd };
-    const fulcrum = name === 'fulcrum' || name === 'fulcrum-stream' || name === 'fulcrum+controls' || isRevisionTarget(name);
+    const fulcrum = name === 'fulcrum' || name === 'fulcrum-stream' || name === 'fulcrum+controls' || name === 'fulcrum+accesslog' || isRevisionTarget(name);
     const proc = await launch(name, cmd, port, fulcrum ? FULCRUM_READY_MS : READY_MS, cwd);
     return { ok: true, target: { name, port, pid: proc.pid, stop: () => stopGroup(proc) } };
   } catch (err) {
