@@ -60,18 +60,21 @@ export class AccessLog {
   readonly destination: string;
   readonly #stats: ProxyStats;
   readonly #writer: AccessLogWriter;
+  /** The service as a JSON string, made once. */
+  readonly #jsonService: string;
 
   constructor(service: string, destination: string, format: AccessLogFormat, stats: ProxyStats, onError?: WriterErrorHandler) {
     this.service = service;
     this.destination = destination;
     this.format = format;
     this.#stats = stats;
+    this.#jsonService = JSON.stringify(service);
     this.#writer = accessLogWriter(destination, onError);
   }
 
   /** The line for `r`, which ended now, on `listener` (ip:port). Never throws, never blocks. */
   write(r: AccessRecord, listener: string): void {
-    const line = this.format === 'json' ? jsonLine(this.service, r, listener) : textLine(this.service, r, listener);
+    const line = this.format === 'json' ? jsonLine(this.#jsonService, r, listener) : textLine(this.service, r, listener);
     if (!this.#writer.offer(line, this.#stats)) this.#stats.accessLogDropped++;
   }
 }
@@ -82,13 +85,28 @@ export function accessLogFor(service: string, destination: string | undefined, f
   return new AccessLog(service, destination, format ?? 'json', stats, onError);
 }
 
+let isoSecond = -1;
+let isoPrefix = '';
+
+/** `new Date(ms).toISOString()`, with the part up to the second made once a second (lines come in bursts of the same second). */
+function isoTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20); // 2026-11-30T12:45:02.
+  }
+  const frac = ms - second * 1000;
+  return `${isoPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
+}
+
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-function jsonLine(service: string, r: AccessRecord, listener: string): string {
-  const backend = r.backendKey === undefined ? 'null' : JSON.stringify(r.backendKey);
+/** `jsonService`: the name as a JSON string. Backend keys and addresses are canonical `host:port` text, nothing to escape. */
+function jsonLine(jsonService: string, r: AccessRecord, listener: string): string {
+  const backend = r.backendKey === undefined ? 'null' : `"${r.backendKey}"`;
   const detail = r.endDetail === undefined ? '' : `,"detail":${JSON.stringify(r.endDetail)}`;
   return (
-    `{"time":"${new Date(r.startedAt).toISOString()}","service":${JSON.stringify(service)},"client":"${hostPort(r.clientIp, r.clientPort)}","listener":"${listener}",` +
+    `{"time":"${isoTime(r.startedAt)}","service":${jsonService},"client":"${hostPort(r.clientIp, r.clientPort)}","listener":"${listener}",` +
     `"backend":${backend},"attempts":${r.attempts},"queueMs":${r.queueMs < 0 ? 'null' : round3(r.queueMs)},"connectMs":${r.connectMs < 0 ? 'null' : round3(r.connectMs)},` +
     `"durationMs":${Date.now() - r.startedAt},"bytesIn":${r.bytesIn},"bytesOut":${r.bytesOut},"end":"${endReasonName(r.endReason)}"${detail}}\n`
   );
@@ -97,7 +115,7 @@ function jsonLine(service: string, r: AccessRecord, listener: string): string {
 function textLine(service: string, r: AccessRecord, listener: string): string {
   const timers = `${r.queueMs < 0 ? -1 : round3(r.queueMs)}/${r.connectMs < 0 ? -1 : round3(r.connectMs)}/${Date.now() - r.startedAt}`;
   return (
-    `${hostPort(r.clientIp, r.clientPort)} [${new Date(r.startedAt).toISOString()}] ${service} ${listener} ${r.backendKey ?? '-'} ${r.attempts} ${timers} ` +
+    `${hostPort(r.clientIp, r.clientPort)} [${isoTime(r.startedAt)}] ${service} ${listener} ${r.backendKey ?? '-'} ${r.attempts} ${timers} ` +
     `${r.bytesIn} ${r.bytesOut} ${endReasonName(r.endReason)} ${r.endDetail?.replace(/\s/g, '_') ?? '-'}\n`
   );
 }
