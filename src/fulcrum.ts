@@ -86,7 +86,8 @@ export class Fulcrum {
     this.#pool = config.workers > 1 ? new WorkerPool({ workers: config.workers, logLevel: config.logLevel, logFormat: config.logFormat, dataPlane, log: this.log }) : undefined;
     const listeners: ListenerFactory = this.#pool ?? localListeners(dataPlane);
     this.#env = { log: this.log, random: options.random ?? Math.random, now: options.now ?? Date.now, listeners };
-    this.metrics = createMetrics({ services: () => [...this.#services.values()], reloads: this.reloads });
+    const pool = this.#pool;
+    this.metrics = createMetrics({ services: () => [...this.#services.values()], reloads: this.reloads, ...(pool && { workerProcessMetrics: () => pool.processMetrics() }) });
     this.admin = new AdminServer({ api: this, log: this.log, token: config.adminToken, allowedHosts: config.adminAllowedHosts });
   }
 

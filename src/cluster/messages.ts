@@ -10,6 +10,7 @@ import type { AdminState, Health } from '../backends/backend.ts';
 import type { ServiceSettings } from '../config/config.ts';
 import type { HostPort } from '../config/parse.ts';
 import type { HistogramData } from '../observability/histogram.ts';
+import type { MetricsJson } from '../observability/process-metrics.ts';
 
 /** One backend as the primary sees it; a worker's replica registry converges to the list. */
 export interface BackendState {
@@ -79,7 +80,9 @@ export type ToWorker =
   | { readonly t: 'kill'; readonly service: string; readonly key: string }
   | { readonly t: 'close'; readonly graceMs: number }
   /** SIGUSR1 reached the primary: open the access-log files again. */
-  | { readonly t: 'reopen' };
+  | { readonly t: 'reopen' }
+  /** A scrape of /metrics: answer with this process's metrics (prom-client JSON). */
+  | { readonly t: 'process-metrics'; readonly seq: number };
 
 export type FromWorker =
   /** Ready for its state; it listens only once told to, after the services are known. */
@@ -92,7 +95,8 @@ export type FromWorker =
   /** Cumulative counters of this worker since it started. */
   | { readonly t: 'stats'; readonly services: readonly ServiceCounters[] }
   /** A connect outcome on real traffic, for passive health. Successes are sent only after a failure. */
-  | { readonly t: 'connect'; readonly service: string; readonly key: string; readonly ok: boolean; readonly code: string | undefined };
+  | { readonly t: 'connect'; readonly service: string; readonly key: string; readonly ok: boolean; readonly code: string | undefined }
+  | { readonly t: 'process-metrics'; readonly seq: number; readonly metrics: MetricsJson };
 
 export const STATS_INTERVAL_MS = 200;
 

@@ -18,6 +18,7 @@ import type { Backend } from '../backends/backend.ts';
 import type { HostPort } from '../config/parse.ts';
 import { BackendConnectError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
+import type { MetricsJson } from '../observability/process-metrics.ts';
 import { CONNECT_BUCKETS, DURATION_BUCKETS, Histogram, QUEUE_WAIT_BUCKETS } from '../observability/histogram.ts';
 import type { ListenerSettings } from '../proxy/listener.ts';
 import type { ListenerFactory, Service, ServiceListener } from '../service/service.ts';
@@ -151,6 +152,14 @@ export class WorkerPool implements ListenerFactory {
     return { acknowledged: workers.length - missing.length, missing };
   }
 
+  /** Every live worker's process metrics, asked now; a worker that does not answer within a second is left out of this scrape. */
+  async processMetrics(): Promise<{ id: string; metrics: MetricsJson }[]> {
+    const seq = ++this.#seq;
+    const workers = this.#workers();
+    const results = await Promise.allSettled(workers.map((w) => this.#request(w, { t: 'process-metrics', seq }, `metrics:${seq}:${w.id}`, 1000)));
+    return results.flatMap((r, i) => (r.status === 'fulfilled' && r.value.t === 'process-metrics' ? [{ id: String(workers[i]!.id), metrics: r.value.metrics }] : []));
+  }
+
   /** @internal */
   async unlisten(state: PoolListenerState, graceMs: number): Promise<number> {
     state.closing = true;
@@ -273,6 +282,8 @@ export class WorkerPool implements ListenerFactory {
             return this.#sum();
           case 'connect':
             return this.#onConnect(m.service, m.key, m.ok, m.code);
+          case 'process-metrics':
+            return this.#waiters.get(`metrics:${m.seq}:${worker.id}`)?.(m, worker);
         }
       });
       worker.on('error', (err) => this.#o.log.warn({ err, worker: worker.process.pid }, 'worker IPC error'));

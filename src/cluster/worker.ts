@@ -9,6 +9,7 @@ import { Registry } from '../backends/registry.ts';
 import type { ServiceSettings } from '../config/config.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
 import { flushAccessLogs, reopenAccessLogs } from '../observability/access-log/writer.ts';
+import { processMetrics, processMetricsJson } from '../observability/process-metrics.ts';
 import { ProxyStats } from '../observability/stats.ts';
 import type { DataPlaneListener } from '../proxy/listener.ts';
 import { createProxyListener, type DataPlane } from '../proxy/plane.ts';
@@ -111,6 +112,7 @@ export async function runWorker(): Promise<void> {
   const format = process.env[LOG_FORMAT_ENV];
   const log = createLogger(process.env[LOG_LEVEL_ENV] ?? 'info', format === 'json' || format === 'pretty' ? format : undefined).child({ worker: process.pid });
   const plane: DataPlane = process.env[DATA_PLANE_ENV] === 'stream' ? 'stream' : 'native';
+  processMetrics(); // from the start, so the event-loop lag and GC figures cover the worker's whole life
   const services = new Map<string, ReplicaService>();
   /** Listener id → its service, for listeners still open or draining. */
   const owners = new Map<number, ReplicaService>();
@@ -197,6 +199,8 @@ export async function runWorker(): Promise<void> {
         return;
       case 'reopen':
         return reopenAccessLogs();
+      case 'process-metrics':
+        return void processMetricsJson().then((metrics) => send({ t: 'process-metrics', seq: message.seq, metrics }));
     }
   });
   // The primary going away (crash, kill -9) must not leave an orphan serving traffic.

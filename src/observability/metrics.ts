@@ -7,7 +7,8 @@
  * collides in the global one. Every series that belongs to a service or a
  * backend carries a `service` label.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry as PromRegistry } from 'prom-client';
+import { Counter, Gauge, Registry as PromRegistry } from 'prom-client';
+import { renderProcessMetrics, type MetricsJson } from './process-metrics.ts';
 import type { Backend } from '../backends/backend.ts';
 import type { Service } from '../service/service.ts';
 import { logDroppedTotal } from './log-destination.ts';
@@ -35,25 +36,12 @@ export class ReloadStats {
   }
 }
 
-let processRegistry: PromRegistry | undefined;
-
-/**
- * Resident memory, open descriptors, CPU, event-loop lag, GC: prom-client's
- * defaults, of this process (the primary with --workers). One registry per
- * process, since they describe the process, however many Fulcrums it embeds.
- */
-function processMetrics(): PromRegistry {
-  if (!processRegistry) {
-    processRegistry = new PromRegistry();
-    collectDefaultMetrics({ register: processRegistry });
-  }
-  return processRegistry;
-}
-
 export interface MetricsSources {
   /** The running services (read at each scrape). */
   readonly services: () => readonly Service[];
   readonly reloads: ReloadStats;
+  /** With --workers: each worker's process metrics (asked when scraped); absent in one process. */
+  readonly workerProcessMetrics?: () => Promise<{ id: string; metrics: MetricsJson }[]>;
 }
 
 export interface Metrics {
@@ -64,7 +52,7 @@ export interface Metrics {
 type Read = (b: Backend) => number;
 type ReadService = (s: Service) => number;
 
-export function createMetrics({ services, reloads }: MetricsSources): Metrics {
+export function createMetrics({ services, reloads, workerProcessMetrics }: MetricsSources): Metrics {
   const prom = new PromRegistry();
   const backendLabels = ['service', 'backend'] as const;
   const serviceLabels = ['service'] as const;
@@ -210,7 +198,7 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
 
   return {
     contentType: prom.contentType,
-    render: async () => `${await prom.metrics()}\n${histograms(services())}\n${await processMetrics().metrics()}`,
+    render: async () => `${await prom.metrics()}\n${histograms(services())}\n${await renderProcessMetrics(await workerProcessMetrics?.())}`,
   };
 }
 
