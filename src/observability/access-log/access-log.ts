@@ -102,7 +102,7 @@ function isoTime(ms: number): string {
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 /** `jsonService`: the name as a JSON string. Backend keys and addresses are canonical `host:port` text, nothing to escape. */
-function jsonLine(jsonService: string, r: AccessRecord, listener: string): string {
+export function jsonLine(jsonService: string, r: AccessRecord, listener: string): string {
   const backend = r.backendKey === undefined ? 'null' : `"${r.backendKey}"`;
   const detail = r.endDetail === undefined ? '' : `,"detail":${JSON.stringify(r.endDetail)}`;
   return (
@@ -112,7 +112,7 @@ function jsonLine(jsonService: string, r: AccessRecord, listener: string): strin
   );
 }
 
-function textLine(service: string, r: AccessRecord, listener: string): string {
+export function textLine(service: string, r: AccessRecord, listener: string): string {
   const timers = `${r.queueMs < 0 ? -1 : round3(r.queueMs)}/${r.connectMs < 0 ? -1 : round3(r.connectMs)}/${Date.now() - r.startedAt}`;
   return (
     `${hostPort(r.clientIp, r.clientPort)} [${isoTime(r.startedAt)}] ${service} ${listener} ${r.backendKey ?? '-'} ${r.attempts} ${timers} ` +
