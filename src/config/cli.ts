@@ -10,6 +10,7 @@ import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { ACCESS_LOG_FORMATS, DATA_PLANES, DEFAULTS, type AccessLogFormat, HEALTH_CHECK_TYPES, makeService, type DataPlaneChoice, type FulcrumConfig, type HealthCheckType, type ProcessSettings } from './config.ts';
 import { joinDashValues } from './argv.ts';
 import { parseCidr } from './cidr.ts';
+import { parseAccessLogTarget } from './access-log-target.ts';
 import { parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseHttpPath, parseRate, parseToken } from './parse.ts';
 
 /** What the command line asks for: a config, and how to read it again on reload (with `--config`). */
@@ -183,10 +184,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     if (v !== 'v1' && v !== 'v2') throw new ConfigError('--send-proxy', `"${v}" is invalid (use v1 or v2)`);
     return v;
   };
-  const accessLog = (v: string): string => {
-    if (v.trim() === '') throw new ConfigError('--access-log', 'is empty (use off, stdout, stderr or a file path)');
-    return v;
-  };
+  const accessLog = (v: string): string => parseAccessLogTarget('--access-log', v);
   const accessLogFormat = (v: string): AccessLogFormat => {
     if (!(ACCESS_LOG_FORMATS as readonly string[]).includes(v)) throw new ConfigError('--access-log-format', `"${v}" is invalid (use ${ACCESS_LOG_FORMATS.join(' or ')})`);
     return v as AccessLogFormat;

@@ -17,6 +17,7 @@ import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { ACCESS_LOG_FORMATS, DATA_PLANES, DEFAULTS, HEALTH_CHECK_TYPES, SERVICE_DEFAULTS } from './config.ts';
 import { parseCidr } from './cidr.ts';
+import { parseAccessLogTarget } from './access-log-target.ts';
 import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseRate, parseStatusRange, parseWeight, type HostPort } from './parse.ts';
 import { formatDuration } from './duration.ts';
 
@@ -217,7 +218,7 @@ const settingsShape = {
   allBackups: z.boolean({ error: typeError('true or false') }).optional().meta({ description: 'With several `backup` backends, every ready one takes connections while no primary is ready (HAProxy `option allbackups`); otherwise only the first ready one, in declaration order.', default: SERVICE_DEFAULTS.allBackups }),
   accessLog: z
     .string({ error: typeError('off, stdout, stderr or a file path') })
-    .min(1, { error: 'is empty (use off, stdout, stderr or a file path)' })
+    .transform(viaParser((value: string) => parseAccessLogTarget('value', value)))
     .optional()
     .meta({ description: 'One line per connection when it ends (client, backend, times, bytes, how it ended): `off`, `stdout`, `stderr` or a file path (opened for appending; reopened on SIGUSR1). Written in batches off the data plane; lines a slow destination cannot take are dropped and counted (`fulcrum_access_log_dropped_total`).', default: SERVICE_DEFAULTS.accessLog }),
   accessLogFormat: z
