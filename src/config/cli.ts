@@ -112,7 +112,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('deny', { type: 'string', array: true, default: [] as string[], describe: 'client address or CIDR refused; wins over --allow (repeatable)' })
     .option('log-format', { type: 'string', describe: 'json (one object per line) or pretty (one aligned line); default: pretty on a terminal, json otherwise' })
     .option('access-log', { type: 'string', default: 'off', describe: 'one line per connection when it ends: off, stdout, stderr or a file path (reopened on SIGUSR1)' })
-    .option('access-log-format', { type: 'string', default: 'json', describe: 'access-log lines as json or text (fixed fields, as HAProxy\'s tcplog)' })
+    .option('access-log-format', { type: 'string', describe: 'access-log lines as json or text (fixed fields, as HAProxy\'s tcplog); default: text when the log format is pretty, else json' })
     .option('drain-timeout', { type: 'string', default: '30s', describe: 'on shutdown (and for services a reload removes), how long open connections may run on' })
     .option('config', { alias: 'c', type: 'string', describe: 'a YAML or JSON config file (services, backends, defaults); SIGHUP reloads it' })
     .strict()
@@ -251,7 +251,10 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     maxConnections: int('max-connections', one('max-connections', args['max-connections']), 0, 10_000_000),
     queue: { size: int('queue-size', one('queue-size', args['queue-size']), 0, 1_000_000), timeoutMs: duration('queue-timeout') },
     accessLog: accessLog(one('access-log', args['access-log'])),
-    accessLogFormat: accessLogFormat(one('access-log-format', args['access-log-format'])),
+    // Unset, it follows the process log: a person at a terminal reads text, a collector gets JSON.
+    accessLogFormat: args['access-log-format'] === undefined
+      ? (process_.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty' ? 'text' : 'json'
+      : accessLogFormat(one('access-log-format', args['access-log-format'])),
     ...(args['send-proxy'] !== undefined && { proxyProtocol: proxyVersion(one('send-proxy', args['send-proxy'])) }),
     allow: Object.freeze(args.allow.map((c) => parseCidr('--allow', String(c)))),
     deny: Object.freeze(args.deny.map((c) => parseCidr('--deny', String(c)))),
