@@ -7,6 +7,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { parseCidr } from '../../src/config/cidr.ts';
 import { End } from '../../src/observability/access-log/end-reasons.ts';
@@ -111,6 +113,30 @@ test('backend-reset: the backend resets once it has the request', T, async (t) =
   const line = await jsonLine(s.path);
   assertCommon(line, s, client, Date.now());
   assert.deepEqual([line.backend, line.bytesIn, line.bytesOut, line.end], [`127.0.0.1:${s.backendPort}`, 2, 1, 'backend-reset']);
+});
+
+test('backend-reset: a backend process killed with SIGKILL while it has unread bytes', T, async (t) => {
+  // A backend in its own process that greets and never reads: its kernel resets the connection when it dies.
+  const child = spawn(process.execPath, ['-e', "const s = require('net').createServer({ pauseOnConnect: true }, (c) => c.write('hi')); s.listen(0, '127.0.0.1', () => console.log(s.address().port));"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  const [out] = (await once(child.stdout!, 'data')) as [Buffer];
+  const backendPort = Number(out.toString().trim());
+  const s = await setup(t, undefined, { backends: [backendAt(backendPort)] });
+  const { socket, client } = await connected(s);
+  assert.equal((await readBytes(socket, 2)).toString(), 'hi');
+  socket.write(Buffer.alloc(1000, 7));
+  const sessions = s.lb.listener.sessions as unknown as { forEach(fn: (x: { bytesIn: number }) => void): void };
+  await until('the 1,000 bytes to reach the backend\'s socket', () => {
+    let sent = 0;
+    sessions.forEach((x) => (sent = x.bytesIn));
+    return sent === 1000 ? true : undefined;
+  });
+  child.kill('SIGKILL');
+  const { error } = await closed(socket);
+  assert.equal(error?.code, 'ECONNRESET', 'the reset reaches the client');
+  const line = await jsonLine(s.path);
+  assertCommon(line, s, client, Date.now());
+  assert.deepEqual([line.backend, line.attempts, line.bytesIn, line.bytesOut, line.end], [`127.0.0.1:${backendPort}`, 1, 1000, 2, 'backend-reset']);
 });
 
 test('idle-timeout: nothing either way for idleTimeout', T, async (t) => {
