@@ -237,7 +237,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     const backend = this.backend!;
     this.upstream = upstream;
     if (this.#settings.keepAliveSeconds > 0) upstream?.setKeepAlive(true, this.#settings.keepAliveSeconds * 1000);
-    const proxy = this.#settings.proxyProtocol;
+    const proxy = backend.sendProxy;
     if (proxy !== undefined && upstream) {
       const c = this.client;
       try {

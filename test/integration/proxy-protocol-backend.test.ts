@@ -1,0 +1,176 @@
+/**
+ * `proxyProtocol` on a backend (issue 12): it wins over the service's, in
+ * the file and in the admin `register` body; `none` opts one backend out;
+ * the listing shows what each backend gets. HAProxy with `accept-proxy` is
+ * the receiver (it decodes the header and answers with the client it read);
+ * on both data planes, and through `--workers 2`, where backends reach the
+ * workers in the primary's whole-state messages.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeConfig, makeService } from '../../src/config/config.ts';
+import { Fulcrum } from '../../src/fulcrum.ts';
+import { parseProxyHeader } from '../../src/proxy/first-bytes/proxy-protocol.ts';
+import { startBackend } from '../helpers/fault-backend.ts';
+import { skipWithoutHaproxy, startHaproxy } from '../helpers/haproxy.ts';
+import { dial, readAll, readBytes, sha256 } from '../helpers/net.ts';
+import { backendAt } from '../helpers/proxy.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const skip = skipWithoutHaproxy;
+
+/** HAProxy in HTTP mode behind `accept-proxy`, answering every request with the client and destination it decoded. */
+function haproxyReceiver(t: TestContext): Promise<number> {
+  return startHaproxy(t, (port) => [
+    'global', '  maxconn 100',
+    'defaults', '  mode http', '  timeout connect 2s', '  timeout client 5s', '  timeout server 5s',
+    'frontend fe', `  bind 127.0.0.1:${port} accept-proxy`,
+    '  http-request return status 200 content-type text/plain lf-string "%[src]:%[src_port] %[dst]:%[dst_port]"',
+  ]);
+}
+
+/** One request from `localAddress` through `port`; the answer's body and the client's port. */
+async function ask(port: number, localAddress: string): Promise<{ body: string; clientPort: number }> {
+  const client = await dial({ port, localAddress, allowHalfOpen: true });
+  const clientPort = client.localPort!;
+  const all = readAll(client);
+  client.end('GET / HTTP/1.0\r\n\r\n');
+  const text = (await all).toString();
+  assert.match(text, /^HTTP\/1\.[01] 200/, text);
+  return { body: text.slice(text.indexOf('\r\n\r\n') + 4), clientPort };
+}
+
+async function adminJson(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, init);
+  return { status: res.status, body: await res.json() };
+}
+
+for (const dataPlane of ['native', 'stream'] as const) {
+  test(`${dataPlane} plane: a backend registered with proxyProtocol v2 (service unset) gets the header; the listing shows it; re-registering keeps it`, { skip, timeout: 30_000 }, async (t) => {
+    const receiver = await haproxyReceiver(t);
+    const lb = await Fulcrum.start(
+      makeConfig({
+        admin: { host: '127.0.0.1', port: 0 },
+        dataPlane,
+        services: [makeService({ name: 'pp', listen: { host: '127.0.0.1', port: 0 }, health: { intervalMs: 0 } })],
+      }),
+    );
+    t.after(() => lb.destroy());
+    const admin = `http://127.0.0.1:${lb.adminAddress!.port}`;
+    const post = (body: unknown) => adminJson(`${admin}/services/pp/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+    const bad = await post({ address: `127.0.0.1:${receiver}`, proxyProtocol: 'v3' });
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.body), /proxyProtocol: \\"v3\\" is invalid \(use v1, v2 or none\)/);
+    assert.equal(lb.service('pp')!.registry.list().length, 0, 'a refused body changes nothing');
+
+    const created = await post({ address: `127.0.0.1:${receiver}`, proxyProtocol: 'v2' });
+    assert.equal(created.status, 200);
+    assert.equal(created.body.data.backend.proxyProtocol, 'v2');
+    const port = lb.service('pp')!.address!.port;
+    const { body, clientPort } = await ask(port, '127.0.0.2');
+    assert.equal(body, `127.0.0.2:${clientPort} 127.0.0.1:${port}`);
+
+    // Keys left out keep the backend's value; the listing says what it gets.
+    assert.equal((await post({ address: `127.0.0.1:${receiver}`, weight: 3 })).status, 200);
+    const listed = await adminJson(`${admin}/services/pp/backends`);
+    assert.deepEqual(listed.body.data.backends.map((b: { proxyProtocol: string; weight: number }) => [b.proxyProtocol, b.weight]), [['v2', 3]]);
+    const again = await ask(port, '127.0.0.3');
+    assert.equal(again.body, `127.0.0.3:${again.clientPort} 127.0.0.1:${port}`);
+  });
+
+  test(`${dataPlane} plane: proxyProtocol none on a backend opts it out of its service's v1: its bytes arrive bare while a v1 sibling decodes the client`, { skip, timeout: 30_000 }, async (t) => {
+    const receiver = await haproxyReceiver(t);
+    let bare: Promise<Buffer> | undefined;
+    const plain = await startBackend((s) => {
+      bare = readAll(s);
+      s.end();
+    });
+    t.after(() => plain.close());
+    const lb = await Fulcrum.start(
+      makeConfig({
+        admin: { host: '127.0.0.1', port: 0 },
+        dataPlane,
+        services: [makeService({
+          name: 'pp', listen: { host: '127.0.0.1', port: 0 }, algo: 'round-robin', health: { intervalMs: 0 }, proxyProtocol: 'v1',
+          backends: [backendAt(receiver), { ...backendAt(plain.port), proxyProtocol: 'none' as const }],
+        })],
+      }),
+    );
+    t.after(() => lb.destroy());
+    const port = lb.service('pp')!.address!.port;
+    const { body, clientPort } = await ask(port, '127.0.0.2');
+    assert.equal(body, `127.0.0.2:${clientPort} 127.0.0.1:${port}`);
+    // Round robin: the next connection goes to the bare backend.
+    const payload = Buffer.from('PROXY-free bytes\r\n');
+    const client = await dial({ port, localAddress: '127.0.0.3', allowHalfOpen: true });
+    client.end(payload);
+    await readAll(client);
+    assert.equal(sha256(await bare!), sha256(payload), 'no header before the client bytes');
+  });
+}
+
+test('a server-first backend greets through its own proxyProtocol v2 (service unset) before the client sends a byte; the header came first', { timeout: 30_000 }, async (t) => {
+  let received: Promise<Buffer> | undefined;
+  const backend = await startBackend((s) => {
+    received = readAll(s);
+    s.write('220 ready\r\n');
+  });
+  t.after(() => backend.close());
+  const lb = await Fulcrum.start(
+    makeConfig({
+      admin: { host: '127.0.0.1', port: 0 },
+      services: [makeService({ name: 'smtp', listen: { host: '127.0.0.1', port: 0 }, backends: [{ ...backendAt(backend.port), proxyProtocol: 'v2' as const }], health: { intervalMs: 0 } })],
+    }),
+  );
+  t.after(() => lb.destroy());
+  const port = lb.service('smtp')!.address!.port;
+  const client = await dial({ port, localAddress: '127.0.0.3' });
+  const clientPort = client.localPort;
+  // Nothing sent yet: the greeting still arrives.
+  assert.equal((await readBytes(client, 11)).toString(), '220 ready\r\n');
+  client.end('QUIT\r\n');
+  const bytes = await received!;
+  const r = parseProxyHeader(bytes);
+  if (r.kind !== 'done' || r.header.family === 'UNKNOWN') return assert.fail(`no address in the header: ${JSON.stringify(r)}`);
+  assert.equal(r.header.version, 2);
+  assert.deepEqual(r.header.source, { address: '127.0.0.3', port: clientPort });
+  assert.deepEqual(r.header.destination, { address: '127.0.0.1', port });
+  assert.equal(bytes.subarray(r.length).toString(), 'QUIT\r\n', 'the client bytes follow the header, intact');
+  client.destroy();
+});
+
+test('--workers 2: a file backend with proxyProtocol v2 gets the header through the workers (the primary serves no traffic)', { skip, timeout: 60_000 }, async (t) => {
+  const receiver = await haproxyReceiver(t);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fulcrum-pp-workers-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'fulcrum.yaml');
+  writeFileSync(file, [
+    'admin: { listen: 127.0.0.1:0 }',
+    'workers: 2',
+    'services:',
+    '  - name: pp',
+    '    listen: 127.0.0.1:0',
+    '    health: { interval: 0 }',
+    '    backends:',
+    `      - { address: 127.0.0.1:${receiver}, proxyProtocol: v2 }`,
+    '',
+  ].join('\n'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '-c', file, '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  while (!/admin listening/.test(out)) await once(child.stdout, 'data');
+  const port = Number(/service pp listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+  // Every connection is a worker's (the kernel spreads accepts between them); each must carry the header.
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(port, `127.0.0.${2 + (i % 5)}`)));
+  answers.forEach(({ body, clientPort }, i) => assert.equal(body, `127.0.0.${2 + (i % 5)}:${clientPort} 127.0.0.1:${port}`));
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+});
