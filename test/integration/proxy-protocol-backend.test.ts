@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,8 @@ import { makeConfig, makeService } from '../../src/config/config.ts';
 import { Fulcrum } from '../../src/fulcrum.ts';
 import { parseProxyHeader } from '../../src/proxy/first-bytes/proxy-protocol.ts';
 import { startBackend } from '../helpers/fault-backend.ts';
-import { skipWithoutHaproxy, startHaproxy } from '../helpers/haproxy.ts';
+import { skipWithoutHaproxy, startHaproxyLogged } from '../helpers/haproxy.ts';
+import { until } from '../helpers/wait.ts';
 import { dial, readAll, readBytes, sha256 } from '../helpers/net.ts';
 import { backendAt } from '../helpers/proxy.ts';
 
@@ -26,13 +27,16 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const skip = skipWithoutHaproxy;
 
 /** HAProxy in HTTP mode behind `accept-proxy`, answering every request with the client and destination it decoded. */
-function haproxyReceiver(t: TestContext): Promise<number> {
-  return startHaproxy(t, (port) => [
-    'global', '  maxconn 100',
-    'defaults', '  mode http', '  timeout connect 2s', '  timeout client 5s', '  timeout server 5s',
+function haproxyReceiver(t: TestContext): Promise<number>;
+function haproxyReceiver(t: TestContext, logged: true): Promise<{ port: number; log: () => string }>;
+function haproxyReceiver(t: TestContext, logged = false): Promise<number | { port: number; log: () => string }> {
+  const started = startHaproxyLogged(t, (port) => [
+    'global', '  maxconn 100', ...(logged ? ['  log stderr format raw local0'] : []),
+    'defaults', '  mode http', ...(logged ? ['  log global'] : []), '  timeout connect 2s', '  timeout client 5s', '  timeout server 5s',
     'frontend fe', `  bind 127.0.0.1:${port} accept-proxy`,
     '  http-request return status 200 content-type text/plain lf-string "%[src]:%[src_port] %[dst]:%[dst_port]"',
   ]);
+  return logged ? started : started.then((h) => h.port);
 }
 
 /** One request from `localAddress` through `port`; the answer's body and the client's port. */
@@ -157,8 +161,8 @@ for (const dataPlane of ['native', 'stream'] as const) {
   });
 }
 
-test('--workers 2: a file backend with proxyProtocol v2 gets the header through the workers (the primary serves no traffic)', { skip, timeout: 60_000 }, async (t) => {
-  const receiver = await haproxyReceiver(t);
+test('--workers 2: a file backend with proxyProtocol v2 gets the header through the workers (the primary serves no traffic); a reload to none reaches them', { skip, timeout: 60_000 }, async (t) => {
+  const receiver = await haproxyReceiver(t, true);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fulcrum-pp-workers-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'fulcrum.yaml');
@@ -170,7 +174,7 @@ test('--workers 2: a file backend with proxyProtocol v2 gets the header through 
     '    listen: 127.0.0.1:0',
     '    health: { interval: 0 }',
     '    backends:',
-    `      - { address: 127.0.0.1:${receiver}, proxyProtocol: v2 }`,
+    `      - { address: 127.0.0.1:${receiver.port}, proxyProtocol: v2 }`,
     '',
   ].join('\n'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '-c', file, '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -182,6 +186,65 @@ test('--workers 2: a file backend with proxyProtocol v2 gets the header through 
   // Every connection is a worker's (the kernel spreads accepts between them); each must carry the header.
   const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(port, `127.0.0.${2 + (i % 5)}`)));
   answers.forEach(({ body, clientPort }, i) => assert.equal(body, `127.0.0.${2 + (i % 5)}:${clientPort} 127.0.0.1:${port}`));
+
+  // A reload to `none` reaches every worker before it answers: HAProxy then refuses each connection (no header), answering nothing.
+  writeFileSync(file, readFileSync(file, 'utf8').replace('proxyProtocol: v2', 'proxyProtocol: none'));
+  const admin = Number(/admin listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+  const reload = await adminJson(`http://127.0.0.1:${admin}/reload`, { method: 'POST' });
+  assert.equal(reload.status, 200, JSON.stringify(reload.body));
+  assert.deepEqual(reload.body.data.workers, { acknowledged: 2, missing: [] });
+  const refused = await Promise.all(Array.from({ length: 10 }, async () => {
+    const client = await dial({ port, localAddress: '127.0.0.2', allowHalfOpen: true });
+    const all = readAll(client).catch(() => Buffer.alloc(0)); // HAProxy resets; Fulcrum passes the reset on
+    client.end('GET / HTTP/1.0\r\n\r\n');
+    return (await all).length;
+  }));
+  assert.deepEqual(refused, Array(10).fill(0), 'no answer without the header');
+  // And HAProxy says why, once per connection.
+  await until('HAProxy logged the headerless connections', () => (receiver.log().match(/Received something which does not look like a PROXY protocol header/g)?.length ?? 0) >= 10 || undefined);
   child.kill('SIGTERM');
   await once(child, 'exit');
+});
+
+test('a reload that changes the service\'s or a file backend\'s proxyProtocol applies to the next connection, and says what changed', { timeout: 30_000 }, async (t) => {
+  const received: Promise<Buffer>[] = [];
+  const backend = await startBackend((s) => {
+    received.push(readAll(s));
+    s.on('end', () => s.end());
+  });
+  t.after(() => backend.close());
+  const config = (service: 'v1' | 'v2' | undefined, own: 'v1' | 'v2' | 'none' | undefined, port = 0) => makeConfig({
+    admin: { host: '127.0.0.1', port: 0 },
+    services: [makeService({
+      name: 'pp', listen: { host: '127.0.0.1', port }, health: { intervalMs: 0 },
+      ...(service !== undefined && { proxyProtocol: service }),
+      backends: [{ ...backendAt(backend.port), ...(own !== undefined && { proxyProtocol: own }) }],
+    })],
+  });
+  const lb = await Fulcrum.start(config(undefined, undefined));
+  t.after(() => lb.destroy());
+  const port = lb.service('pp')!.address!.port;
+  /** What the backend's next connection starts with: 'none', or the header's version. */
+  const next = async () => {
+    const client = await dial({ port, localAddress: '127.0.0.4', allowHalfOpen: true });
+    client.end('hello');
+    await readAll(client);
+    const bytes = await received.at(-1)!;
+    if (bytes.toString() === 'hello') return 'none';
+    const r = parseProxyHeader(bytes);
+    assert.equal(r.kind, 'done', bytes.toString('latin1'));
+    assert.equal(bytes.subarray(r.kind === 'done' ? r.length : 0).toString(), 'hello');
+    return r.kind === 'done' ? `v${r.header.version}` : 'bad';
+  };
+  assert.equal(await next(), 'none');
+  const key = `127.0.0.1:${backend.port}`;
+  let summary = await lb.apply(config('v2', undefined, port));
+  assert.deepEqual(summary.changed.pp?.settings, ['proxyProtocol']);
+  assert.equal(await next(), 'v2');
+  summary = await lb.apply(config('v2', 'none', port));
+  assert.deepEqual(summary.changed.pp?.backendsChanged, [key]);
+  assert.equal(await next(), 'none');
+  summary = await lb.apply(config('v2', 'v1', port));
+  assert.deepEqual(summary.changed.pp?.backendsChanged, [key]);
+  assert.equal(await next(), 'v1');
 });
