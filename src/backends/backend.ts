@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BackendOrigin } from '../config/config.ts';
-import { formatHostPort, type BackendProxyProtocol, type BackendSpec, type ProxyVersion } from '../config/parse.ts';
+import { effectiveProxyProtocol, formatHostPort, type BackendProxyProtocol, type BackendSpec, type ProxyVersion } from '../config/parse.ts';
 import { activeCounts, allocateActiveSlot, type SlotTable } from './active-counts.ts';
 
 export type AdminState = 'active' | 'draining';
@@ -116,7 +116,8 @@ export class Backend {
     this.backup = spec.backup === true;
     this.slowStartMs = spec.slowStartMs;
     this.proxyProtocol = spec.proxyProtocol;
-    this.sendProxy = spec.proxyProtocol === 'none' ? undefined : spec.proxyProtocol;
+    // Its own alone until its registry resolves it with the service's.
+    this.sendProxy = effectiveProxyProtocol(spec.proxyProtocol, undefined);
     this.health = health;
     this.updateReady();
   }

@@ -22,7 +22,7 @@ export interface RegistryEvents {
   change: [set: BackendSet];
   /** A backend was registered; emitted at once, before the picker (which may trail) includes it. */
   added: [backend: Backend];
-  /** A backend's health or admin state changed (no rebuild needed). */
+  /** A backend's health, admin state or `proxyProtocol` changed (no rebuild needed). */
   state: [backend: Backend];
   /** A backend was deregistered; it may still have open connections. */
   removed: [backend: Backend];
@@ -267,8 +267,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
       if (origin === 'file') existing.origin = 'file';
       if (spec.maxConnections !== undefined) this.#setMaxConnections(existing, spec.maxConnections);
       existing.slowStartMs = spec.slowStartMs;
+      // The data plane reads this one (workers too): a change is announced like a state change.
+      const proxyChanged = existing.proxyProtocol !== spec.proxyProtocol;
       existing.proxyProtocol = spec.proxyProtocol;
       existing.sendProxy = effectiveProxyProtocol(spec.proxyProtocol, this.#proxyProtocol);
+      if (proxyChanged) this.emit('state', existing);
       if (existing.backup !== (spec.backup === true)) {
         existing.backup = spec.backup === true;
         this.#stateChanged(existing);

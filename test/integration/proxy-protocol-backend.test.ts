@@ -161,7 +161,7 @@ for (const dataPlane of ['native', 'stream'] as const) {
   });
 }
 
-test('--workers 2: a file backend with proxyProtocol v2 gets the header through the workers (the primary serves no traffic); a reload to none reaches them', { skip, timeout: 60_000 }, async (t) => {
+test('--workers 2: a file backend with proxyProtocol v2 gets the header through the workers (the primary serves no traffic); a reload to none reaches them, and so does an API re-register', { skip, timeout: 60_000 }, async (t) => {
   const receiver = await haproxyReceiver(t, true);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fulcrum-pp-workers-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -202,6 +202,16 @@ test('--workers 2: a file backend with proxyProtocol v2 gets the header through 
   assert.deepEqual(refused, Array(10).fill(0), 'no answer without the header');
   // And HAProxy says why, once per connection.
   await until('HAProxy logged the headerless connections', () => (receiver.log().match(/Received something which does not look like a PROXY protocol header/g)?.length ?? 0) >= 10 || undefined);
+
+  // Re-registered over the API with v2 again: no reload, so only the registry's event carries it to the workers.
+  const registered = await adminJson(`http://127.0.0.1:${admin}/services/pp/register`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: `127.0.0.1:${receiver.port}`, proxyProtocol: 'v2' }),
+  });
+  assert.equal(registered.body.data.backend.proxyProtocol, 'v2');
+  await until('every worker sends the header again', async () => {
+    const batch = await Promise.all(Array.from({ length: 10 }, () => ask(port, '127.0.0.5').then((a) => a.body, () => '')));
+    return batch.every((b) => b.startsWith('127.0.0.5:')) ? true : undefined;
+  }, 10_000);
   child.kill('SIGTERM');
   await once(child, 'exit');
 });
