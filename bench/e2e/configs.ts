@@ -37,11 +37,12 @@ events {
 }
 
 /**
- * The backend: a tiny body for request rates, a 1 MiB file for throughput.
+ * The backend: a tiny body for request rates, a 1 MiB file for throughput,
+ * on a plain port and on one that reads a PROXY header first.
  * Long keepalive and header timeouts keep the idle test's connections open;
  * a huge keepalive_requests stops nginx from closing busy wrk connections.
  */
-export function nginxBackendConf(c: NginxConf & { largeFile: string }): string {
+export function nginxBackendConf(c: NginxConf & { largeFile: string; proxyPort: number }): string {
   return `${nginxMain(c, c.clients + 1024, undefined)}http {
   access_log off;
 ${tempPaths(c.dir)}
@@ -53,6 +54,8 @@ ${tempPaths(c.dir)}
   client_header_timeout 600s;
   server {
     listen 127.0.0.1:${c.port} backlog=4096;
+    # The same answers behind a PROXY protocol header (the fulcrum+proxy-v2 target sends one).
+    listen 127.0.0.1:${c.proxyPort} proxy_protocol backlog=4096;
     location = /small { default_type text/plain; return 200 "ok\\n"; }
     location = /large { default_type application/octet-stream; alias ${c.largeFile}; }
   }

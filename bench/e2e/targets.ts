@@ -14,13 +14,13 @@ import { fdLimit } from './proc.ts';
 import { openDashboard } from './dashboard-client.ts';
 import { checkoutRevision, isRevisionTarget, REVISION_PREFIX, type RevisionTarget } from './revision.ts';
 
-export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum-stream', 'fulcrum+dashboard', 'fulcrum+controls', 'fulcrum+accesslog', 'haproxy', 'nginx'] as const;
+export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum-stream', 'fulcrum+dashboard', 'fulcrum+controls', 'fulcrum+accesslog', 'fulcrum+proxy-v2', 'haproxy', 'nginx'] as const;
 /**
  * `raw` is asked for by name: it measures Node itself, not a balancer anyone
  * would run. So is `fulcrum+dashboard`: Fulcrum with a dashboard open (an SSE
  * client on its admin port's /events for the whole run), to compare with `fulcrum`.
  */
-export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw' && t !== 'fulcrum+dashboard' && t !== 'fulcrum+controls' && t !== 'fulcrum+accesslog');
+export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw' && t !== 'fulcrum+dashboard' && t !== 'fulcrum+controls' && t !== 'fulcrum+accesslog' && t !== 'fulcrum+proxy-v2');
 
 /**
  * `fulcrum+controls`: the same build with every connection control
@@ -62,6 +62,8 @@ export type Started = { ok: true; target: Running } | { ok: false; name: TargetN
 export interface Backend {
   readonly kind: 'nginx' | 'node';
   readonly port: number;
+  /** The nginx backend's second port, `listen … proxy_protocol`: the same answers after a PROXY header. */
+  readonly proxyPort: number | undefined;
   readonly pid: number;
   stop(): Promise<void>;
 }
@@ -81,8 +83,8 @@ const READY_MS = 10_000;
 const FULCRUM_READY_MS = 30_000;
 
 /** Fulcrum's entry point in `repo` (this checkout, or a `fulcrum@REV` worktree) with the flags every Fulcrum target gets. */
-function fulcrumCommand(repo: string, ctx: TargetContext, port: number, extra: readonly string[] = [], adminPort = 0): [string, string[]] {
-  const args = [...extra, '--listen', `${HOST}:${port}`, '--admin', `${HOST}:${adminPort}`, '--algo', 'rr', '--backend', `${HOST}:${ctx.backend.port}`];
+function fulcrumCommand(repo: string, ctx: TargetContext, port: number, extra: readonly string[] = [], adminPort = 0, backendPort = ctx.backend.port): [string, string[]] {
+  const args = [...extra, '--listen', `${HOST}:${port}`, '--admin', `${HOST}:${adminPort}`, '--algo', 'rr', '--backend', `${HOST}:${backendPort}`];
   return nodeScript(repo, 'src/main.ts', [...args, '--health-interval', '0', '--log-level', 'warn', ...ctx.fulcrumArgs]);
 }
 
@@ -156,12 +158,13 @@ export async function startBackend(tmp: string, repo: string, preferNode: boolea
     const largeFile = join(dir, 'large.bin');
     writeFileSync(largeFile, Buffer.alloc(LARGE_BYTES, 'x'), { mode: 0o644 });
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxBackendConf({ dir, port, largeFile, fdLimit: fdLimit(), clients: idleConns }));
+    const proxyPort = await freePort();
+    writeFileSync(conf, nginxBackendConf({ dir, port, proxyPort, largeFile, fdLimit: fdLimit(), clients: idleConns }));
     const proc = await launch('direct', [nginx, ['-p', dir, '-c', conf, '-g', 'daemon off;']], port, READY_MS);
-    return { kind: 'nginx', port, pid: proc.pid, stop: () => stopGroup(proc) };
+    return { kind: 'nginx', port, proxyPort, pid: proc.pid, stop: () => stopGroup(proc) };
   }
   const proc = await launch('direct', nodeScript(repo, 'bench/e2e/node-backend.ts', [String(port)]), port, READY_MS);
-  return { kind: 'node', port, pid: proc.pid, stop: () => stopGroup(proc) };
+  return { kind: 'node', port, proxyPort: undefined, pid: proc.pid, stop: () => stopGroup(proc) };
 }
 
 type Starter = (ctx: TargetContext, port: number) => Promise<[string, string[]] | string>;
@@ -188,6 +191,12 @@ const STARTERS: Record<Exclude<BuiltinTarget, 'direct' | 'fulcrum+dashboard'>, S
     if (!existsSync(join(ctx.repo, 'src/observability/access-log/access-log.ts'))) return 'this Fulcrum has no access log';
     const [cmd, args] = fulcrumCommand(ctx.repo, ctx, port);
     return [cmd, [...args, '--access-log', join(dirFor(ctx.tmp, `accesslog-${port}`), 'access.log'), '--access-log-format', 'json']];
+  },
+  // A PROXY v2 header first on every backend connection (the same Backend.sendProxy path whether the service or the backend sets it).
+  'fulcrum+proxy-v2': async (ctx, port) => {
+    if (!existsSync(join(ctx.repo, 'src/proxy/first-bytes/send-header.ts'))) return 'this Fulcrum sends no PROXY header';
+    if (ctx.backend.proxyPort === undefined) return 'needs the nginx backend (its proxy_protocol port)';
+    return fulcrumCommand(ctx.repo, ctx, port, ['--send-proxy', 'v2'], 0, ctx.backend.proxyPort);
   },
 
   // The same Fulcrum on its other data plane (net.Socket, src/proxy/stream/): what the raw handles save.
@@ -235,7 +244,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
         ? scriptCommand(name, ctx, port)
         : await STARTERS[name](ctx, port);
     if (typeof cmd === 'string') return { ok: false, name, reason: cmd };
-    const fulcrum = name === 'fulcrum' || name === 'fulcrum-stream' || name === 'fulcrum+controls' || name === 'fulcrum+accesslog' || isRevisionTarget(name);
+    const fulcrum = name === 'fulcrum' || name === 'fulcrum-stream' || name === 'fulcrum+controls' || name === 'fulcrum+accesslog' || name === 'fulcrum+proxy-v2' || isRevisionTarget(name);
     const proc = await launch(name, cmd, port, fulcrum ? FULCRUM_READY_MS : READY_MS, cwd);
     return { ok: true, target: { name, port, pid: proc.pid, stop: () => stopGroup(proc) } };
   } catch (err) {

@@ -130,6 +130,7 @@ const SERVICE_ROUTES: readonly Route[] = [
         const backup = spec.backup ?? existing?.backup ?? false;
         const slowStartMs = spec.slowStartMs ?? existing?.slowStartMs;
         const maxConnections = spec.maxConnections ?? existing?.maxConnections ?? 0;
+        const proxyProtocol = spec.proxyProtocol ?? existing?.proxyProtocol;
         const { backend, created } = service.addBackend({
           host: spec.host,
           port: spec.port,
@@ -137,6 +138,7 @@ const SERVICE_ROUTES: readonly Route[] = [
           maxConnections,
           ...(backup && { backup }),
           ...(slowStartMs !== undefined && { slowStartMs }),
+          ...(proxyProtocol !== undefined && { proxyProtocol }),
         });
         if (!created) service.log.info({ backend: backend.key, weight }, 'backend re-registered');
         return ok({ backend: backend.toJSON(), created });

@@ -5,7 +5,7 @@
  * ignored: a typo like `wieght` must not silently do nothing.
  */
 import type { AdminState } from '../backends/backend.ts';
-import { parseDuration, parseHostPort, parseWeight, MAX_WEIGHT, MIN_WEIGHT, type HostPort } from '../config/parse.ts';
+import { parseBackendProxyProtocol, parseDuration, parseHostPort, parseWeight, MAX_WEIGHT, MIN_WEIGHT, type BackendProxyProtocol, type HostPort } from '../config/parse.ts';
 import { ConfigError } from '../errors.ts';
 import { badRequest, HttpError } from './http-error.ts';
 
@@ -22,6 +22,8 @@ export interface RegisterSpec extends HostPort {
   readonly backup?: boolean;
   /** `slowStart` in ms; undefined when not given. */
   readonly slowStartMs?: number;
+  /** Undefined when not given: the service's for a new backend, unchanged for an existing one. */
+  readonly proxyProtocol?: BackendProxyProtocol;
 }
 
 export interface BackendPatch {
@@ -29,9 +31,9 @@ export interface BackendPatch {
   readonly state?: AdminState;
 }
 
-/** `{"address": …, "weight"?: …, "backup"?: true, "slowStart"?: "30s"}` */
+/** `{"address": …, "weight"?: …, "backup"?: true, "slowStart"?: "30s", "proxyProtocol"?: "v2"}` */
 export function parseRegister(body: unknown): RegisterSpec {
-  const o = fields(body, ['address', 'weight', 'maxConnections', 'backup', 'slowStart']);
+  const o = fields(body, ['address', 'weight', 'maxConnections', 'backup', 'slowStart', 'proxyProtocol']);
   const address = parseAddress(o.address);
   if (o.backup !== undefined && typeof o.backup !== 'boolean') throw new ConfigError('backup', `${preview(o.backup)} is invalid (use true or false)`);
   if (o.slowStart !== undefined && typeof o.slowStart !== 'string' && typeof o.slowStart !== 'number') {
@@ -43,6 +45,7 @@ export function parseRegister(body: unknown): RegisterSpec {
     maxConnections: o.maxConnections === undefined ? undefined : maxConnections(o.maxConnections),
     ...(o.backup !== undefined && { backup: o.backup as boolean }),
     ...(o.slowStart !== undefined && { slowStartMs: parseDuration('slowStart', o.slowStart as string | number, { zeroMeansOff: true }) }),
+    ...(o.proxyProtocol !== undefined && { proxyProtocol: parseBackendProxyProtocol('proxyProtocol', o.proxyProtocol) }),
   };
 }
 

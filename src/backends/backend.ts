@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BackendOrigin } from '../config/config.ts';
-import { formatHostPort, type BackendSpec } from '../config/parse.ts';
 import { CONNECT_BUCKETS, Histogram } from '../observability/histogram.ts';
+import { effectiveProxyProtocol, formatHostPort, type BackendProxyProtocol, type BackendSpec, type ProxyVersion } from '../config/parse.ts';
 import { activeCounts, allocateActiveSlot, type SlotTable } from './active-counts.ts';
 
 export type AdminState = 'active' | 'draining';
@@ -60,6 +60,14 @@ export class Backend {
   origin: BackendOrigin = 'api';
   /** Connections it takes at once; a full backend is skipped, outside the strategy, as an unready one is. 0: no limit. */
   maxConnections = 0;
+  /** Its own `proxyProtocol`, over the service's; undefined: the service's. */
+  proxyProtocol: BackendProxyProtocol | undefined;
+  /**
+   * The PROXY header its connections and health checks send, resolved by the
+   * registry from `proxyProtocol` and the service's; undefined: none. One
+   * field for the data plane to read per connection.
+   */
+  sendProxy: ProxyVersion | undefined;
 
   /** The table holding `active`: its registry's (one per service), so least-connections scans one service's counts. */
   readonly counts: SlotTable;
@@ -110,6 +118,9 @@ export class Backend {
     this.weight = spec.weight;
     this.backup = spec.backup === true;
     this.slowStartMs = spec.slowStartMs;
+    this.proxyProtocol = spec.proxyProtocol;
+    // Its own alone until its registry resolves it with the service's.
+    this.sendProxy = effectiveProxyProtocol(spec.proxyProtocol, undefined);
     this.health = health;
     this.updateReady();
   }
@@ -156,6 +167,8 @@ export class Backend {
       health: this.health,
       activeConnections: this.active,
       maxConnections: this.maxConnections,
+      // What its connections get (its own setting or the service's), `none` for no header.
+      proxyProtocol: this.sendProxy ?? 'none',
       totalConnections: this.total,
       failedConnections: this.failed,
       bytesIn: this.bytesIn,

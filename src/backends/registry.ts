@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { BackendOrigin } from '../config/config.ts';
-import { formatHostPort, MAX_WEIGHT, type BackendSpec } from '../config/parse.ts';
+import { effectiveProxyProtocol, formatHostPort, MAX_WEIGHT, type BackendSpec, type ProxyVersion } from '../config/parse.ts';
 import type { Picker, Strategy } from '../strategies/strategy.ts';
 import { SlotTable } from './active-counts.ts';
 import { Backend, backendId, ID_LENGTH, type AdminState, type Health } from './backend.ts';
@@ -22,7 +22,7 @@ export interface RegistryEvents {
   change: [set: BackendSet];
   /** A backend was registered; emitted at once, before the picker (which may trail) includes it. */
   added: [backend: Backend];
-  /** A backend's health or admin state changed (no rebuild needed). */
+  /** A backend's health, admin state or `proxyProtocol` changed (no rebuild needed). */
   state: [backend: Backend];
   /** A backend was deregistered; it may still have open connections. */
   removed: [backend: Backend];
@@ -46,6 +46,8 @@ export interface RegistryOptions {
   readonly slowStartMs?: number;
   /** Every ready backup takes connections while no primary is ready, not only the first. @default false */
   readonly allBackups?: boolean;
+  /** The PROXY header the service's backends get unless their own `proxyProtocol` says otherwise. @default none */
+  readonly proxyProtocol?: ProxyVersion | undefined;
   /** Clock for slow start, injectable for tests. @default Date.now */
   readonly now?: () => number;
 }
@@ -70,6 +72,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   #primaryReadyCount = 0;
   #slowStartMs: number;
   #allBackups: boolean;
+  #proxyProtocol: ProxyVersion | undefined;
   readonly #now: () => number;
   /** Backends whose slow start is running; `#warmTimer` steps them. */
   readonly #warming = new Set<Backend>();
@@ -91,6 +94,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.#initialHealth = options.initialHealth;
     this.#slowStartMs = options.slowStartMs ?? 0;
     this.#allBackups = options.allBackups ?? false;
+    this.#proxyProtocol = options.proxyProtocol;
     this.#now = options.now ?? Date.now;
     this.#set = { version: 0, backends: [], picker: options.strategy.build([]) };
   }
@@ -142,6 +146,13 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** A reload changed the service's slow-start window; running slow starts keep theirs until they end. */
   setSlowStart(ms: number): void {
     this.#slowStartMs = ms;
+  }
+
+  /** A reload changed the service's `proxyProtocol`: new connections and probes of every backend that does not set its own follow. */
+  setProxyProtocol(version: ProxyVersion | undefined): void {
+    if (this.#proxyProtocol === version) return;
+    this.#proxyProtocol = version;
+    for (const b of this.#byKey.values()) b.sendProxy = effectiveProxyProtocol(b.proxyProtocol, version);
   }
 
   setAllBackups(all: boolean): void {
@@ -256,6 +267,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
       if (origin === 'file') existing.origin = 'file';
       if (spec.maxConnections !== undefined) this.#setMaxConnections(existing, spec.maxConnections);
       existing.slowStartMs = spec.slowStartMs;
+      // The data plane reads this one (workers too): a change is announced like a state change.
+      const proxyChanged = existing.proxyProtocol !== spec.proxyProtocol;
+      existing.proxyProtocol = spec.proxyProtocol;
+      existing.sendProxy = effectiveProxyProtocol(spec.proxyProtocol, this.#proxyProtocol);
+      if (proxyChanged) this.emit('state', existing);
       if (existing.backup !== (spec.backup === true)) {
         existing.backup = spec.backup === true;
         this.#stateChanged(existing);
@@ -268,6 +284,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     }
     const probe = new Backend(spec, this.#initialHealth, this.counts, this.#idLength(key));
     probe.origin = origin;
+    probe.sendProxy = effectiveProxyProtocol(spec.proxyProtocol, this.#proxyProtocol);
     this.#setMaxConnections(probe, spec.maxConnections ?? 0);
     this.#byKey.set(probe.key, probe);
     this.#members = undefined;

@@ -8,9 +8,9 @@
  */
 import type { AdminState, Health } from '../backends/backend.ts';
 import type { ServiceSettings } from '../config/config.ts';
-import type { HostPort } from '../config/parse.ts';
 import type { HistogramData } from '../observability/histogram.ts';
 import type { MetricsJson } from '../observability/process-metrics.ts';
+import type { BackendProxyProtocol, HostPort } from '../config/parse.ts';
 
 /** One backend as the primary sees it; a worker's replica registry converges to the list. */
 export interface BackendState {
@@ -22,6 +22,8 @@ export interface BackendState {
   readonly backup: boolean;
   /** Slow start's share of the weight, (0, 1]; the primary runs the clock, replicas take its steps. */
   readonly slowStartFactor: number;
+  /** Its own `proxyProtocol`, absent when it follows the service's (in `settings`). */
+  readonly proxyProtocol?: BackendProxyProtocol;
 }
 
 export interface ServiceState {

@@ -224,7 +224,10 @@ export class WorkerPool implements ListenerFactory {
     return [...live].map((s) => ({
       name: s.name,
       settings: s.settings,
-      backends: s.registry.list().map((b) => ({ host: b.host, port: b.port, weight: b.weight, state: b.state, health: b.health, backup: b.backup, slowStartFactor: b.slowStartFactor })),
+      backends: s.registry.list().map((b) => ({
+        host: b.host, port: b.port, weight: b.weight, state: b.state, health: b.health, backup: b.backup, slowStartFactor: b.slowStartFactor,
+        ...(b.proxyProtocol !== undefined && { proxyProtocol: b.proxyProtocol }),
+      })),
     }));
   }
 

@@ -65,7 +65,7 @@ class ReplicaService {
     this.gate = ClientGate.from(state.settings);
     this.admission = new Admission(admissionOf(state.settings));
     // No slow-start window of its own: the primary runs the clock and sends each backend's factor.
-    this.registry = new Registry({ strategy: strategyOf(state.settings), initialHealth: 'up', allBackups: state.settings.allBackups });
+    this.registry = new Registry({ strategy: strategyOf(state.settings), initialHealth: 'up', allBackups: state.settings.allBackups, proxyProtocol: state.settings.proxyProtocol });
     this.observer = new ForwardingObserver(state.name);
   }
 
@@ -76,6 +76,7 @@ class ReplicaService {
       this.registry.setStrategy(strategyOf(state.settings));
     }
     this.registry.setAllBackups(state.settings.allBackups);
+    this.registry.setProxyProtocol(state.settings.proxyProtocol);
     if (JSON.stringify(prev) !== JSON.stringify(state.settings)) {
       this.current?.setSettings(state.settings);
       this.admission.configure(admissionOf(state.settings));
@@ -98,7 +99,7 @@ function reconcile(registry: Registry, states: readonly BackendState[]): void {
   registry.batch(() => {
     const keep = new Set<Backend>();
     for (const s of states) {
-      const { backend } = registry.upsert({ host: s.host, port: s.port, weight: s.weight, ...(s.backup && { backup: true }) });
+      const { backend } = registry.upsert({ host: s.host, port: s.port, weight: s.weight, ...(s.backup && { backup: true }), ...(s.proxyProtocol !== undefined && { proxyProtocol: s.proxyProtocol }) });
       registry.setAdminState(backend, s.state);
       registry.setHealth(backend, s.health);
       registry.setSlowStartFactor(backend, s.slowStartFactor);

@@ -1,5 +1,5 @@
 import type { Cidr } from './cidr.ts';
-import type { BackendSpec, HostPort } from './parse.ts';
+import type { BackendSpec, HostPort, ProxyVersion } from './parse.ts';
 
 /**
  * Where a backend came from: declared in the config file (or on the command
@@ -48,7 +48,7 @@ export interface ServiceSettings {
   /** Bytes written to a client no backend can take (none ready, queue full or timed out) before it is closed. */
   readonly unavailableReply: string | undefined;
   /** Send backends a PROXY protocol header first (HAProxy `send-proxy` / `send-proxy-v2`); absent: none. */
-  readonly proxyProtocol?: 'v1' | 'v2';
+  readonly proxyProtocol?: ProxyVersion;
   /** Where each connection's access-log line goes: `off`, `stdout`, `stderr` or a file path. @default off */
   readonly accessLog: string;
   /** `json` (one object a line) or `text` (HAProxy-tcplog-like fixed fields). @default json */

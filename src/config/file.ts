@@ -11,6 +11,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, ty
 import type { z } from 'zod';
 import { FulcrumError } from '../errors.ts';
 import { DEFAULTS, SERVICE_DEFAULTS, type FulcrumConfig, type HealthConfig, type ServiceConfig } from './config.ts';
+import type { ProxyVersion } from './parse.ts';
 import { allowedKeys, configFileSchema, type ConfigFileOutput, type ServiceFileOutput, type SettingsFileOutput } from './schema.ts';
 import { closestKey } from './suggest.ts';
 
@@ -174,7 +175,7 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
       size: service.queue?.size ?? defaults?.queue?.size ?? d.queue.size,
       timeoutMs: service.queue?.timeout ?? defaults?.queue?.timeout ?? d.queue.timeoutMs,
     }),
-    ...((service.proxyProtocol ?? defaults?.proxyProtocol) !== undefined && { proxyProtocol: service.proxyProtocol ?? defaults?.proxyProtocol }),
+    ...proxyProtocolOf(service.proxyProtocol ?? defaults?.proxyProtocol),
     allow: Object.freeze([...(service.allow ?? defaults?.allow ?? d.allow)]),
     deny: Object.freeze([...(service.deny ?? defaults?.deny ?? d.deny)]),
     slowStartMs: service.slowStart ?? defaults?.slowStart ?? d.slowStartMs,
@@ -183,6 +184,11 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
     accessLog: service.accessLog ?? defaults?.accessLog ?? d.accessLog,
     accessLogFormat: service.accessLogFormat ?? defaults?.accessLogFormat ?? d.accessLogFormat,
   };
+}
+
+/** `none` in a service overrides a version in `defaults`, and reads as unset. */
+function proxyProtocolOf(value: SettingsFileOutput['proxyProtocol']): { proxyProtocol?: ProxyVersion } {
+  return value === undefined || value === 'none' ? {} : { proxyProtocol: value };
 }
 
 type HealthFile = SettingsFileOutput['health'];

@@ -148,6 +148,27 @@ export interface BackendSpec extends HostPort {
   readonly backup?: boolean;
   /** This backend's slow-start window, ms, over the service's `slowStart`; 0 turns it off for this backend. */
   readonly slowStartMs?: number;
+  /** The PROXY header this backend gets, over the service's `proxyProtocol`; `none`: no header even when the service sends one. */
+  readonly proxyProtocol?: BackendProxyProtocol;
+}
+
+/** A PROXY protocol version Fulcrum sends (HAProxy `send-proxy` / `send-proxy-v2`). */
+export type ProxyVersion = 'v1' | 'v2';
+/** What a backend may say: a version, or `none` to opt out of its service's (HAProxy `no-send-proxy`). */
+export type BackendProxyProtocol = ProxyVersion | 'none';
+export const BACKEND_PROXY_PROTOCOLS: readonly BackendProxyProtocol[] = ['v1', 'v2', 'none'];
+
+/** `v1`, `v2` or `none` (a backend's `proxyProtocol`, e.g. in a register body). */
+export function parseBackendProxyProtocol(field: string, value: unknown): BackendProxyProtocol {
+  if (typeof value === 'string' && (BACKEND_PROXY_PROTOCOLS as readonly string[]).includes(value)) return value as BackendProxyProtocol;
+  const shown = JSON.stringify(value) ?? String(value);
+  throw new ConfigError(field, `${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown} is invalid (use v1, v2 or none)`);
+}
+
+/** The header a backend gets: its own setting over its service's; undefined for none. */
+export function effectiveProxyProtocol(own: BackendProxyProtocol | undefined, service: ProxyVersion | undefined): ProxyVersion | undefined {
+  if (own === undefined) return service;
+  return own === 'none' ? undefined : own;
 }
 
 /** `host:port[@weight]` as given to `--backend`. */

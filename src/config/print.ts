@@ -20,13 +20,14 @@ export interface PrintOptions {
 
 function backendText(b: BackendSpec): string | Record<string, unknown> {
   const address = formatHostPort(b);
-  if (b.backup !== undefined || b.slowStartMs !== undefined || b.maxConnections) {
+  if (b.backup !== undefined || b.slowStartMs !== undefined || b.maxConnections || b.proxyProtocol !== undefined) {
     return {
       address,
       weight: b.weight,
       ...(b.maxConnections && { maxConnections: b.maxConnections }),
       ...(b.backup !== undefined && { backup: b.backup }),
       ...(b.slowStartMs !== undefined && { slowStart: formatDuration(b.slowStartMs) }),
+      ...(b.proxyProtocol !== undefined && { proxyProtocol: b.proxyProtocol }),
     };
   }
   return b.weight === 1 ? address : `${address}@${b.weight}`;

@@ -209,9 +209,9 @@ const settingsShape = {
     .optional()
     .meta({ description: 'Bytes written to a client no backend can take (none ready, queue full or timed out) before it is closed, e.g. an HTTP 503. YAML double quotes take `\\r\\n`. Limit and ACL refusals get none.' }),
   proxyProtocol: z
-    .enum(['v1', 'v2'], { error: (iss) => `${describeValue(iss.input)} is invalid (use v1 or v2)` })
+    .enum(['v1', 'v2', 'none'], { error: (iss) => `${describeValue(iss.input)} is invalid (use v1, v2 or none)` })
     .optional()
-    .meta({ description: 'Send each backend a PROXY protocol header (v1 text or v2 binary) with the real client and the address it connected to, as soon as the connection is up and before any client byte (HAProxy `send-proxy` / `send-proxy-v2`). Unset: none.' }),
+    .meta({ description: 'Send each backend a PROXY protocol header (v1 text or v2 binary) with the real client and the address it connected to, as soon as the connection is up and before any client byte (HAProxy `send-proxy` / `send-proxy-v2`); a backend\'s own `proxyProtocol` wins. Health checks of such a backend send a header without a client first (v2 `LOCAL`, v1 `PROXY UNKNOWN`), unless `health.port` aims them elsewhere. `none` (or unset): no header; in a service it overrides `defaults`.' }),
   allow: cidrList('Client addresses or CIDRs let in (IPv4 and IPv6; an IPv4-mapped client matches IPv4 rules). With a list, everything else is refused.'),
   deny: cidrList('Client addresses or CIDRs refused; `deny` wins over `allow`.'),
   slowStart: duration().optional().meta({ description: 'A backend that joins or comes back from down takes a share growing linearly from almost nothing to its full weight over this window (HAProxy `slowstart`); not applied to the backends a service starts with. 0 disables.', default: formatDuration(SERVICE_DEFAULTS.slowStartMs) }),
@@ -253,20 +253,25 @@ const backendObject = z
       .optional()
       .meta({ description: 'This backend\'s slow-start window, over the service\'s `slowStart`; 0 turns it off for this backend.' }),
     maxConnections: intIn(0, 10_000_000).optional().meta({ description: 'Connections this backend takes at once (HAProxy `server … maxconn`); a full backend is skipped, and when every ready one is full clients wait in the service\'s queue. 0: no limit.', default: 0 }),
+    proxyProtocol: z
+      .enum(['v1', 'v2', 'none'], { error: (iss) => `${describeValue(iss.input)} is invalid (use v1, v2 or none)` })
+      .optional()
+      .meta({ description: 'The PROXY protocol header this backend gets, over the service\'s `proxyProtocol` (HAProxy sets it per `server`): `v1`, `v2`, or `none` for no header even when the service sends one (HAProxy `no-send-proxy`). Its health checks send a header without a client first (v2 `LOCAL`, v1 `PROXY UNKNOWN`), unless `health.port` aims them elsewhere.' }),
   })
-  .transform(({ address, weight, backup, slowStart, maxConnections }) => ({
+  .transform(({ address, weight, backup, slowStart, maxConnections, proxyProtocol }) => ({
     ...address,
     weight: weight ?? 1,
     ...(backup === true && { backup }),
     ...(slowStart !== undefined && { slowStartMs: slowStart }),
     ...(maxConnections !== undefined && maxConnections > 0 && { maxConnections }),
+    ...(proxyProtocol !== undefined && { proxyProtocol }),
   }));
 
 const backend = z
   .union([z.string().transform(viaParser((spec: string) => parseBackendSpec('backend', spec))), backendObject], {
     error: typeError('"host:port[@weight]" or a map like { address: host:port, weight: 5 }'),
   })
-  .meta({ description: '`"host:port"`, `"host:port@weight"`, or `{ address, weight, maxConnections, backup, slowStart }`.' });
+  .meta({ description: '`"host:port"`, `"host:port@weight"`, or `{ address, weight, maxConnections, backup, slowStart, proxyProtocol }`.' });
 
 /** Marks repeats of the same key among the elements of a list, on `[i, ...at]`. */
 function unique<T>(ctx: z.RefinementCtx<unknown>, items: readonly T[], keyOf: (item: T) => string | undefined, at: string[], message: (key: string, first: number) => string) {

@@ -4,10 +4,11 @@
  * settles, at the latest when the timeout fires.
  */
 import { connect, type Socket } from 'node:net';
-import type { HostPort } from '../config/parse.ts';
+import type { HostPort, ProxyVersion } from '../config/parse.ts';
 import { LOCAL_ERRNOS } from '../errors.ts';
 import { ATTEMPT_TIMEOUT_MS, numericAddress, worstCode, type Address } from '../net/addresses.ts';
 import { backendResolver } from '../net/resolver.ts';
+import { checkHeader } from '../proxy/first-bytes/send-header.ts';
 
 export interface ProbeResult {
   readonly ok: boolean;
@@ -17,8 +18,15 @@ export interface ProbeResult {
   readonly local?: boolean;
 }
 
+/** What a probe dials: a backend, or where its `health.port` sends the checks. */
+export interface ProbeTarget extends HostPort {
+  readonly key: string;
+  /** The backend expects a PROXY header first (its resolved `proxyProtocol`); undefined: none. */
+  readonly sendProxy?: ProxyVersion | undefined;
+}
+
 /** One probe of one backend; must settle within its timeout and leave no socket behind. */
-export type Probe = (target: HostPort & { readonly key: string }, timeoutMs: number) => Promise<ProbeResult>;
+export type Probe = (target: ProbeTarget, timeoutMs: number) => Promise<ProbeResult>;
 
 /**
  * Dials `target` and hands the connected socket to `onConnect`, which calls
@@ -28,9 +36,16 @@ export type Probe = (target: HostPort & { readonly key: string }, timeoutMs: num
  * A name is resolved and its addresses tried exactly as the data plane does
  * (net/addresses.ts, the same resolver and cache), so a probe passes only if
  * traffic would get through.
+ *
+ * A backend that expects the PROXY protocol gets a header without a client
+ * first (v2 LOCAL or v1 UNKNOWN: "use this connection's addresses", HAProxy's
+ * `check-send-proxy`), and `onConnect` runs once it is in the kernel: a
+ * receiver that requires the header (`accept-proxy`, nginx `proxy_protocol`)
+ * would otherwise close the check's connection or take its bytes for a
+ * broken header.
  */
 export function probeSocket(
-  target: HostPort,
+  target: ProbeTarget,
   timeoutMs: number,
   onConnect: (socket: Socket, settle: (result: ProbeResult) => void) => void,
 ): Promise<ProbeResult> {
@@ -47,6 +62,7 @@ export function probeSocket(
       resolve(result);
     };
     const timer = setTimeout(() => settle({ ok: false, reason: `timeout after ${timeoutMs}ms` }), timeoutMs);
+    const preface = target.sendProxy === undefined ? undefined : checkHeader(target.sendProxy);
     const failed = (code: string) => settle(LOCAL_ERRNOS.has(code) ? { ok: false, local: true, reason: code } : { ok: false, reason: code });
 
     /** Tries `addresses[i]`, then the next ones, until one connects. */
@@ -68,7 +84,12 @@ export function probeSocket(
         connected = true;
         clearTimeout(attemptTimer);
         s.once('close', () => settle({ ok: false, reason: 'closed by backend' }));
-        onConnect(s, settle);
+        if (preface === undefined) onConnect(s, settle);
+        else {
+          s.write(preface, (err) => {
+            if (!err && !done) onConnect(s, settle);
+          });
+        }
       });
       s.on('error', (err: NodeJS.ErrnoException) => {
         if (!connected) next(err.code ?? err.message);

@@ -37,8 +37,6 @@ export interface ListenerSettings {
   readonly maxLifetimeMs?: number;
   /** latin1 text (a byte per character) written to a client no backend can take. */
   readonly unavailableReply?: string | undefined;
-  /** A PROXY header sent to each backend first. */
-  readonly proxyProtocol?: 'v1' | 'v2' | undefined;
   /** TCP keepalive idle time on both sides; 0 or absent disables. */
   readonly tcpKeepAliveMs?: number;
   /** `off` (or absent), `stdout`, `stderr` or a path. */
@@ -240,11 +238,11 @@ export function accessLogOf(service: string, settings: ListenerSettings, stats: 
   );
 }
 
-export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0, proxyProtocol }: ListenerSettings, accessLog: AccessLog | undefined = undefined): SessionSettings {
+export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0 }: ListenerSettings, accessLog: AccessLog | undefined = undefined): SessionSettings {
   const reply = unavailableReply === undefined ? undefined : Buffer.from(unavailableReply, 'latin1');
   // The kernel takes whole seconds; anything set rounds up to at least 1.
   const keepAliveSeconds = tcpKeepAliveMs > 0 ? Math.max(1, Math.round(tcpKeepAliveMs / 1000)) : 0;
-  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds, proxyProtocol, accessLog });
+  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds, accessLog });
 }
 
 function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {

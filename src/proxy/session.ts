@@ -54,8 +54,6 @@ export interface SessionSettings {
   readonly unavailableReply: Buffer | undefined;
   /** TCP keepalive idle time, whole seconds, set on both sides; 0 leaves it off. */
   readonly keepAliveSeconds: number;
-  /** A PROXY header written to each backend before any client byte; undefined: none. */
-  readonly proxyProtocol: 'v1' | 'v2' | undefined;
   /** Where each connection's line goes when it ends; undefined: off (nothing is formatted). */
   readonly accessLog: AccessLog | undefined;
 }
@@ -365,7 +363,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     this.connectMs = connectMs;
     backend.connectTimes.observe(connectMs / 1000);
     if (this.#settings.keepAliveSeconds > 0) upstream.setKeepAlive(true, this.#settings.keepAliveSeconds);
-    const proxy = this.#settings.proxyProtocol;
+    const proxy = backend.sendProxy;
     if (proxy !== undefined) {
       // First on the wire, before any client byte (the client is not read until the relay starts).
       const code = this.#sendProxyHeader(upstream, proxy);

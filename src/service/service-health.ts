@@ -103,7 +103,8 @@ export class ServiceHealth implements ConnectObserver {
 /**
  * The probe `health` asks for: a preset by `type`, HTTP when `type: http` or
  * a path is set, send/expect when either is set, else a bare connect; aimed
- * at `health.port` when set.
+ * at `health.port` when set. Each sends the backend's PROXY header for
+ * checks first when it expects one (probe.ts), on its traffic port only.
  */
 export function probeFor(health: HealthConfig): Probe {
   const type = health.type ?? (health.httpPath !== undefined ? 'http' : 'tcp');
@@ -120,6 +121,7 @@ export function probeFor(health: HealthConfig): Probe {
   } else probe = tcpCheck;
   const port = health.port;
   if (port === undefined) return probe;
+  // Another port, no PROXY header: it is not the traffic port that expects one (HAProxy's rule for `check port`).
   return (target, timeoutMs) => probe({ host: target.host, port, key: formatHostPort({ host: target.host, port }) }, timeoutMs);
 }
 

@@ -90,6 +90,7 @@ export class Service {
       initialHealth: 'unknown',
       slowStartMs: this.#settings.slowStartMs,
       allBackups: this.#settings.allBackups,
+      proxyProtocol: this.#settings.proxyProtocol,
       now: env.now,
     });
     this.health = new ServiceHealth({ registry: this.registry, log: this.log, random: env.random, now: env.now });
@@ -194,6 +195,7 @@ export class Service {
       }
       this.registry.setSlowStart(settings.slowStartMs);
       this.registry.setAllBackups(settings.allBackups);
+      this.registry.setProxyProtocol(settings.proxyProtocol);
       this.health.configure(settings.health, settings.passive);
       this.#listener?.setSettings(settings);
       this.admission.configure(admissionOf(settings));
@@ -277,9 +279,10 @@ export class Service {
       const beforeOrigin = before?.origin;
       const beforeBackup = before?.backup;
       const beforeSlowStart = before?.slowStartMs;
+      const beforeProxy = before?.proxyProtocol;
       this.addBackend(spec, 'file');
       if (!before) added.push(key);
-      else if (beforeWeight !== spec.weight || beforeOrigin !== 'file' || beforeBackup !== (spec.backup === true) || beforeSlowStart !== spec.slowStartMs) reweighted.push(key);
+      else if (beforeWeight !== spec.weight || beforeOrigin !== 'file' || beforeBackup !== (spec.backup === true) || beforeSlowStart !== spec.slowStartMs || beforeProxy !== spec.proxyProtocol) reweighted.push(key);
     }
     for (const b of this.registry.list()) {
       if (b.origin === 'file' && !wanted.has(b.key)) {

@@ -20,6 +20,15 @@ export async function freePort(): Promise<number> {
 
 /** Runs haproxy with `config(port)` (its listening port chosen here); resolves with the port once it accepts. */
 export async function startHaproxy(t: TestContext, config: (port: number) => string[]): Promise<number> {
+  return (await startHaproxyLogged(t, config)).port;
+}
+
+/**
+ * `startHaproxy`, with what haproxy wrote to stderr so far: with
+ * `log stderr format raw local0` in `global`, its session and handshake-error
+ * log lines (e.g. `fe/1: Connection closed while waiting for PROXY protocol header`).
+ */
+export async function startHaproxyLogged(t: TestContext, config: (port: number) => string[]): Promise<{ port: number; log: () => string }> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fulcrum-haproxy-'));
   const cfg = path.join(dir, 'haproxy.cfg');
@@ -36,7 +45,7 @@ export async function startHaproxy(t: TestContext, config: (port: number) => str
     const ok = await new Promise<boolean>((r) => {
       const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true))).on('error', () => r(false));
     });
-    if (ok) return port;
+    if (ok) return { port, log: () => stderr };
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`haproxy did not listen: ${stderr}`);

@@ -56,7 +56,7 @@ test('POST /register: 200 with the backend; GET /backends and /backends/:id show
   const id = backendId('127.0.0.1:9001');
   const expected = {
     id, address: '127.0.0.1:9001', weight: 5, state: 'active', health: 'up',
-    activeConnections: 0, totalConnections: 0, failedConnections: 0, bytesIn: 0, bytesOut: 0, lastCheck: null, origin: 'api', maxConnections: 0,
+    activeConnections: 0, totalConnections: 0, failedConnections: 0, bytesIn: 0, bytesOut: 0, lastCheck: null, origin: 'api', maxConnections: 0, proxyProtocol: 'none',
     effectiveWeight: 5, backup: false,
     healthDetail: { activeCheck: null, failedActiveCheck: false, ejectedUntil: null, admin: 'active', lastCheck: null, lastCheckDurationMs: null },
   };
@@ -144,7 +144,7 @@ const BAD: BadCase[] = [
   { name: 'register with weight 1.5', method: 'POST', path: '/register', body: { address: '127.0.0.1:9009', weight: 1.5 }, status: 400, title: /^weight: .*1\.5 is invalid/ },
   { name: 'register with weight "5"', method: 'POST', path: '/register', body: { address: '127.0.0.1:9009', weight: '5' }, status: 400, title: /^weight: "5" is invalid/ },
   { name: 'register with weight null', method: 'POST', path: '/register', body: { address: '127.0.0.1:9009', weight: null }, status: 400, title: /^weight: null is invalid/ },
-  { name: 'register with an unknown field', method: 'POST', path: '/register', body: { address: '127.0.0.1:9009', weight: 2, region: 'eu' }, status: 403, title: /^unknown field "region" \(allowed: address, weight, maxConnections, backup, slowStart\)/ },
+  { name: 'register with an unknown field', method: 'POST', path: '/register', body: { address: '127.0.0.1:9009', weight: 2, region: 'eu' }, status: 403, title: /^unknown field "region" \(allowed: address, weight, maxConnections, backup, slowStart, proxyProtocol\)/ },
   { name: 'register with an unknown field and a bad value', method: 'POST', path: '/register', body: { address: 'x', wieght: 2 }, status: 403, title: /^unknown field "wieght"/ },
   { name: 'register with a body over 64 KiB', method: 'POST', path: '/register', body: JSON.stringify({ address: '127.0.0.1:9009', pad: 'x'.repeat(70 * 1024) }), status: 413, title: /^body is larger than 65536 bytes/ },
   { name: 'register with GET', method: 'GET', path: '/register', status: 405, title: /^GET is not allowed on \/register/, allow: 'POST' },

@@ -316,7 +316,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     this.connectMs = connectMs;
     backend.connectTimes.observe(connectMs / 1000);
     if (this.#settings.keepAliveSeconds > 0) upstream?.setKeepAlive(true, this.#settings.keepAliveSeconds * 1000);
-    const proxy = this.#settings.proxyProtocol;
+    const proxy = backend.sendProxy;
     if (proxy !== undefined && upstream) {
       const c = this.client;
       try {

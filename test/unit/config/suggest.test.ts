@@ -21,7 +21,7 @@ test('closestKey suggests only what looks like a typo', () => {
 });
 
 test('allowedKeys follows lists, optional maps and the map form of a backend', () => {
-  assert.deepEqual(allowedKeys(['services', 3, 'backends', 0]), ['address', 'weight', 'backup', 'slowStart', 'maxConnections']);
+  assert.deepEqual(allowedKeys(['services', 3, 'backends', 0]), ['address', 'weight', 'backup', 'slowStart', 'maxConnections', 'proxyProtocol']);
   assert.deepEqual(allowedKeys(['defaults', 'passive']), ['maxFails', 'ejectTime', 'maxEjectTime', 'maxEjectedPercent']);
   assert.deepEqual(allowedKeys(['workers']), []);
 });
