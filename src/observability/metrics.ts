@@ -11,6 +11,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry as PromRegistry } from 
 import type { Backend } from '../backends/backend.ts';
 import type { Service } from '../service/service.ts';
 import { logDroppedTotal } from './log-destination.ts';
+import { rejectionsByReason } from './stats.ts';
 
 /** Outcomes of config reloads. */
 export class ReloadStats {
@@ -115,12 +116,7 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
     collect() {
       this.reset();
       for (const s of services()) {
-        this.inc({ service: s.name, reason: 'denied' }, s.stats.rejectedDenied);
-        this.inc({ service: s.name, reason: 'per-ip-connections' }, s.stats.rejectedPerIpConnections);
-        this.inc({ service: s.name, reason: 'per-ip-rate' }, s.stats.rejectedPerIpRate);
-        this.inc({ service: s.name, reason: 'queue-full' }, s.stats.rejectedQueueFull);
-        this.inc({ service: s.name, reason: 'queue-timeout' }, s.stats.rejectedQueueTimeout);
-        this.inc({ service: s.name, reason: 'no-backend' }, s.stats.noBackend);
+        for (const [reason, n] of Object.entries(rejectionsByReason(s.stats))) this.inc({ service: s.name, reason }, n);
       }
     },
   });

@@ -30,3 +30,15 @@ export class ProxyStats {
   /** Clients refused because they waited in the queue for `queue.timeout`. */
   rejectedQueueTimeout = 0;
 }
+
+/** Refusals by reason, as `fulcrum_connections_rejected_total{reason}` and the dashboard name them. */
+export function rejectionsByReason(stats: ProxyStats) {
+  return {
+    denied: stats.rejectedDenied,
+    'per-ip-connections': stats.rejectedPerIpConnections,
+    'per-ip-rate': stats.rejectedPerIpRate,
+    'queue-full': stats.rejectedQueueFull,
+    'queue-timeout': stats.rejectedQueueTimeout,
+    'no-backend': stats.noBackend,
+  };
+}
