@@ -144,6 +144,11 @@ export class Backend {
     };
   }
 
+  /** Why and since when `health` last changed, as health events carry it (the same values as `healthDetail`). */
+  get lastFlip(): { readonly reason: string | null; readonly since: string } {
+    return { reason: this.healthReason === '' ? null : this.healthReason, since: new Date(this.healthSince).toISOString() };
+  }
+
   /** May take a connection in panic mode (every backend down): enabled and registered, health ignored. */
   get enabled(): boolean {
     return this.state === 'active' && !this.removed;

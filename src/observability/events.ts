@@ -130,7 +130,7 @@ export class EventBus {
     registry.on('state', (b) => {
       const seen = this.#remember(b);
       if (seen.health !== b.health) {
-        this.publish({ type: 'health', service: name, backend: b.key, from: seen.health, to: b.health, ...(b.healthReason !== '' && { detail: { reason: b.healthReason } }) });
+        this.publish({ type: 'health', service: name, backend: b.key, from: seen.health, to: b.health, detail: b.lastFlip });
         seen.health = b.health;
       }
       if (seen.state !== b.state) {

@@ -57,16 +57,24 @@ test('the page lists both services, shows a kill within 2 s, drains with a click
   assert.deepEqual(errors, [], 'the page loads with no console error');
   assert.deepEqual(await violations(), [], 'and no CSP violation');
 
-  // A killed backend: down on the page within 2 s of the API saying so.
+  // A killed backend: down on the page, with the API's reason and since when, within 2 s of the API saying so.
+  const killed = Date.now();
   await c1.close();
-  await until('the API says the cache backend is down', async () => {
+  const detail = await until('the API says the cache backend is down', async () => {
     const { body } = await api.get('/services/cache/backends');
-    return body.data.backends[0].health === 'down' ? true : undefined;
+    return body.data.backends[0].health === 'down' ? body.data.backends[0].healthDetail : undefined;
   });
   const apiSaidDown = Date.now();
-  await page.waitForSelector(`${row('cache', addr(c1))}[data-health="down"]`, { timeout: 2000 });
+  assert.equal(detail.reason, 'active check failed: connection refused (ECONNREFUSED)');
+  const since = Date.parse(detail.since);
+  assert.ok(since >= killed - 1 && since <= apiSaidDown, `down since ${detail.since}`);
+  const healthCell = page.locator(`${row('cache', addr(c1))}[data-health="down"] td[data-col="health"]`);
+  await healthCell.filter({ hasText: `down: ${detail.reason}` }).waitFor({ timeout: 2000 });
   assert.ok(Date.now() - apiSaidDown <= 2000);
-  await page.waitForSelector('#events li[data-type="health"][data-to="down"]', { timeout: 2000 });
+  // "since 12:03:41 (0 s)": the clock time the API gave, as the browser writes it.
+  const clock = await page.evaluate((ms) => new Date(ms).toLocaleTimeString([], { hour12: false }), since);
+  assert.match((await healthCell.textContent()) ?? '', new RegExp(`^down: .* · since ${clock} \\(\\d+ s\\)$`));
+  await page.locator('#events li[data-type="health"][data-to="down"]').filter({ hasText: detail.reason }).waitFor({ timeout: 2000 });
 
   // Drain with a click, checked through the API.
   await page.click(`${row('web', addr(w1))} button.drain`);

@@ -36,7 +36,7 @@ test('a registry\'s changes become events with from and to; a flip\'s reason rid
     ['weight', 'web', '127.0.0.1:9001', 1, 5],
     ['removed', 'web', '127.0.0.1:9001', undefined, undefined],
   ]);
-  assert.deepEqual(bus.since('').events[1]!.detail, { reason: 'active check passed: connected' });
+  assert.deepEqual(bus.since('').events[1]!.detail, { reason: 'active check passed: connected', since: new Date(800).toISOString() });
 });
 
 test('since(): what follows an id; a lost stretch, an unknown or foreign id replays the ring and says so', () => {
