@@ -27,7 +27,7 @@ export function healthText(b, now) {
 function checkText(b, now) {
   const d = b.healthDetail ?? {};
   if (!d.activeCheck) return b.lastCheck ? ago(b.lastCheck, now) : 'off';
-  const took = d.lastCheckDurationMs === null || d.lastCheckDurationMs === undefined ? '' : ` in ${fmtNumber(d.lastCheckDurationMs)} ms`;
+  const took = d.lastCheckDurationMs === null || d.lastCheckDurationMs === undefined ? '' : ` · ${fmtNumber(d.lastCheckDurationMs)} ms`;
   return `${d.activeCheck}${took} · ${ago(b.lastCheck, now)}`;
 }
 
@@ -56,15 +56,14 @@ export const COLUMNS = [
   { key: 'bytesIn', label: 'Bytes in', num: true, text: (b) => fmtBytes(b.bytesIn), title: () => 'client → backend, counted when a connection ends' },
   { key: 'bytesOut', label: 'Bytes out', num: true, text: (b) => fmtBytes(b.bytesOut), title: () => 'backend → client, counted when a connection ends' },
   { key: 'lastCheck', label: 'Last check', text: (b, ctx) => checkText(b, ctx.now), title: (b) => b.lastCheck ?? '' },
-  { key: 'ejections', label: 'Ejections', num: true, text: (b) => fmtNumber(b.healthDetail?.ejections ?? 0) },
-  { key: 'backup', label: 'Backup', text: (b) => (b.backup ? 'backup' : '') },
-  { key: 'origin', label: 'Origin', text: (b) => b.origin },
+  { key: 'ejections', label: 'Ejected', num: true, text: (b) => fmtNumber(b.healthDetail?.ejections ?? 0) },
+  { key: 'origin', label: 'Origin', text: (b) => (b.backup ? `${b.origin} · backup` : b.origin), title: (b) => (b.backup ? 'a backup: takes connections only while no other backend is available' : '') },
   { key: 'more', label: 'More', text: (b) => extras(b).map(([k, v]) => `${k}: ${brief(v)}`).join(' · ') },
 ];
 
 /** What the columns above show of `healthDetail`; anything else it gains goes to "More". */
 const DETAIL_SHOWN = new Set(['activeCheck', 'failedActiveCheck', 'ejectedUntil', 'admin', 'reason', 'since', 'ejections', 'lastCheck', 'lastCheckDurationMs']);
-const SHOWN = new Set([...COLUMNS.map((c) => c.key), 'id', 'maxConnections', 'healthDetail']);
+const SHOWN = new Set([...COLUMNS.map((c) => c.key), 'id', 'backup', 'maxConnections', 'healthDetail']);
 
 /** Fields of a backend that no column shows. */
 export function extras(b) {

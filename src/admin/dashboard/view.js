@@ -199,8 +199,8 @@ export class ServiceView {
       const td = row.cells[i];
       const text = c.text(b, ctx);
       if (td.textContent !== text) td.textContent = text;
-      const title = c.title?.(b, ctx);
-      if (title) td.title = title;
+      const title = c.title?.(b, ctx) ?? '';
+      if (td.title !== title) td.title = title;
     });
     const removing = b.state === 'removing';
     row.drain.textContent = b.state === 'draining' ? 'Undrain' : 'Drain';
