@@ -130,7 +130,7 @@ export class Dashboard {
           counters: { ...s.stats },
           rejections: rejectionsByReason(s.stats),
           // Only when a limit can make clients wait (service or backend maxConnections).
-          queue: queued ? { length: a.length, size: a.queueSize, oldestWaitMs: a.oldestWaitMs(now), maxConnections: a.maxConnections, active: a.active } : null,
+          queue: queued ? { ...s.queueNow(now), size: a.queueSize, maxConnections: a.maxConnections } : null,
           backends: s.registry.listAll().map((b) => b.toJSON()),
         };
       }),

@@ -339,6 +339,11 @@ export class WorkerPool implements ListenerFactory {
       }
       const stats = service.stats;
       for (const f of PROXY_FIELDS) stats[f] = reports.reduce((n, r) => n + r.counters.proxy[f], 0) + (retired?.proxy[f] ?? 0);
+      // The queues are the workers' (the primary serves no connection): as of their last reports.
+      service.queuedElsewhere = {
+        length: reports.reduce((n, r) => n + r.counters.queue.length, 0),
+        oldestWaitMs: reports.reduce((n, r) => Math.max(n, r.counters.queue.oldestWaitMs), 0),
+      };
     }
   }
 }

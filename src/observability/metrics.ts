@@ -121,10 +121,11 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
     },
   });
   new Gauge({
-    name: 'fulcrum_queue_length', help: 'Clients waiting in the service\'s queue (service or every ready backend at maxConnections). In this process (the primary has none with --workers).', labelNames: serviceLabels, registers: [prom],
+    name: 'fulcrum_queue_length', help: 'Clients waiting in the service\'s queue (service or every ready backend at maxConnections). With --workers, summed over the workers as of their last reports (every 200 ms).', labelNames: serviceLabels, registers: [prom],
     collect() {
       this.reset();
-      for (const s of services()) this.set({ service: s.name }, s.admission.length);
+      const now = Date.now();
+      for (const s of services()) this.set({ service: s.name }, s.queueNow(now).length);
     },
   });
   new Gauge({
@@ -132,7 +133,7 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
     collect() {
       this.reset();
       const now = Date.now();
-      for (const s of services()) this.set({ service: s.name }, s.admission.oldestWaitMs(now) / 1000);
+      for (const s of services()) this.set({ service: s.name }, s.queueNow(now).oldestWaitMs / 1000);
     },
   });
   perServiceCounter('fulcrum_accept_errors_total', 'Accepts that failed (out of descriptors and the like): the client was never served.', (s) => s.stats.acceptErrors);
