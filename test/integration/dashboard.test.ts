@@ -58,6 +58,8 @@ test('the page lists both services, shows a kill within 2 s, drains with a click
   assert.deepEqual(await violations(), [], 'and no CSP violation');
 
   // A killed backend: down on the page, with the API's reason and since when, within 2 s of the API saying so.
+  const flips = async () => Number((await page.locator(row('cache', addr(c1))).getAttribute('data-flips')) ?? 0);
+  const flipsBefore = await flips();
   const killed = Date.now();
   await c1.close();
   const detail = await until('the API says the cache backend is down', async () => {
@@ -71,6 +73,8 @@ test('the page lists both services, shows a kill within 2 s, drains with a click
   const healthCell = page.locator(`${row('cache', addr(c1))}[data-health="down"] td[data-col="health"]`);
   await healthCell.filter({ hasText: `down: ${detail.reason}` }).waitFor({ timeout: 2000 });
   assert.ok(Date.now() - apiSaidDown <= 2000);
+  // The row changed colour on the flip (one flip, counted on the row).
+  assert.equal(await flips(), flipsBefore + 1);
   // "since 12:03:41 (0 s)": the clock time the API gave, as the browser writes it.
   const clock = await page.evaluate((ms) => new Date(ms).toLocaleTimeString([], { hour12: false }), since);
   assert.match((await healthCell.textContent()) ?? '', new RegExp(`^down: .* · since ${clock} \\(\\d+ s\\)$`));

@@ -17,7 +17,11 @@ export function healthText(b, now) {
   let head;
   if (b.health === 'down' && Number.isFinite(until) && until > now) {
     head = `${d.reason?.startsWith('ejected') ? d.reason : `ejected${d.reason ? `: ${d.reason}` : ''}`} · until ${clockTime(until)}`;
-  } else if (b.health === 'down') head = `down: ${d.reason ?? 'no reason recorded'}`;
+  } else if (b.health === 'down') {
+    // An ejection that ended leaves the backend down until a probe passes: say that the checks keep it out now.
+    const still = d.failedActiveCheck && !d.reason?.startsWith('active check') ? ' · active check failing' : '';
+    head = `down: ${d.reason ?? 'no reason recorded'}${still}`;
+  }
   else if (b.health === 'unknown') head = 'unknown: not checked yet';
   else head = b.health;
   return since ? `${head} · ${since}` : head;

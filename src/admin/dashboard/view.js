@@ -3,7 +3,7 @@
 // every snapshot; rows are keyed by backend id.
 import { call, describe, servicePath } from './api.js';
 import { chart, Series } from './charts.js';
-import { COLUMNS } from './columns.js';
+import { COLUMNS, extras } from './columns.js';
 import { fmtBytes, fmtNumber } from './format.js';
 
 const h = (tag, props = {}, ...children) => {
@@ -65,7 +65,7 @@ export class ServiceView {
       h('header', {}, h('h2', { text: name }), this.figures.listen, this.figures.algo, this.figures.open, this.figures.ready, this.figures.conns, this.figures.bytes, this.figures.queue),
       this.rejections,
       h('div', { class: 'charts' }, h('figure', {}, h('figcaption', { text: 'connections/s' }), connEl), h('figure', {}, h('figcaption', { text: 'bytes/s' }), bytesEl)),
-      h('table', { class: 'backends' }, h('thead', {}, h('tr', {}, ...COLUMNS.map((c) => h('th', { text: c.label, class: c.num ? 'num' : undefined })), h('th', { text: '' }))), this.tbody),
+      (this.table = h('table', { class: 'backends' }, h('thead', {}, h('tr', {}, ...COLUMNS.map((c) => h('th', { text: c.label, class: c.num ? 'num' : undefined, 'data-col': c.key })), h('th', { text: '' }))), this.tbody)),
       register,
       this.answer,
     );
@@ -101,6 +101,8 @@ export class ServiceView {
       this.connChart.update(this.connRate);
       this.bytesChart.update(this.byteRate);
     }
+    // "More" takes room only while some backend has a field no column shows.
+    this.table.toggleAttribute('data-more', s.backends.some((b) => extras(b).length > 0));
     const seen = new Set();
     for (const b of s.backends) {
       seen.add(b.id);
@@ -120,7 +122,7 @@ export class ServiceView {
     el.hidden = !q;
     if (!q) return;
     el.textContent = `queue ${fmtNumber(q.length)}/${fmtNumber(q.size)}${q.length > 0 ? ` (oldest ${fmtNumber(q.oldestWaitMs / 1000)} s)` : ''}`;
-    el.title = q.maxConnections > 0 ? `${q.active} of ${q.maxConnections} connection slots taken` : 'clients wait while every ready backend is at its maxConnections';
+    el.title = q.maxConnections > 0 ? `clients wait while the service serves ${q.maxConnections} at once, or every ready backend is at its maxConnections` : 'clients wait while every ready backend is at its maxConnections';
     el.dataset.length = String(q.length);
   }
 
@@ -186,7 +188,9 @@ export class ServiceView {
     tr.toggleAttribute('data-warming', b.effectiveWeight !== undefined && b.effectiveWeight < b.weight);
     tr.toggleAttribute('data-ejected', Boolean(b.healthDetail?.ejectedUntil));
     if (flipped) {
-      // Highlighted at once, then faded back over the CSS transition.
+      // Counted (what a test or a user inspecting the row can read), highlighted at once, then faded back over the CSS transition.
+      row.flips = (row.flips ?? 0) + 1;
+      tr.dataset.flips = String(row.flips);
       tr.classList.add('flip');
       clearTimeout(row.flipTimer);
       row.flipTimer = setTimeout(() => tr.classList.remove('flip'), 1500);
