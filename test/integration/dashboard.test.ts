@@ -17,7 +17,9 @@ import { until } from '../helpers/wait.ts';
 
 const T = { timeout: 60_000, skip: noBrowser };
 const loopback = { host: '127.0.0.1', port: 0 };
-const health = { intervalMs: 200, timeoutMs: 200, rise: 1, fall: 1 };
+// A refused probe fails at once, so a long timeout does not slow the kill's detection; a short one let a
+// loaded machine (a probe's callbacks held up past 200 ms) flip a live backend down for "timeout after 200ms".
+const health = { intervalMs: 200, timeoutMs: 1000, rise: 1, fall: 1 };
 
 async function start(t: TestContext, adminToken?: string) {
   const backends = await Promise.all(['web-1', 'web-2', 'cache-1'].map((n) => startDemoBackend(n)));
