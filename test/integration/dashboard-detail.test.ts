@@ -1,8 +1,9 @@
 /**
  * What the dashboard shows beyond the basics, in real headless Chromium:
  * a backend's effective weight while it slow-starts, beside its weight, as
- * the API gives it; refusals by reason after refused connections, as
- * /metrics counts them; the queue's length while a client waits in it.
+ * the API gives it; a passive ejection with its reason, end and start; refusals
+ * by reason after refused connections, as /metrics counts them; the queue's
+ * length while a client waits in it.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,12 +14,13 @@ import { Fulcrum } from '../../src/fulcrum.ts';
 import { startDemoBackend } from '../../tools/backend.ts';
 import { adminClient } from '../helpers/admin-client.ts';
 import { launch, noBrowser, openPage } from '../helpers/browser.ts';
-import { closed, dial, readBytes } from '../helpers/net.ts';
+import { closed, dial, httpGet, readBytes, refusedPort } from '../helpers/net.ts';
+import { until } from '../helpers/wait.ts';
 import { backendAt } from '../helpers/proxy.ts';
 
 const T = { timeout: 60_000, skip: noBrowser };
 
-async function start(t: TestContext, service: Partial<ServiceConfig>) {
+async function start(t: TestContext, service: Partial<Omit<ServiceConfig, 'passive'>> & { passive?: Partial<ServiceConfig['passive']> }) {
   const echo = await startDemoBackend('echo');
   t.after(() => echo.close());
   const lb = await Fulcrum.start(
@@ -49,6 +51,28 @@ test('slow start: the row shows the effective weight the API gives, beside the w
   assert.equal(await first.getAttribute('data-warming'), null);
   assert.equal(await first.locator('td[data-col="effectiveWeight"]').textContent(), '1');
   assert.deepEqual(errors, []);
+});
+
+test('an ejected backend: why, until when and since when, as the API gives them', T, async (t) => {
+  const { api, port, page } = await start(t, { retries: 1, passive: { maxFails: 3, ejectBaseMs: 60_000, maxEjectedPercent: 50 } });
+  const address = `127.0.0.1:${await refusedPort()}`;
+  const { body } = await api.post('/services/web/register', { address });
+  const id = body.data.backend.id;
+  // Real traffic: every connection that picks the refusing backend fails over to the echo one; the third failure ejects it.
+  const detail = await until('the API says it is ejected', async () => {
+    await httpGet(port).catch(() => '');
+    const b = (await api.get(`/services/web/backends/${id}`)).body.data.backend;
+    return b.health === 'down' ? b.healthDetail : undefined;
+  }, 10_000);
+  assert.equal(detail.reason, 'ejected: 3 consecutive connect failures (last: ECONNREFUSED)');
+  assert.equal(detail.ejections, 1);
+  const clock = (iso: string) => page.evaluate((ms) => new Date(ms).toLocaleTimeString([], { hour12: false }), Date.parse(iso));
+  const row = page.locator(`section[data-service="web"] tr[data-address="${address}"][data-health="down"][data-ejected]`);
+  await row.waitFor({ timeout: 3000 });
+  const expected = `${detail.reason} · until ${await clock(detail.ejectedUntil)} · since ${await clock(detail.since)}`;
+  await row.locator('td[data-col="health"]').filter({ hasText: expected }).waitFor({ timeout: 2000 });
+  assert.match((await row.locator('td[data-col="health"]').textContent()) ?? '', /^ejected: .* \(\d+ s\)$/);
+  assert.equal(await row.locator('td[data-col="ejections"]').textContent(), '1');
 });
 
 /** Connects from `localAddress` and waits until the balancer closes the connection unanswered. */
