@@ -12,6 +12,8 @@
 import { request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { connect } from 'node:net';
+import { parseCidr } from '../src/config/cidr.ts';
 import { makeConfig, makeService } from '../src/config/config.ts';
 import { Fulcrum } from '../src/fulcrum.ts';
 import { startDemoBackend } from './backend.ts';
@@ -27,7 +29,7 @@ const seconds = Number(values.seconds);
 const loopback = { host: '127.0.0.1', port: 0 };
 const health = { intervalMs: 500, timeoutMs: 300, rise: 2, fall: 2 };
 
-const web = await Promise.all(['web-1', 'web-2', 'web-3'].map((n) => startDemoBackend(n)));
+const web = await Promise.all(['web-1', 'web-2', 'web-3', 'web-4'].map((n) => startDemoBackend(n)));
 const cache = await Promise.all(['cache-1', 'cache-2'].map((n) => startDemoBackend(n)));
 const at = (b: { address: { port: number } }, weight = 1) => ({ host: '127.0.0.1', port: b.address.port, weight });
 const lb = await Fulcrum.start(
@@ -35,8 +37,9 @@ const lb = await Fulcrum.start(
     admin: loopback,
     logLevel: 'silent',
     services: [
-      makeService({ name: 'web', listen: loopback, algo: 'power-of-two-choices', backends: [at(web[0]!, 2), at(web[1]!), at(web[2]!)], health }),
-      makeService({ name: 'cache', listen: loopback, algo: 'least-connections', backends: [at(cache[0]!), at(cache[1]!)], health }),
+      // web-4 joins during the run and slow-starts; 127.0.0.9 is denied (a few of its connections show as refusals).
+      makeService({ name: 'web', listen: loopback, algo: 'power-of-two-choices', backends: [at(web[0]!, 2), at(web[1]!), at(web[2]!)], health, slowStartMs: 60_000, deny: [parseCidr('deny', '127.0.0.9/32')] }),
+      makeService({ name: 'cache', listen: loopback, algo: 'least-connections', backends: [at(cache[0]!), at(cache[1]!)], health, maxConnections: 200 }),
     ],
   }),
 );
@@ -59,6 +62,10 @@ function load(port: number, perSecond: (t: number) => number): void {
 }
 load(lb.service('web')!.address!.port, (t) => 220 + 120 * Math.sin(t / 5));
 load(lb.service('cache')!.address!.port, (t) => 90 + 40 * Math.cos(t / 7));
+const denied = setInterval(() => {
+  if (stop) return clearInterval(denied);
+  connect({ host: '127.0.0.1', port: lb.service('web')!.address!.port, localAddress: '127.0.0.9' }).on('error', () => {});
+}, 700);
 
 const browser = await chromium.launch({
   executablePath: values.chromium,
@@ -78,7 +85,9 @@ try {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ weight: 3 }),
   });
-  await sleep(seconds * 0.3);
+  await sleep(seconds * 0.15);
+  await fetch(`${admin}/services/web/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: `127.0.0.1:${web[3]!.address.port}`, weight: 2 }) });
+  await sleep(seconds * 0.15);
   await cache[1]!.close();
   await sleep(seconds * 0.3);
   await page.screenshot({ path: values.out, fullPage: true });

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatHostPort } from '../config/parse.ts';
+import { rejectionsByReason } from '../observability/stats.ts';
 import { notFound } from './http-error.ts';
 import type { AdminApi, Reply, Route } from './routes.ts';
 import { SseHub } from './sse.ts';
@@ -105,28 +106,34 @@ export class Dashboard {
 
   /**
    * What the page shows, as of now: per service its listen address,
-   * strategy, open connections and counters (the page derives rates from
-   * them), and every backend as `GET /backends` lists it, plus when its
-   * health last changed. Fields added to a backend's JSON appear here and on
-   * the page without a change to either.
+   * strategy, open connections, counters (the page derives rates from them),
+   * refusals by reason, the queue when there can be one, and every backend
+   * as `GET /backends` lists it (health with its reason and since when in
+   * `healthDetail`). Fields added to a backend's JSON appear here and on the
+   * page without a change to either. Walks backends, never sessions: one
+   * snapshot a second costs the same whatever the connection count.
    */
   snapshot(api: AdminApi) {
-    const bus = api.events;
+    const now = Date.now();
     return {
-      time: Date.now(),
+      time: now,
       stream: this.hub.stats,
-      services: api.services().map((s) => ({
-        name: s.name,
-        listen: s.address ? formatHostPort({ host: s.address.address, port: s.address.port }) : formatHostPort(s.config.listen),
-        algo: s.settings.algo,
-        openConnections: s.openConnections,
-        ready: s.registry.readyCount,
-        counters: { ...s.stats },
-        backends: s.registry.listAll().map((b) => {
-          const since = bus?.healthSince(b);
-          return since === undefined ? b.toJSON() : { ...b.toJSON(), healthSince: new Date(since).toISOString() };
-        }),
-      })),
+      services: api.services().map((s) => {
+        const a = s.admission;
+        const queued = a.queueSize > 0 && (a.maxConnections > 0 || s.registry.limited);
+        return {
+          name: s.name,
+          listen: s.address ? formatHostPort({ host: s.address.address, port: s.address.port }) : formatHostPort(s.config.listen),
+          algo: s.settings.algo,
+          openConnections: s.openConnections,
+          ready: s.registry.readyCount,
+          counters: { ...s.stats },
+          rejections: rejectionsByReason(s.stats),
+          // Only when a limit can make clients wait (service or backend maxConnections).
+          queue: queued ? { ...s.queueNow(now), size: a.queueSize, maxConnections: a.maxConnections } : null,
+          backends: s.registry.listAll().map((b) => b.toJSON()),
+        };
+      }),
     };
   }
 

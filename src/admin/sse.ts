@@ -16,7 +16,8 @@
  * queue (`writableLength`) passes `maxBufferedBytes`, or once it has been
  * congested for `maxStallMs` (a client that never reads would otherwise
  * keep its stream, and a slot, forever). So a stream holds at most
- * `maxBufferedBytes` plus one frame. A dropped client may reconnect with
+ * `maxBufferedBytes` plus one frame, and a frame larger than the bound
+ * alone (a snapshot of thousands of backends) does not drop a client. A dropped client may reconnect with
  * its Last-Event-ID and be replayed what it missed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -160,7 +161,9 @@ export class SseHub {
     const { res } = client;
     if (res.destroyed) return;
     if (!res.write(frame)) client.congestedSince ??= performance.now();
-    if (res.writableLength > this.#maxBuffered) this.#drop(client);
+    // What waited before this frame: a single frame larger than the bound (a
+    // snapshot of a few thousand backends) must still reach a client that reads.
+    if (res.writableLength - frame.length > this.#maxBuffered) this.#drop(client);
   }
 
   #drop(client: Client): void {

@@ -107,6 +107,12 @@ export class Backend {
   failedActiveCheck = false;
   /** While a passive ejection lasts: its end, epoch ms (as Envoy's FAILED_OUTLIER_CHECK); 0 otherwise. */
   ejectedUntil = 0;
+  /** Passive ejections of this backend since it was registered. */
+  ejections = 0;
+  /** When `health` last changed, or else when the backend was registered (the registry's clock, epoch ms). */
+  healthSince = 0;
+  /** Why `health` last changed ("active check failed: connection refused"); '' before any change or when no reason was given. */
+  healthReason = '';
 
   constructor(spec: BackendSpec, health: Health = 'unknown', counts: SlotTable = activeCounts, idLength = ID_LENGTH) {
     this.counts = counts;
@@ -144,9 +150,17 @@ export class Backend {
       failedActiveCheck: this.failedActiveCheck,
       ejectedUntil: ejected ? new Date(this.ejectedUntil).toISOString() : null,
       admin: this.removed ? 'removing' : this.state,
+      reason: this.healthReason === '' ? null : this.healthReason,
+      since: this.healthSince === 0 ? null : new Date(this.healthSince).toISOString(),
+      ejections: this.ejections,
       lastCheck: this.lastCheck === 0 ? null : new Date(this.lastCheck).toISOString(),
       lastCheckDurationMs: this.lastCheckDurationMs < 0 ? null : this.lastCheckDurationMs,
     };
+  }
+
+  /** Why and since when `health` last changed, as health events carry it (the same values as `healthDetail`). */
+  get lastFlip(): { readonly reason: string | null; readonly since: string } {
+    return { reason: this.healthReason === '' ? null : this.healthReason, since: new Date(this.healthSince).toISOString() };
   }
 
   /** May take a connection in panic mode (every backend down): enabled and registered, health ignored. */

@@ -285,6 +285,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const probe = new Backend(spec, this.#initialHealth, this.counts, this.#idLength(key));
     probe.origin = origin;
     probe.sendProxy = effectiveProxyProtocol(spec.proxyProtocol, this.#proxyProtocol);
+    // Its health holds since it joined, until the first flip says otherwise.
+    probe.healthSince = this.#now();
     this.#setMaxConnections(probe, spec.maxConnections ?? 0);
     this.#byKey.set(probe.key, probe);
     this.#members = undefined;
@@ -309,9 +311,15 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.#stateChanged(backend);
   }
 
-  setHealth(backend: Backend, health: Health): void {
+  /**
+   * Sets health; on a change, also when and why (`reason`, for the API and
+   * the dashboard: flips are rare, so recording them costs nothing).
+   */
+  setHealth(backend: Backend, health: Health, reason = ''): void {
     if (backend.health === health) return;
     backend.health = health;
+    backend.healthSince = this.#now();
+    backend.healthReason = reason;
     this.#stateChanged(backend);
   }
 

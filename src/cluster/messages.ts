@@ -69,6 +69,8 @@ export interface ServiceCounters {
   readonly backends: readonly BackendCounters[];
   /** Open connections per listener id. */
   readonly open: Readonly<Record<string, number>>;
+  /** Clients waiting in this worker's queue, and how long the first has waited (ms). */
+  readonly queue: { readonly length: number; readonly oldestWaitMs: number };
 }
 
 export type ToWorker =

@@ -367,6 +367,11 @@ export class WorkerPool implements ListenerFactory {
         for (const r of reports) stats[f].addFrom(r.counters.proxy[f]);
         stats[f].addFrom(retired?.histograms[f]);
       }
+      // The queues are the workers' (the primary serves no connection): as of their last reports.
+      service.queuedElsewhere = {
+        length: reports.reduce((n, r) => n + r.counters.queue.length, 0),
+        oldestWaitMs: reports.reduce((n, r) => Math.max(n, r.counters.queue.oldestWaitMs), 0),
+      };
     }
   }
 }

@@ -126,6 +126,7 @@ export async function runWorker(): Promise<void> {
         proxy: { ...s.stats },
         backends: s.registry.listAll().map((b) => ({ key: b.key, active: b.active, total: b.total, failed: b.failed, bytesIn: b.bytesIn, bytesOut: b.bytesOut, connectTimes: b.connectTimes })),
         open: Object.fromEntries([...s.listeners].map(([lid, l]) => [lid, l.openConnections])),
+        queue: { length: s.admission.length, oldestWaitMs: s.admission.oldestWaitMs(Date.now()) },
       })),
     });
   };

@@ -96,7 +96,10 @@ export class HealthMonitor implements Ejector {
       entry.ejectedUntil = 0;
       backend.ejectedUntil = 0;
     }
-    if (entry.state.observe(result.ok) === 'changed') this.#flip(backend, entry.state.status, result.reason);
+    if (entry.state.observe(result.ok) === 'changed') {
+      const why = result.ok ? `active check passed: ${result.reason}` : `active check failed: ${withErrno(result.reason)}`;
+      this.#flip(backend, entry.state.status, result.reason, why);
+    }
   }
 
   /**
@@ -109,14 +112,15 @@ export class HealthMonitor implements Ejector {
     entry.ejectedUntil = this.#now() + durationMs;
     backend.ejectedUntil = entry.ejectedUntil;
     this.#stats.ejections++;
-    if (entry.state.eject() === 'changed') this.#flip(backend, 'down', `${reason}; ejected for ${durationMs}ms`);
+    backend.ejections++;
+    if (entry.state.eject() === 'changed') this.#flip(backend, 'down', `${reason}; ejected for ${durationMs}ms`, `ejected: ${reason}`);
     if (this.#activeChecks) return;
     clearTimeout(entry.readmitTimer);
     entry.readmitTimer = setTimeout(() => {
       entry.readmitTimer = undefined;
       entry.ejectedUntil = 0;
       backend.ejectedUntil = 0;
-      if (entry.state.observe(true) === 'changed') this.#flip(backend, 'up', 'ejection ended (active checks off)');
+      if (entry.state.observe(true) === 'changed') this.#flip(backend, 'up', 'ejection ended (active checks off)', 'ejection ended (active checks off)');
     }, durationMs).unref();
   }
 
@@ -164,9 +168,10 @@ export class HealthMonitor implements Ejector {
     this.#entries.delete(backend);
   }
 
-  #flip(backend: Backend, to: Health, reason: string): void {
+  /** `reason` goes to the log as it always has (the probe's word: 'ECONNREFUSED'); `why` is the sentence the API and the dashboard show. */
+  #flip(backend: Backend, to: Health, reason: string, why: string): void {
     const from = backend.health;
-    this.#registry.setHealth(backend, to);
+    this.#registry.setHealth(backend, to, why);
     this.#stats.flips++;
     const fields = { backend: backend.key, from, to, reason };
     if (to === 'down') this.#log.warn(fields, 'backend health changed');
@@ -184,6 +189,12 @@ const REASONS: Readonly<Record<string, string>> = {
   EAI_AGAIN: 'name lookup failed (try again)',
   EPIPE: 'connection closed while sending',
 };
+
+/** "connection refused (ECONNREFUSED)" for an errno, other reasons as they are. */
+function withErrno(reason: string): string {
+  const words = REASONS[reason];
+  return words === undefined ? reason : `${words} (${reason})`;
+}
 
 /** An errno as words for the API ("connection refused"); other reasons as they are. */
 export function describeReason(reason: string): string {

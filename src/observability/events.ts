@@ -37,8 +37,6 @@ interface Seen {
   health: string;
   state: string;
   weight: number;
-  /** When its health last changed (epoch ms); 0 when not seen to change. */
-  since: number;
 }
 
 /** A service as the bus needs it: a name and a registry. */
@@ -113,12 +111,6 @@ export class EventBus {
     return { events, lost };
   }
 
-  /** When `backend`'s health last changed as seen here (epoch ms), or undefined. */
-  healthSince(backend: Backend): number | undefined {
-    const since = this.#seen.get(backend)?.since;
-    return since ? since : undefined;
-  }
-
   /**
    * Publishes the changes of a service's backends: registrations, removals,
    * health and admin-state flips, weight changes. Listens to the registry's
@@ -138,9 +130,8 @@ export class EventBus {
     registry.on('state', (b) => {
       const seen = this.#remember(b);
       if (seen.health !== b.health) {
-        this.publish({ type: 'health', service: name, backend: b.key, from: seen.health, to: b.health });
+        this.publish({ type: 'health', service: name, backend: b.key, from: seen.health, to: b.health, detail: b.lastFlip });
         seen.health = b.health;
-        seen.since = this.#now();
       }
       if (seen.state !== b.state) {
         this.publish({ type: 'state', service: name, backend: b.key, from: seen.state, to: b.state });
@@ -165,7 +156,7 @@ export class EventBus {
   #remember(b: Backend): Seen {
     let seen = this.#seen.get(b);
     if (!seen) {
-      seen = { health: b.health, state: b.state, weight: b.weight, since: 0 };
+      seen = { health: b.health, state: b.state, weight: b.weight };
       this.#seen.set(b, seen);
     }
     return seen;

@@ -13,6 +13,7 @@ import type { Backend } from '../backends/backend.ts';
 import type { Service } from '../service/service.ts';
 import { logDroppedTotal } from './log-destination.ts';
 import { renderHistograms } from './histogram.ts';
+import { rejectionsByReason } from './stats.ts';
 
 /** Outcomes of config reloads. */
 export class ReloadStats {
@@ -104,20 +105,16 @@ export function createMetrics({ services, reloads, workerProcessMetrics }: Metri
     collect() {
       this.reset();
       for (const s of services()) {
-        this.inc({ service: s.name, reason: 'denied' }, s.stats.rejectedDenied);
-        this.inc({ service: s.name, reason: 'per-ip-connections' }, s.stats.rejectedPerIpConnections);
-        this.inc({ service: s.name, reason: 'per-ip-rate' }, s.stats.rejectedPerIpRate);
-        this.inc({ service: s.name, reason: 'queue-full' }, s.stats.rejectedQueueFull);
-        this.inc({ service: s.name, reason: 'queue-timeout' }, s.stats.rejectedQueueTimeout);
-        this.inc({ service: s.name, reason: 'no-backend' }, s.stats.noBackend);
+        for (const [reason, n] of Object.entries(rejectionsByReason(s.stats))) this.inc({ service: s.name, reason }, n);
       }
     },
   });
   new Gauge({
-    name: 'fulcrum_queue_length', help: 'Clients waiting in the service\'s queue (service or every ready backend at maxConnections). In this process (the primary has none with --workers).', labelNames: serviceLabels, registers: [prom],
+    name: 'fulcrum_queue_length', help: 'Clients waiting in the service\'s queue (service or every ready backend at maxConnections). With --workers, summed over the workers as of their last reports (every 200 ms).', labelNames: serviceLabels, registers: [prom],
     collect() {
       this.reset();
-      for (const s of services()) this.set({ service: s.name }, s.admission.length);
+      const now = Date.now();
+      for (const s of services()) this.set({ service: s.name }, s.queueNow(now).length);
     },
   });
   new Gauge({
@@ -125,7 +122,7 @@ export function createMetrics({ services, reloads, workerProcessMetrics }: Metri
     collect() {
       this.reset();
       const now = Date.now();
-      for (const s of services()) this.set({ service: s.name }, s.admission.oldestWaitMs(now) / 1000);
+      for (const s of services()) this.set({ service: s.name }, s.queueNow(now).oldestWaitMs / 1000);
     },
   });
   perServiceCounter('fulcrum_accept_errors_total', 'Accepts that failed (out of descriptors and the like): the client was never served.', (s) => s.stats.acceptErrors);

@@ -38,3 +38,15 @@ export class ProxyStats {
   /** Seconds waited in the queue, by those that left it (for a backend or at queue.timeout). */
   readonly queueWaits = new Histogram(QUEUE_WAIT_BUCKETS);
 }
+
+/** Refusals by reason, as `fulcrum_connections_rejected_total{reason}` and the dashboard name them. */
+export function rejectionsByReason(stats: ProxyStats) {
+  return {
+    denied: stats.rejectedDenied,
+    'per-ip-connections': stats.rejectedPerIpConnections,
+    'per-ip-rate': stats.rejectedPerIpRate,
+    'queue-full': stats.rejectedQueueFull,
+    'queue-timeout': stats.rejectedQueueTimeout,
+    'no-backend': stats.noBackend,
+  };
+}

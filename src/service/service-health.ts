@@ -61,7 +61,7 @@ export class ServiceHealth implements ConnectObserver {
     const activeChecks = health.intervalMs > 0;
     registry.setInitialHealth(activeChecks ? 'unknown' : 'up');
     // Nothing will probe a backend that is waiting for its first probe: take it as up, as a new one would be.
-    if (!activeChecks) for (const b of registry.list()) if (b.health === 'unknown') registry.setHealth(b, 'up');
+    if (!activeChecks) for (const b of registry.list()) if (b.health === 'unknown') registry.setHealth(b, 'up', 'active checks off');
     const monitor = new HealthMonitor({ registry, log, stats: this.stats, thresholds: health, activeChecks, now });
     const checker = activeChecks
       ? new HealthChecker({

@@ -72,6 +72,8 @@ export class Service {
   #gate: ClientGate | undefined;
   /** The connection limit and queue, shared by every listener of the service; reconfigured in place on reload. */
   readonly admission: Admission;
+  /** With --workers, the clients waiting in the workers' queues (as of their last reports); set by the primary. */
+  queuedElsewhere = { length: 0, oldestWaitMs: 0 };
   #listener: ServiceListener | undefined;
   /** Listeners replaced by a reload, draining their connections. */
   readonly #retired = new Set<ServiceListener>();
@@ -129,6 +131,12 @@ export class Service {
   }
 
   /** Connections open on every listener of this service, draining ones included. */
+  /** Clients waiting in the service's queue, in this process and (with --workers) in the workers; and how long the first has waited, ms. */
+  queueNow(now: number): { length: number; oldestWaitMs: number } {
+    const elsewhere = this.queuedElsewhere;
+    return { length: this.admission.length + elsewhere.length, oldestWaitMs: Math.max(this.admission.oldestWaitMs(now), elsewhere.oldestWaitMs) };
+  }
+
   get openConnections(): number {
     let n = this.#listener?.openConnections ?? 0;
     for (const l of this.#retired) n += l.openConnections;

@@ -54,11 +54,13 @@ test('POST /register: 200 with the backend; GET /backends and /backends/:id show
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
   const id = backendId('127.0.0.1:9001');
+  const since = res.body.data.backend.healthDetail.since;
+  assert.ok(Math.abs(Date.parse(since) - Date.now()) < 5000, 'healthy since it was registered');
   const expected = {
     id, address: '127.0.0.1:9001', weight: 5, state: 'active', health: 'up',
     activeConnections: 0, totalConnections: 0, failedConnections: 0, bytesIn: 0, bytesOut: 0, lastCheck: null, origin: 'api', maxConnections: 0, proxyProtocol: 'none',
     effectiveWeight: 5, backup: false,
-    healthDetail: { activeCheck: null, failedActiveCheck: false, ejectedUntil: null, admin: 'active', lastCheck: null, lastCheckDurationMs: null },
+    healthDetail: { activeCheck: null, failedActiveCheck: false, ejectedUntil: null, admin: 'active', reason: null, since, ejections: 0, lastCheck: null, lastCheckDurationMs: null },
   };
   assert.deepEqual(res.body, { status: 'success', data: { backend: expected, created: true } });
   assert.deepEqual((await api.get('/backends')).body, { status: 'success', data: { backends: [expected] } });

@@ -17,7 +17,9 @@ import { until } from '../helpers/wait.ts';
 
 const T = { timeout: 60_000, skip: noBrowser };
 const loopback = { host: '127.0.0.1', port: 0 };
-const health = { intervalMs: 200, timeoutMs: 200, rise: 1, fall: 1 };
+// A refused probe fails at once, so a long timeout does not slow the kill's detection; a short one let a
+// loaded machine (a probe's callbacks held up past 200 ms) flip a live backend down for "timeout after 200ms".
+const health = { intervalMs: 200, timeoutMs: 1000, rise: 1, fall: 1 };
 
 async function start(t: TestContext, adminToken?: string) {
   const backends = await Promise.all(['web-1', 'web-2', 'cache-1'].map((n) => startDemoBackend(n)));
@@ -57,16 +59,28 @@ test('the page lists both services, shows a kill within 2 s, drains with a click
   assert.deepEqual(errors, [], 'the page loads with no console error');
   assert.deepEqual(await violations(), [], 'and no CSP violation');
 
-  // A killed backend: down on the page within 2 s of the API saying so.
+  // A killed backend: down on the page, with the API's reason and since when, within 2 s of the API saying so.
+  const flips = async () => Number((await page.locator(row('cache', addr(c1))).getAttribute('data-flips')) ?? 0);
+  const flipsBefore = await flips();
+  const killed = Date.now();
   await c1.close();
-  await until('the API says the cache backend is down', async () => {
+  const detail = await until('the API says the cache backend is down', async () => {
     const { body } = await api.get('/services/cache/backends');
-    return body.data.backends[0].health === 'down' ? true : undefined;
+    return body.data.backends[0].health === 'down' ? body.data.backends[0].healthDetail : undefined;
   });
   const apiSaidDown = Date.now();
-  await page.waitForSelector(`${row('cache', addr(c1))}[data-health="down"]`, { timeout: 2000 });
+  assert.equal(detail.reason, 'active check failed: connection refused (ECONNREFUSED)');
+  const since = Date.parse(detail.since);
+  assert.ok(since >= killed - 1 && since <= apiSaidDown, `down since ${detail.since}`);
+  const healthCell = page.locator(`${row('cache', addr(c1))}[data-health="down"] td[data-col="health"]`);
+  await healthCell.filter({ hasText: `down: ${detail.reason}` }).waitFor({ timeout: 2000 });
   assert.ok(Date.now() - apiSaidDown <= 2000);
-  await page.waitForSelector('#events li[data-type="health"][data-to="down"]', { timeout: 2000 });
+  // The row changed colour on the flip (one flip, counted on the row).
+  assert.equal(await flips(), flipsBefore + 1);
+  // "since 12:03:41 (0 s)": the clock time the API gave, as the browser writes it.
+  const clock = await page.evaluate((ms) => new Date(ms).toLocaleTimeString([], { hour12: false }), since);
+  assert.match((await healthCell.textContent()) ?? '', new RegExp(`^down: .* · since ${clock} \\(\\d+ s\\)$`));
+  await page.locator('#events li[data-type="health"][data-to="down"]').filter({ hasText: detail.reason }).waitFor({ timeout: 2000 });
 
   // Drain with a click, checked through the API.
   await page.click(`${row('web', addr(w1))} button.drain`);

@@ -77,6 +77,10 @@ test('a killed backend goes down within interval × fall and gets no new connect
   assert.ok(downAfter <= fall * interval * 1.1 + timeout + SLACK_MS, `down after ${downAfter}ms`);
   assert.ok(downAfter >= (fall - 1) * interval * 0.9 - 5, `down after only ${downAfter}ms: fewer than ${fall} failures`);
   assert.equal(lb.registry.readyCount, 1);
+  // Why and since when, as the API and the dashboard show them.
+  const down = backendA.toJSON().healthDetail;
+  assert.equal(down.reason, 'active check failed: connection refused (ECONNREFUSED)');
+  assert.ok(Date.parse(down.since!) >= killed - 1 && Date.parse(down.since!) <= Date.now(), `down since ${down.since}`);
 
   const answers = [];
   for (let i = 0; i < 6; i++) answers.push((await httpGet(lb.proxyAddress.port)).trim());
@@ -89,6 +93,8 @@ test('a killed backend goes down within interval × fall and gets no new connect
   assert.equal(again.address.port, port);
   await healthOf(lb.registry, backendA, 'up');
   const upAfter = Date.now() - restarted;
+  assert.equal(backendA.toJSON().healthDetail.reason, 'active check passed: connected');
+  assert.ok(Date.parse(backendA.toJSON().healthDetail.since!) >= restarted - 1);
   assert.ok(upAfter <= rise * interval * 1.1 + SLACK_MS, `up after ${upAfter}ms`);
   assert.ok(upAfter >= (rise - 1) * interval * 0.9 - 5, `up after only ${upAfter}ms: fewer than ${rise} passes`);
 

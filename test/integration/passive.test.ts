@@ -89,14 +89,21 @@ test('a refusing backend is ejected after max-fails failures, clients served by 
   assert.equal(flip.length, 1);
   assert.deepEqual([flip[0].from, flip[0].to], ['up', 'down']);
   assert.match(flip[0].reason, /^3 consecutive connect failures \(last: ECONNREFUSED\); ejected for 300ms$/);
+  const detail = bad.toJSON().healthDetail;
+  assert.deepEqual([detail.reason, detail.ejections], ['ejected: 3 consecutive connect failures (last: ECONNREFUSED)', 1]);
+  // The end is set first, then the flip is stamped: the same millisecond, or a few after.
+  const gap = Date.parse(detail.ejectedUntil!) - Date.parse(detail.since!);
+  assert.ok(gap <= ejectMs && gap > ejectMs - 50, `ejected until ${gap} ms after it went down`);
 
   await healthOf(lb.registry, bad, 'up');
   const back = Date.now() - ejectedAt;
   assert.ok(back >= ejectMs - 2 && back < ejectMs + 300, `back after ${back}ms`);
+  assert.equal(bad.toJSON().healthDetail.reason, 'ejection ended (active checks off)');
   // Still refusing: three more failures eject it again, for twice as long.
   await trafficUntil(lb.proxyAddress.port, () => bad.health === 'down', 10);
   assert.equal(bad.failed, 6);
   assert.match(lines.filter((l) => l.backend === bad.key && l.to === 'down')[1].reason, /ejected for 600ms$/);
+  assert.equal(bad.toJSON().healthDetail.ejections, 2);
 });
 
 test('with probes: ejected by traffic before any probe fails; probes during the ejection do not readmit, the first after it does', T, async (t) => {

@@ -9,7 +9,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { httpGet } from '../helpers/net.ts';
+import { request } from 'node:http';
+import type { Socket } from 'node:net';
+import { dial, httpGet } from '../helpers/net.ts';
 import { until } from '../helpers/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,9 +26,9 @@ function children(pid: number): number[] {
 }
 
 /** `--workers 2 --demo --algo rr` on ephemeral ports; resolves once the demo backends are registered. */
-async function startWorkers(t: TestContext, healthInterval: string) {
+async function startWorkers(t: TestContext, healthInterval: string, extra: readonly string[] = []) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--workers', '2', '--demo', '--algo', 'rr',
-    '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--health-interval', healthInterval, '--log-level', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--health-interval', healthInterval, '--log-level', 'silent', ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (c) => (out += c));
@@ -119,4 +121,51 @@ test('--data-plane stream reaches every worker, and the workers proxy on it', as
   const bodies = new Set<string>();
   for (let i = 0; i < 6; i++) bodies.add(await httpGet(port));
   assert.deepEqual([...bodies].sort(), ['hello from demo-1\n', 'hello from demo-2\n', 'hello from demo-3\n']);
+});
+
+/** The first snapshot of the dashboard's stream. */
+function firstSnapshot(admin: string): Promise<{ services: { name: string; queue: { length: number; size: number } | null }[] }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${admin}/events`, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        text += c;
+        const m = /event: snapshot\ndata: (.*)\n\n/.exec(text);
+        if (m) {
+          req.destroy();
+          resolve(JSON.parse(m[1]!));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('with workers, the queue in /metrics and on the dashboard is the workers\' queues, summed', async (t) => {
+  // One connection at a time per worker: of four clients, at most two are served and the rest wait.
+  const { admin, port } = await startWorkers(t, '0', ['--max-connections', '1', '--queue-timeout', '60s']);
+  const queued = async () => Number(/^fulcrum_queue_length\{service="default"\} (\d+)$/m.exec(await (await fetch(`${admin}/metrics`)).text())?.[1]);
+  assert.equal(await queued(), 0);
+  const answered = new Set<Socket>();
+  const clients = await Promise.all(Array.from({ length: 4 }, () => dial({ port })));
+  for (const c of clients) {
+    c.on('error', () => {});
+    c.once('data', () => answered.add(c));
+    // Keep-alive: an answered client keeps its slot until it closes.
+    c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  }
+  t.after(() => clients.forEach((c) => c.destroy()));
+  const waiting = await until('served and queued add up to four', async () => {
+    const n = await queued();
+    return n >= 2 && n + answered.size === 4 ? n : undefined;
+  });
+  const snapshot = await firstSnapshot(admin);
+  const queue = snapshot.services[0]!.queue!;
+  assert.deepEqual([queue.length, queue.size], [waiting, 1024]);
+  // The served ones leave; the waiting ones are served, and the queue empties.
+  for (const c of [...answered]) c.destroy();
+  await until('every waiting client served', () => (clients.every((c) => answered.has(c)) ? true : undefined), 10_000);
+  await until('the queue empty', async () => ((await queued()) === 0 ? true : undefined));
 });

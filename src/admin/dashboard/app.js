@@ -61,6 +61,7 @@ function describeEvent(e) {
   const where = [e.service, e.backend].filter(Boolean).join(' ');
   switch (e.type) {
     case 'health':
+      return `${where}: ${e.from} → ${e.to}${e.detail?.reason ? ` (${e.detail.reason})` : ''}`;
     case 'state':
     case 'weight':
       return `${where}: ${e.type} ${e.from} → ${e.to}`;

@@ -28,6 +28,17 @@ export function ago(iso, now) {
   return `${Math.floor(s / 3600)} h ago`;
 }
 
+/** A span of ms as it reads: "45 s", "2 min", "1 h 5 min", "3 d 2 h". */
+export function fmtDuration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
 export const clockTime = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false });
 
 /** Any value a new field may hold, shortly. */

@@ -3,7 +3,7 @@
 // every snapshot; rows are keyed by backend id.
 import { call, describe, servicePath } from './api.js';
 import { chart, Series } from './charts.js';
-import { COLUMNS } from './columns.js';
+import { COLUMNS, extras } from './columns.js';
 import { fmtBytes, fmtNumber } from './format.js';
 
 const h = (tag, props = {}, ...children) => {
@@ -34,7 +34,9 @@ export class ServiceView {
       ready: h('span', { class: 'figure' }),
       conns: h('span', { class: 'figure' }),
       bytes: h('span', { class: 'figure' }),
+      queue: h('span', { class: 'figure queue', hidden: true }),
     };
+    this.rejections = h('div', { class: 'rejections' });
     const connEl = h('div', { class: 'chart' });
     const bytesEl = h('div', { class: 'chart' });
     this.answer = h('output', { class: 'answer' });
@@ -60,9 +62,10 @@ export class ServiceView {
     this.el = h(
       'section',
       { class: 'service', 'data-service': name },
-      h('header', {}, h('h2', { text: name }), this.figures.listen, this.figures.algo, this.figures.open, this.figures.ready, this.figures.conns, this.figures.bytes),
+      h('header', {}, h('h2', { text: name }), this.figures.listen, this.figures.algo, this.figures.open, this.figures.ready, this.figures.conns, this.figures.bytes, this.figures.queue),
+      this.rejections,
       h('div', { class: 'charts' }, h('figure', {}, h('figcaption', { text: 'connections/s' }), connEl), h('figure', {}, h('figcaption', { text: 'bytes/s' }), bytesEl)),
-      h('table', { class: 'backends' }, h('thead', {}, h('tr', {}, ...COLUMNS.map((c) => h('th', { text: c.label, class: c.num ? 'num' : undefined })), h('th', { text: '' }))), this.tbody),
+      (this.table = h('table', { class: 'backends' }, h('thead', {}, h('tr', {}, ...COLUMNS.map((c) => h('th', { text: c.label, class: c.num ? 'num' : undefined, 'data-col': c.key })), h('th', { text: '' }))), this.tbody)),
       register,
       this.answer,
     );
@@ -86,6 +89,8 @@ export class ServiceView {
     f.algo.textContent = s.algo;
     f.open.textContent = `open ${fmtNumber(s.openConnections)}`;
     f.ready.textContent = `ready ${s.ready}/${s.backends.filter((b) => b.state !== 'removing').length}`;
+    this.#queue(s.queue);
+    this.#rejections(s.rejections ?? {});
     const rates = this.#rates(s, now);
     if (rates) {
       const t = now / 1000;
@@ -96,6 +101,8 @@ export class ServiceView {
       this.connChart.update(this.connRate);
       this.bytesChart.update(this.byteRate);
     }
+    // "More" takes room only while some backend has a field no column shows.
+    this.table.toggleAttribute('data-more', s.backends.some((b) => extras(b).length > 0));
     const seen = new Set();
     for (const b of s.backends) {
       seen.add(b.id);
@@ -105,6 +112,41 @@ export class ServiceView {
       if (!seen.has(id)) {
         row.tr.remove();
         this.rows.delete(id);
+      }
+    }
+  }
+
+  /** Shown only when a limit can make clients wait. */
+  #queue(q) {
+    const el = this.figures.queue;
+    el.hidden = !q;
+    if (!q) return;
+    el.textContent = `queue ${fmtNumber(q.length)}/${fmtNumber(q.size)}${q.length > 0 ? ` (oldest ${fmtNumber(q.oldestWaitMs / 1000)} s)` : ''}`;
+    el.title = q.maxConnections > 0 ? `clients wait while the service serves ${q.maxConnections} at once, or every ready backend is at its maxConnections` : 'clients wait while every ready backend is at its maxConnections';
+    el.dataset.length = String(q.length);
+  }
+
+  /** Refusals by reason, as fulcrum_connections_rejected_total{reason}: one chip per reason seen, none while there are none. */
+  #rejections(byReason) {
+    const seen = Object.entries(byReason).filter(([, n]) => n > 0);
+    const el = this.rejections;
+    if (seen.length === 0) {
+      if (el.textContent !== 'refused: none') el.replaceChildren(h('span', { class: 'muted', text: 'refused: none' }));
+      return;
+    }
+    this.rejectionChips ??= new Map();
+    if (!this.rejectionChips.size) el.replaceChildren(h('span', { class: 'muted', text: 'refused:' }));
+    for (const [reason, n] of seen) {
+      let chip = this.rejectionChips.get(reason);
+      if (!chip) {
+        chip = h('span', { class: 'chip', 'data-reason': reason });
+        this.rejectionChips.set(reason, chip);
+        el.append(chip);
+      }
+      const text = `${reason} ${fmtNumber(n)}`;
+      if (chip.textContent !== text) {
+        chip.textContent = text;
+        chip.dataset.count = String(n);
       }
     }
   }
@@ -143,8 +185,12 @@ export class ServiceView {
     row.ctx = ctx;
     tr.dataset.health = b.health;
     tr.dataset.state = b.state;
+    tr.toggleAttribute('data-warming', b.effectiveWeight !== undefined && b.effectiveWeight < b.weight);
+    tr.toggleAttribute('data-ejected', Boolean(b.healthDetail?.ejectedUntil));
     if (flipped) {
-      // Highlighted at once, then faded back over the CSS transition.
+      // Counted (what a test or a user inspecting the row can read), highlighted at once, then faded back over the CSS transition.
+      row.flips = (row.flips ?? 0) + 1;
+      tr.dataset.flips = String(row.flips);
       tr.classList.add('flip');
       clearTimeout(row.flipTimer);
       row.flipTimer = setTimeout(() => tr.classList.remove('flip'), 1500);
@@ -157,8 +203,8 @@ export class ServiceView {
       const td = row.cells[i];
       const text = c.text(b, ctx);
       if (td.textContent !== text) td.textContent = text;
-      const title = c.title?.(b, ctx);
-      if (title) td.title = title;
+      const title = c.title?.(b, ctx) ?? '';
+      if (td.title !== title) td.title = title;
     });
     const removing = b.state === 'removing';
     row.drain.textContent = b.state === 'draining' ? 'Undrain' : 'Drain';
@@ -173,7 +219,7 @@ export class ServiceView {
     for (const row of this.rows.values()) {
       if (row.backend.address !== e.backend) continue;
       const b = { ...row.backend, [field]: e.to };
-      if (field === 'health') b.healthSince = new Date(e.time).toISOString();
+      if (field === 'health') b.healthDetail = { ...b.healthDetail, since: e.detail?.since ?? new Date(e.time).toISOString(), reason: e.detail?.reason ?? null };
       this.#row(b, row.ctx);
     }
   }

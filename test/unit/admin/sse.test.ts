@@ -125,3 +125,21 @@ test('more streams than maxClients get a 503', T, async (t) => {
   a.destroy();
   b.destroy();
 });
+
+test('a snapshot larger than maxBufferedBytes still reaches a client that reads: the bound is on what waits before a frame', T, async (t) => {
+  const payload = 'x'.repeat(512 * 1024);
+  const { hub, port } = await serve(t, { intervalMs: 20, maxBufferedBytes: 64 * 1024, snapshot: () => ({ payload }) });
+  const reader = openRaw(port);
+  let snapshots = 0;
+  let tail = '';
+  reader.setEncoding('latin1');
+  reader.on('data', (chunk: string) => {
+    const text = tail + chunk;
+    snapshots += text.split('event: snapshot\n').length - 1;
+    tail = text.slice(-20);
+  });
+  t.after(() => reader.destroy());
+  await until('three whole snapshots read', () => (snapshots >= 3 ? true : undefined), 10_000);
+  assert.equal(hub.stats.dropped, 0);
+  assert.equal(hub.stats.clients, 1);
+});

@@ -8,16 +8,22 @@ import { Registry } from '../../../src/backends/registry.ts';
 import { EventBus } from '../../../src/observability/events.ts';
 import { createStrategy } from '../../../src/strategies/index.ts';
 
-const registry = () => new Registry({ strategy: createStrategy('round-robin', { random: Math.random, now: Date.now, stickyTtlMs: 1, stickyMaxEntries: 1 }), initialHealth: 'unknown' });
+const registry = (now: () => number = Date.now) => new Registry({ strategy: createStrategy('round-robin', { random: Math.random, now: Date.now, stickyTtlMs: 1, stickyMaxEntries: 1 }), initialHealth: 'unknown', now });
 
-test('a registry\'s changes become events with from and to', () => {
+test('a registry\'s changes become events with from and to; a flip\'s reason rides along and stays on the backend with its time', () => {
   const bus = new EventBus({ now: () => 1000 });
-  const r = registry();
+  let clock = 500;
+  const r = registry(() => clock);
   bus.watch({ name: 'web', registry: r });
   bus.watch({ name: 'web', registry: r }); // twice is once
   const { backend: b } = r.upsert({ host: '127.0.0.1', port: 9001, weight: 1 }, 'api');
-  r.setHealth(b, 'up');
-  r.setHealth(b, 'up'); // no change, no event
+  assert.deepEqual([b.healthSince, b.healthReason], [500, ''], 'unknown since it joined');
+  clock = 800;
+  r.setHealth(b, 'up', 'active check passed: connected');
+  clock = 900;
+  r.setHealth(b, 'up', 'again'); // no change, no event, nothing recorded
+  assert.deepEqual([b.healthSince, b.healthReason], [800, 'active check passed: connected']);
+  assert.deepEqual([b.healthDetail.since, b.healthDetail.reason], [new Date(800).toISOString(), 'active check passed: connected']);
   r.setAdminState(b, 'draining');
   r.setWeight(b, 5);
   r.flush();
@@ -30,7 +36,7 @@ test('a registry\'s changes become events with from and to', () => {
     ['weight', 'web', '127.0.0.1:9001', 1, 5],
     ['removed', 'web', '127.0.0.1:9001', undefined, undefined],
   ]);
-  assert.equal(bus.healthSince(b), 1000);
+  assert.deepEqual(bus.since('').events[1]!.detail, { reason: 'active check passed: connected', since: new Date(800).toISOString() });
 });
 
 test('since(): what follows an id; a lost stretch, an unknown or foreign id replays the ring and says so', () => {
