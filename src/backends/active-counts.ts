@@ -28,6 +28,14 @@ export class SlotTable {
   /** Slots below this have been handed out at least once. */
   #used = 0;
   #layout = 0;
+  /**
+   * The sum of the slots: connections open or being set up across the
+   * table's backends (its service's), kept by `Backend.active` as it
+   * changes, so that maglev's bound on load reads it in O(1).
+   */
+  open = 0;
+  /** Weight of the service's ready backends (weights.ts weightOf), kept by its registry; 0 until it counts. */
+  readyWeight = 0;
 
   constructor(capacity = 1024) {
     this.#capacity = Math.max(1, capacity);
@@ -70,6 +78,8 @@ export class SlotTable {
         this.#reserve(this.#capacity);
       }
     }
+    // A slot handed back with connections still counted would leave them in `open` for ever.
+    this.open -= this.#array[slot]!;
     this.#array[slot] = 0;
     return slot;
   }

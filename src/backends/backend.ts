@@ -71,7 +71,10 @@ export class Backend {
   }
 
   set active(n: number) {
-    this.counts.array[this.activeSlot] = n;
+    const counts = this.counts;
+    const cells = counts.array;
+    counts.open += n - cells[this.activeSlot]!;
+    cells[this.activeSlot] = n;
   }
 
   /** Connections that reached this backend (connect succeeded). */

@@ -3,7 +3,7 @@ import { ConfigError } from '../errors.ts';
 import { leastConnections } from './least-connections.ts';
 import { powerOfTwoChoices } from './power-of-two-choices.ts';
 import { roundRobin } from './round-robin.ts';
-import { sourceIpHash } from './source-ip-hash.ts';
+import { maglev, sourceIpHash } from './maglev.ts';
 import { stickyRoundRobin } from './sticky-round-robin.ts';
 import { weightedRandom } from './weighted-random.ts';
 import { weightedRoundRobin } from './weighted-round-robin.ts';
@@ -21,7 +21,10 @@ const ENTRIES: readonly Entry[] = [
   { short: 'srr', long: 'sticky-round-robin', factory: stickyRoundRobin },
   { short: 'lc', long: 'least-connections', factory: leastConnections },
   { short: 'ptc', long: 'power-of-two-choices', factory: powerOfTwoChoices },
+  // maglev with the key fixed to the client IP: the same table, kept under its old name.
   { short: 'sih', long: 'source-ip-hash', factory: sourceIpHash },
+  // One name: it is the algorithm's own.
+  { short: 'maglev', long: 'maglev', factory: (options) => maglev(options) },
   // One name only: `random` already says it, and it is always weighted.
   { short: 'random', long: 'random', factory: weightedRandom },
 ];

@@ -11,6 +11,7 @@ const NAMES = [
   ['lc', 'least-connections'],
   ['ptc', 'power-of-two-choices'],
   ['sih', 'source-ip-hash'],
+  ['maglev', 'maglev'],
   ['random', 'random'],
 ] as const;
 
@@ -27,6 +28,7 @@ test('every strategy resolves by short and long name, case-insensitively', () =>
     'lc|least-connections',
     'ptc|power-of-two-choices',
     'sih|source-ip-hash',
+    'maglev',
     'random',
   ]);
 });
