@@ -136,6 +136,12 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     return (this.#clientIp ??= peerIp(this.client));
   }
 
+  /** The client's source port (maglev with `hash.key: client-ip-port`); asked of the kernel each time, as only that key reads it, once per pick. */
+  get clientPort(): number {
+    peer.port = undefined;
+    return this.client.getpeername(peer) === 0 ? (peer.port ?? 0) : 0;
+  }
+
   start(): void {
     this.#host.sessions.add(this);
     try {

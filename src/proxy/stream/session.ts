@@ -93,6 +93,11 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   }
 
+  /** The client's source port (maglev with `hash.key: client-ip-port`). */
+  get clientPort(): number {
+    return this.client.remotePort ?? 0;
+  }
+
   start(): void {
     this.#host.sessions.add(this);
     try {
