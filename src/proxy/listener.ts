@@ -21,6 +21,7 @@ import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import { DataPlaneError } from '../errors.ts';
 import { errnoName, nativeProblem, type TcpHandle } from './native.ts';
+import { canonicalStrategyName } from '../strategies/index.ts';
 import { Session, type ConnectObserver, type SessionHost, type SessionSettings } from './session.ts';
 import { SessionList } from './session-list.ts';
 import { Sweeper } from './sweeper.ts';
@@ -38,6 +39,8 @@ export interface ListenerSettings {
   readonly proxyProtocol?: 'v1' | 'v2' | undefined;
   /** TCP keepalive idle time on both sides; 0 or absent disables. */
   readonly tcpKeepAliveMs?: number;
+  /** The service's strategy: `least-response-time` has sessions time their connects. */
+  readonly algo?: string;
 }
 
 export interface ProxyListenerOptions extends ListenerSettings {
@@ -218,11 +221,12 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
   }
 }
 
-export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0, proxyProtocol }: ListenerSettings): SessionSettings {
+export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0, proxyProtocol, algo }: ListenerSettings): SessionSettings {
   const reply = unavailableReply === undefined ? undefined : Buffer.from(unavailableReply, 'latin1');
   // The kernel takes whole seconds; anything set rounds up to at least 1.
   const keepAliveSeconds = tcpKeepAliveMs > 0 ? Math.max(1, Math.round(tcpKeepAliveMs / 1000)) : 0;
-  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds, proxyProtocol });
+  const timeConnects = algo !== undefined && canonicalStrategyName(algo) === 'least-response-time';
+  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds, proxyProtocol, timeConnects });
 }
 
 function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {

@@ -27,6 +27,7 @@ import { proxyHeader } from './first-bytes/send-header.ts';
 import { acceptFor, nextStep, pickBackend } from './pick.ts';
 import { gateRefused, queueRefused, type QueueRefusal } from './refusals.ts';
 import { Relay } from './relay.ts';
+import { timeConnect } from './connect-time.ts';
 import type { Listed, SessionList } from './session-list.ts';
 import type { Swept } from './sweeper.ts';
 
@@ -54,6 +55,8 @@ export interface SessionSettings {
   readonly keepAliveSeconds: number;
   /** A PROXY header written to each backend before any client byte; undefined: none. */
   readonly proxyProtocol: 'v1' | 'v2' | undefined;
+  /** Time each connect for the backend's smoothed connect time (the service balances by `lrt`); otherwise no clock is read for it. */
+  readonly timeConnects: boolean;
 }
 
 /** What a session needs from the listener that owns it. */
@@ -98,6 +101,8 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   #tried: Backend[] | undefined;
   #attempts = 0;
   #phase = CONNECTING;
+  /** performance.now() when the current attempt began, while `timeConnects`. */
+  #dialedAt = 0;
 
   connectDeadline = 0;
   addressAttempts: AddressAttempts | undefined = undefined;
@@ -225,6 +230,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     this.backend = backend;
     backend.active++;
     this.connectDeadline = Date.now() + this.#settings.connectTimeoutMs;
+    if (this.#settings.timeConnects) this.#dialedAt = performance.now();
     // dial opens `this.upstream` (a new handle per address tried); from then on, whatever happens closes it.
     const err = dial(this, backend.host, backend.port);
     if (err !== 0) this.dialed(this.upstream!, errnoName(err));
@@ -273,6 +279,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       if (code !== undefined) return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed: ${code}`, code));
     }
     backend.total++;
+    if (this.#settings.timeConnects) timeConnect(backend, this.#dialedAt);
     this.#phase = RELAYING;
     this.idleSince = Date.now();
     this.startRelay();

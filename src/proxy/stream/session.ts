@@ -16,6 +16,7 @@ import type { Backend } from '../../backends/backend.ts';
 import { BackendConnectError, LOCAL_ERRNOS } from '../../errors.ts';
 import type { Listed } from '../session-list.ts';
 import type { SessionHost, SessionSettings } from '../session.ts';
+import { timeConnect } from '../connect-time.ts';
 import type { PickContext } from '../../strategies/strategy.ts';
 import type { Swept } from '../sweeper.ts';
 import type { Admission, Waiting } from '../../service/controls/admission.ts';
@@ -52,6 +53,8 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
   #tried: Backend[] | undefined;
   #attempts = 0;
   #phase = CONNECTING;
+  /** performance.now() when the current attempt began, while `timeConnects`. */
+  #dialedAt = 0;
   /** The gate that let this client in (undefined when none was asked). */
   #gate: ClientGate | undefined;
   /** Holds one of the service's connection slots (from its first pick to its end). */
@@ -229,6 +232,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     this.backend = backend;
     backend.active++;
     this.connectDeadline = Date.now() + this.#settings.connectTimeoutMs;
+    if (this.#settings.timeConnects) this.#dialedAt = performance.now();
     dialStream(this, backend.host, backend.port);
   }
 
@@ -254,6 +258,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     }
     this.connectDeadline = 0;
     backend.total++;
+    if (this.#settings.timeConnects) timeConnect(backend, this.#dialedAt);
     this.#phase = RELAYING;
     this.idleSince = Date.now();
     this.startRelay();

@@ -133,7 +133,7 @@ const BROKEN: readonly { name: string; text: string; error: string }[] = [
     error: 'fulcrum.yaml:4:15: services[0].backends: expected a list of backends, got "10.0.0.5:80"' },
   { name: 'unknown algo',
     text: 'services:\n  - name: web\n    listen: 0.0.0.0:8080\n    algo: fastest\n',
-    error: 'fulcrum.yaml:4:11: services[0].algo: unknown strategy "fastest" (valid: rr|round-robin, wrr|weighted-round-robin, srr|sticky-round-robin, lc|least-connections, ptc|power-of-two-choices, sih|source-ip-hash, maglev, random)' },
+    error: 'fulcrum.yaml:4:11: services[0].algo: unknown strategy "fastest" (valid: rr|round-robin, wrr|weighted-round-robin, srr|sticky-round-robin, lc|least-connections, ptc|power-of-two-choices, lrt|least-response-time, sih|source-ip-hash, maglev, random)' },
   { name: 'algo not a string',
     text: 'services:\n  - name: web\n    listen: 0.0.0.0:8080\n    algo: [ rr ]\n',
     error: 'fulcrum.yaml:4:11: services[0].algo: expected a strategy name, got a list' },
