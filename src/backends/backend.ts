@@ -85,10 +85,23 @@ export class Backend {
   bytesIn = 0;
   /** Bytes received from the backend (backend → client), counted when a connection ends. */
   bytesOut = 0;
-  /** Smoothed time to connect, ms, as of `connectTimeAt` (lrt; see strategies/least-response-time.ts). */
-  connectTimeMs = 0;
+  /** Smoothed time to connect, ms, as of `connectTimeAt` (lrt; see strategies/least-response-time.ts). Kept in `counts.times`. */
+  get connectTimeMs(): number {
+    return this.counts.times[2 * this.activeSlot]!;
+  }
+
+  set connectTimeMs(ms: number) {
+    this.counts.times[2 * this.activeSlot] = ms;
+  }
+
   /** When `connectTimeMs` last took a sample, epoch ms; 0 before any. Fed only while the service balances by `lrt`. */
-  connectTimeAt = 0;
+  get connectTimeAt(): number {
+    return this.counts.times[2 * this.activeSlot + 1]!;
+  }
+
+  set connectTimeAt(at: number) {
+    this.counts.times[2 * this.activeSlot + 1] = at;
+  }
   /** Time of the last completed health probe, epoch ms; 0 before any. */
   lastCheck = 0;
   /** How long the last completed probe took, ms; -1 before any. */

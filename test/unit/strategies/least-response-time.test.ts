@@ -38,7 +38,7 @@ test('lrt smoothing: the first connect sets the value, each later one moves it b
   assert.ok(Math.abs(smoothedConnectTime(b, 1200) - 10) < 1e-12);
 });
 
-test('lrt smoothing: a value not refreshed for 5s halves every 10s after that (injected clock)', () => {
+test('lrt smoothing: a value not refreshed for 5s halves every 10s after that, linearly in between (injected clock)', () => {
   const [b] = makeBackendsIn(new SlotTable(), 1) as [Backend];
   recordConnectTime(b, 8, 1000);
   assert.equal(IDLE_MS, 5000);
@@ -46,6 +46,8 @@ test('lrt smoothing: a value not refreshed for 5s halves every 10s after that (i
   assert.equal(smoothedConnectTime(b, 1000 + 5000), 8);
   assert.equal(smoothedConnectTime(b, 1000 + 15_000), 4);
   assert.equal(smoothedConnectTime(b, 1000 + 25_000), 2);
+  // Linear within a half-life: halfway from 4 to 2.
+  assert.equal(smoothedConnectTime(b, 1000 + 20_000), 3);
   // A sample after a long idle spell blends with the decayed value, not the stale one.
   recordConnectTime(b, 4, 1000 + 25_000);
   assert.ok(Math.abs(smoothedConnectTime(b, 26_000) - (2 * 0.7 + 4 * 0.3)) < 1e-12);
@@ -73,18 +75,18 @@ test('lrt: a backend left idle because it was slow is tried again once its value
   const { backends, picker, at } = setup(1, 1);
   const [a, b] = backends as [Backend, Backend];
   recordConnectTime(b, 10, at(T0));
-  // a connects in 1 ms every time it is picked, b in 10 ms, and their connections end at once.
+  // a connects in 1.1 ms every time it is picked, b in 10 ms, and their connections end at once.
   const pickAt = (t: number) => {
     at(t);
     const got = picker.pick({ clientIp: '192.0.2.1' }, ready)!;
-    recordConnectTime(got, got === a ? 1 : 10, t);
+    recordConnectTime(got, got === a ? 1.1 : 10, t);
     return nameOf(got);
   };
-  recordConnectTime(a, 1, at(T0));
-  // Picked every second, a stays at 1 ms; b's 10 ms, idle, drops below 1 ms after 5 s + 10 s × log2(10) ≈ 38.2 s;
-  // b is then tried once, measured at 10 ms again (0.3 × 10 + 0.7 × 0.93 ≈ 3.7 ms), and a is back.
+  recordConnectTime(a, 1.1, at(T0));
+  // Picked every second, a stays at 1.1 ms; b's 10 ms, idle, is 1.25 ms after 5 s + 3 half-lives, 1.125 at 37 s and
+  // 1.0625 at 38 s: below a's. b is then tried once, measured at 10 ms again, and a is back.
   const seconds = Array.from({ length: 40 }, (_, i) => pickAt(T0 + (i + 1) * 1000));
-  assert.deepEqual(seconds.join(''), `${'a'.repeat(38)}ba`);
+  assert.deepEqual(seconds.join(''), `${'a'.repeat(37)}b${'a'.repeat(2)}`);
 });
 
 test('lrt: a backend not measured yet counts as the mean of the measured ones', () => {
