@@ -93,7 +93,8 @@ const FULCRUM_READY_MS = 30_000;
 
 /** Fulcrum's entry point in `repo` (this checkout, or a `fulcrum@REV` worktree) with the flags every Fulcrum target gets. */
 function fulcrumCommand(repo: string, ctx: TargetContext, port: number, extra: readonly string[] = [], adminPort = 0): [string, string[]] {
-  const algo = extra.includes('--algo') ? [] : ['--algo', 'rr'];
+  // rr unless the target or --fulcrum-args names a strategy.
+  const algo = extra.includes('--algo') || ctx.fulcrumArgs.includes('--algo') ? [] : ['--algo', 'rr'];
   const args = [...extra, '--listen', `${HOST}:${port}`, '--admin', `${HOST}:${adminPort}`, ...algo, '--backend', `${HOST}:${ctx.backend.port}`];
   return nodeScript(repo, 'src/main.ts', [...args, '--health-interval', '0', '--log-level', 'warn', ...ctx.fulcrumArgs]);
 }

@@ -6,10 +6,13 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { startDemoBackend, type DemoBackend } from '../../tools/backend.ts';
 import { adminClient } from '../helpers/admin-client.ts';
-import { httpGet } from '../helpers/net.ts';
+import { dial, httpGet } from '../helpers/net.ts';
 import { backendAt, startProxy } from '../helpers/proxy.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 async function demoBackends(t: TestContext, names: string[]): Promise<DemoBackend[]> {
   const backends = await Promise.all(names.map((n) => startDemoBackend(n)));
@@ -102,4 +105,45 @@ test('lrt: a backend measured as slow gets a connection only once the fast one h
   slow.connectTimeAt = Date.now();
   const got = await inBatches(Array.from({ length: 20 }, () => 0), 1, () => answer(lb.proxyAddress.port));
   assert.deepEqual(new Set(got), new Set(['fast']));
+});
+
+/** `count` raw connections from `localAddress` through `port`, each echoed once, so each holds a backend connection. */
+async function hold(t: TestContext, port: number, localAddress: string, count: number): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  t.after(() => sockets.forEach((s) => s.destroy()));
+  for (let i = 0; i < count; i++) {
+    const s = await dial({ port, localAddress });
+    sockets.push(s);
+    s.write('x');
+    await once(s, 'data');
+  }
+  return sockets;
+}
+
+test('maglev bounded load on real connections: one client holding 9 connections over 3 backends takes at most 4 of any, and the counts go back to 0', async (t) => {
+  const backends = await demoBackends(t, ['a', 'b', 'c']);
+  const specs = backends.map((b) => backendAt(b.address.port));
+  const free = await startProxy(t, { algo: 'maglev', backends: specs });
+  const bounded = await startProxy(t, { algo: 'maglev', hashBalanceFactor: 125, backends: specs });
+  const heldFree = await hold(t, free.proxyAddress.port, '127.0.0.9', 9);
+  const heldBounded = await hold(t, bounded.proxyAddress.port, '127.0.0.9', 9);
+  assert.deepEqual(free.registry.list().map((b) => b.active).sort(), [0, 0, 9]);
+  // Each may hold ceil(ceil((open + 1) × 1.25) / 3): 4 when the ninth arrives.
+  const spread = bounded.registry.list().map((b) => b.active);
+  assert.ok(Math.max(...spread) <= 4 && spread.reduce((x, y) => x + y) === 9, `bounded: ${spread.join(', ')}`);
+  assert.equal(bounded.registry.counts.open, 9);
+  for (const s of [...heldFree, ...heldBounded]) s.destroy();
+  await waitFor(() => bounded.registry.counts.open === 0 && free.registry.counts.open === 0, 3000, 'the open counts back at 0');
+  assert.deepEqual(bounded.registry.list().map((b) => b.active), [0, 0, 0]);
+});
+
+test('a reload that changes hash settings rebuilds the picker with them', async (t) => {
+  const backends = await demoBackends(t, ['a', 'b']);
+  const lb = await startProxy(t, { algo: 'maglev', backends: backends.map((b) => backendAt(b.address.port)) });
+  assert.equal((lb.registry.set.picker as unknown as { table: Uint32Array }).table.length, 65_537);
+  const service = lb.config.services[0]!;
+  const summary = await lb.apply({ ...lb.config, services: [{ ...service, listen: { host: '127.0.0.1', port: lb.proxyAddress.port }, hash: { key: 'client-ip', table: 1009 }, hashBalanceFactor: 150 }] });
+  assert.equal((lb.registry.set.picker as unknown as { table: Uint32Array }).table.length, 1009);
+  assert.match(JSON.stringify(summary), /hash/);
+  assert.deepEqual((await adminClient(lb.adminAddress).get('/services/default')).body.data.service.settings.hash, { key: 'client-ip', table: 1009 });
 });
