@@ -4,8 +4,7 @@
  * bound on load. `sih` / `source-ip-hash` is this strategy with the key
  * fixed to the client IP.
  */
-import type { SlotTable } from '../backends/active-counts.ts';
-import { activeCounts } from '../backends/active-counts.ts';
+import { activeCounts, type SlotTable } from '../backends/active-counts.ts';
 import type { Backend } from '../backends/backend.ts';
 import { SERVICE_DEFAULTS, type HashKey, type HashSettings } from '../config/config.ts';
 import { MAX_TRIES } from './fallback.ts';
