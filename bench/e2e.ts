@@ -116,7 +116,7 @@ async function measure(load: LoadName, t: Running, run: Run): Promise<string | u
   }
 }
 
-/** For `fulcrum+dashboard`, `fulcrum+controls`, `fulcrum+accesslog` and `fulcrum+proxy-v2`: it ÷ `fulcrum`; for each `fulcrum@REV` beside `fulcrum`: today ÷ that revision; medians of per-round ratios. */
+/** For `fulcrum+dashboard`, `fulcrum+controls`, `fulcrum+accesslog`, `fulcrum+proxy-v2`, `fulcrum+maglev` and `fulcrum+lrt`: it ÷ `fulcrum`; for each `fulcrum@REV` beside `fulcrum`: today ÷ that revision; medians of per-round ratios. */
 function pairedLines(running: readonly Running[], samples: Samples): string[] {
   if (!running.some((t) => t.name === 'fulcrum')) return [];
   const figures: [Figure, string][] = [
@@ -127,7 +127,7 @@ function pairedLines(running: readonly Running[], samples: Samples): string[] {
     ['close.cpuPerConn', 'CPU/connection'],
     ['large.cpuPerMiB', 'CPU/MiB'],
   ];
-  const beside = (name: 'fulcrum+dashboard' | 'fulcrum+controls' | 'fulcrum+accesslog' | 'fulcrum+proxy-v2', what: string) =>
+  const beside = (name: 'fulcrum+dashboard' | 'fulcrum+controls' | 'fulcrum+accesslog' | 'fulcrum+proxy-v2' | 'fulcrum+maglev' | 'fulcrum+lrt', what: string) =>
     running.some((t) => t.name === name)
       ? [`${name} ÷ fulcrum (${what}), median of the per-round ratios: ${figures.flatMap(([f, label]) => {
           const r = samples.pairedRatio(name, 'fulcrum', f);
@@ -138,7 +138,9 @@ function pairedLines(running: readonly Running[], samples: Samples): string[] {
   const controls = beside('fulcrum+controls', 'limits, per-IP limits and rate, a deny list and a queue configured, none hit');
   const accessLog = beside('fulcrum+accesslog', 'a JSON access-log line per connection to a file');
   const proxyV2 = beside('fulcrum+proxy-v2', 'a PROXY v2 header to each backend connection, to nginx listening with proxy_protocol');
-  return [...dashboard, ...controls, ...accessLog, ...proxyV2, ...running.filter((t) => isRevisionTarget(t.name)).map((t) => {
+  const maglev = beside('fulcrum+maglev', 'maglev with hashBalanceFactor 125 instead of rr');
+  const lrt = beside('fulcrum+lrt', 'lrt, every connect timed, instead of rr');
+  return [...dashboard, ...controls, ...accessLog, ...proxyV2, ...maglev, ...lrt, ...running.filter((t) => isRevisionTarget(t.name)).map((t) => {
     const parts = figures.flatMap(([f, label]) => {
       const r = samples.pairedRatio('fulcrum', t.name, f);
       return r === undefined ? [] : [`${label} ${r.toFixed(2)}`];

@@ -30,6 +30,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     /** The strategy of every service (the `strategy` case switches half of them to least-connections). */
     algo: { type: 'string', default: 'round-robin' },
+    /** maglev/sih: the table of every service (default 65537). */
+    'hash-table': { type: 'string', default: '65537' },
   },
 });
 interface Variant {
@@ -49,14 +51,15 @@ function build(v: Variant, services: number, backends: number): FulcrumConfig {
   const list: ServiceConfig[] = [];
   for (let i = v.first; i < v.first + services; i++) {
     const specs = Array.from({ length: backends }, (_, j) => ({ host: '127.0.0.1', port: BACKEND_PORT + j + v.shift, weight: v.weight }));
-    list.push(makeService({ name: `svc-${i}`, listen: { host: '127.0.0.1', port: 0 }, algo: v.algo(i), backends: specs, health: { intervalMs: 0 } }));
+    const hash = { key: 'client-ip', table: Number(values['hash-table']) } as const;
+    list.push(makeService({ name: `svc-${i}`, listen: { host: '127.0.0.1', port: 0 }, algo: v.algo(i), backends: specs, health: { intervalMs: 0 }, hash }));
   }
   return makeConfig({ admin: { host: '127.0.0.1', port: 0 }, services: list });
 }
 
 /** The same config as a YAML file, to time what a SIGHUP does before apply. */
 function yamlOf(config: FulcrumConfig): string {
-  const lines = ['admin: { listen: 127.0.0.1:0 }', 'defaults:', '  health: { interval: 0s }', 'services:'];
+  const lines = ['admin: { listen: 127.0.0.1:0 }', 'defaults:', '  health: { interval: 0s }', `  hash: { table: ${values['hash-table']} }`, 'services:'];
   for (const s of config.services) {
     lines.push(`  - name: ${s.name}`, `    listen: 127.0.0.1:0`, `    algo: ${s.algo}`, `    backends:`);
     for (const b of s.backends) lines.push(`      - ${b.host}:${b.port}@${b.weight}`);

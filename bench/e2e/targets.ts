@@ -14,13 +14,24 @@ import { fdLimit } from './proc.ts';
 import { openDashboard } from './dashboard-client.ts';
 import { checkoutRevision, isRevisionTarget, REVISION_PREFIX, type RevisionTarget } from './revision.ts';
 
-export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum-stream', 'fulcrum+dashboard', 'fulcrum+controls', 'fulcrum+accesslog', 'fulcrum+proxy-v2', 'haproxy', 'nginx'] as const;
+export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum-stream', 'fulcrum+dashboard', 'fulcrum+controls', 'fulcrum+accesslog', 'fulcrum+proxy-v2', 'fulcrum+maglev', 'fulcrum+lrt', 'haproxy', 'nginx'] as const;
 /**
  * `raw` is asked for by name: it measures Node itself, not a balancer anyone
  * would run. So is `fulcrum+dashboard`: Fulcrum with a dashboard open (an SSE
  * client on its admin port's /events for the whole run), to compare with `fulcrum`.
  */
-export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'raw' && t !== 'fulcrum+dashboard' && t !== 'fulcrum+controls' && t !== 'fulcrum+accesslog' && t !== 'fulcrum+proxy-v2');
+const ASKED_BY_NAME: readonly string[] = ['raw', 'fulcrum+dashboard', 'fulcrum+controls', 'fulcrum+accesslog', 'fulcrum+proxy-v2', 'fulcrum+maglev', 'fulcrum+lrt'];
+export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => !ASKED_BY_NAME.includes(t));
+
+/**
+ * `fulcrum+maglev` and `fulcrum+lrt`: the same build balancing by maglev
+ * with bounded load (hashBalanceFactor 125), or by lrt (which times every
+ * connect), instead of rr: what those strategies cost per connection.
+ */
+const STRATEGY_ARGS: Readonly<Record<'fulcrum+maglev' | 'fulcrum+lrt', readonly string[]>> = {
+  'fulcrum+maglev': ['--algo', 'maglev', '--hash-balance-factor', '125'],
+  'fulcrum+lrt': ['--algo', 'lrt'],
+};
 
 /**
  * `fulcrum+controls`: the same build with every connection control
@@ -84,7 +95,9 @@ const FULCRUM_READY_MS = 30_000;
 
 /** Fulcrum's entry point in `repo` (this checkout, or a `fulcrum@REV` worktree) with the flags every Fulcrum target gets. */
 function fulcrumCommand(repo: string, ctx: TargetContext, port: number, extra: readonly string[] = [], adminPort = 0, backendPort = ctx.backend.port): [string, string[]] {
-  const args = [...extra, '--listen', `${HOST}:${port}`, '--admin', `${HOST}:${adminPort}`, '--algo', 'rr', '--backend', `${HOST}:${backendPort}`];
+  // rr unless the target or --fulcrum-args names a strategy.
+  const algo = extra.includes('--algo') || ctx.fulcrumArgs.includes('--algo') ? [] : ['--algo', 'rr'];
+  const args = [...extra, '--listen', `${HOST}:${port}`, '--admin', `${HOST}:${adminPort}`, ...algo, '--backend', `${HOST}:${backendPort}`];
   return nodeScript(repo, 'src/main.ts', [...args, '--health-interval', '0', '--log-level', 'warn', ...ctx.fulcrumArgs]);
 }
 
@@ -198,6 +211,15 @@ const STARTERS: Record<Exclude<BuiltinTarget, 'direct' | 'fulcrum+dashboard'>, S
     if (ctx.backend.proxyPort === undefined) return 'needs the nginx backend (its proxy_protocol port)';
     return fulcrumCommand(ctx.repo, ctx, port, ['--send-proxy', 'v2'], 0, ctx.backend.proxyPort);
   },
+  'fulcrum+maglev': async (ctx, port) => {
+    if (!existsSync(join(ctx.repo, 'src/strategies/maglev.ts'))) return 'this Fulcrum has no maglev strategy';
+    return fulcrumCommand(ctx.repo, ctx, port, STRATEGY_ARGS['fulcrum+maglev']);
+  },
+
+  'fulcrum+lrt': async (ctx, port) => {
+    if (!existsSync(join(ctx.repo, 'src/strategies/least-response-time.ts'))) return 'this Fulcrum has no lrt strategy';
+    return fulcrumCommand(ctx.repo, ctx, port, STRATEGY_ARGS['fulcrum+lrt']);
+  },
 
   // The same Fulcrum on its other data plane (net.Socket, src/proxy/stream/): what the raw handles save.
   'fulcrum-stream': async (ctx, port) => {
@@ -244,7 +266,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
         ? scriptCommand(name, ctx, port)
         : await STARTERS[name](ctx, port);
     if (typeof cmd === 'string') return { ok: false, name, reason: cmd };
-    const fulcrum = name === 'fulcrum' || name === 'fulcrum-stream' || name === 'fulcrum+controls' || name === 'fulcrum+accesslog' || name === 'fulcrum+proxy-v2' || isRevisionTarget(name);
+    const fulcrum = name.startsWith('fulcrum') || isRevisionTarget(name);
     const proc = await launch(name, cmd, port, fulcrum ? FULCRUM_READY_MS : READY_MS, cwd);
     return { ok: true, target: { name, port, pid: proc.pid, stop: () => stopGroup(proc) } };
   } catch (err) {

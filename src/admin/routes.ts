@@ -109,10 +109,10 @@ function serviceSummary(s: Service) {
 }
 
 function serviceDetail(s: Service) {
-  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs } = s.settings;
+  const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs, hash, hashBalanceFactor } = s.settings;
   return {
     ...serviceSummary(s),
-    settings: { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs },
+    settings: { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs, hash, hashBalanceFactor },
   };
 }
 

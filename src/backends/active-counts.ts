@@ -28,9 +28,26 @@ export class SlotTable {
   /** Slots below this have been handed out at least once. */
   #used = 0;
   #layout = 0;
+  /**
+   * The sum of the slots: connections open or being set up across the
+   * table's backends (its service's), kept by `Backend.active` as it
+   * changes, so that maglev's bound on load reads it in O(1).
+   */
+  open = 0;
+  /** Weight of the service's ready backends (weights.ts weightOf), kept by its registry; 0 until it counts. */
+  readyWeight = 0;
+
+  /**
+   * Per slot, lrt's smoothed connect time (cell 2s, ms) and when it was last
+   * sampled (cell 2s + 1, epoch ms; 0: never): contiguous, as the counts
+   * are, because lrt reads them for every backend on every pick and a load
+   * from each of a thousand Backend objects cost ~15 ns apiece in cache misses.
+   */
+  #times: Float64Array;
 
   constructor(capacity = 1024) {
     this.#capacity = Math.max(1, capacity);
+    this.#times = new Float64Array(2 * this.#capacity);
     this.memory = new WebAssembly.Memory({ initial: Math.ceil((this.#capacity * 4) / PAGE_BYTES) });
     this.#array = new Int32Array(this.memory.buffer);
   }
@@ -42,6 +59,11 @@ export class SlotTable {
    */
   get array(): Int32Array {
     return this.#array;
+  }
+
+  /** lrt's connect times by slot (see `#times`); replaced when the slots grow: re-read at each use. */
+  get times(): Float64Array {
+    return this.#times;
   }
 
   /** Number of slot cells; the scratch area starts at this cell. */
@@ -67,10 +89,16 @@ export class SlotTable {
       if (slot === this.#capacity) {
         this.#capacity *= 2;
         this.#layout++;
+        const times = new Float64Array(2 * this.#capacity);
+        times.set(this.#times);
+        this.#times = times;
         this.#reserve(this.#capacity);
       }
     }
+    // A slot handed back with connections still counted would leave them in `open` for ever.
+    this.open -= this.#array[slot]!;
     this.#array[slot] = 0;
+    this.#times[2 * slot] = this.#times[2 * slot + 1] = 0;
     return slot;
   }
 

@@ -80,7 +80,10 @@ export class Backend {
   }
 
   set active(n: number) {
-    this.counts.array[this.activeSlot] = n;
+    const counts = this.counts;
+    const cells = counts.array;
+    counts.open += n - cells[this.activeSlot]!;
+    cells[this.activeSlot] = n;
   }
 
   /** Connections that reached this backend (connect succeeded). */
@@ -93,6 +96,23 @@ export class Backend {
   bytesOut = 0;
   /** Seconds the successful connects to it took. */
   readonly connectTimes = new Histogram(CONNECT_BUCKETS);
+  /** Smoothed time to connect, ms, as of `connectTimeAt` (lrt; see strategies/least-response-time.ts). Kept in `counts.times`. */
+  get connectTimeMs(): number {
+    return this.counts.times[2 * this.activeSlot]!;
+  }
+
+  set connectTimeMs(ms: number) {
+    this.counts.times[2 * this.activeSlot] = ms;
+  }
+
+  /** When `connectTimeMs` last took a sample, epoch ms; 0 before any. Fed only while the service balances by `lrt`. */
+  get connectTimeAt(): number {
+    return this.counts.times[2 * this.activeSlot + 1]!;
+  }
+
+  set connectTimeAt(at: number) {
+    this.counts.times[2 * this.activeSlot + 1] = at;
+  }
   /** Time of the last completed health probe, epoch ms; 0 before any. */
   lastCheck = 0;
   /** How long the last completed probe took, ms; -1 before any. */

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { BackendOrigin } from '../config/config.ts';
 import { effectiveProxyProtocol, formatHostPort, MAX_WEIGHT, type BackendSpec, type ProxyVersion } from '../config/parse.ts';
 import type { Picker, Strategy } from '../strategies/strategy.ts';
+import { weightOf } from '../strategies/weights.ts';
 import { SlotTable } from './active-counts.ts';
 import { Backend, backendId, ID_LENGTH, type AdminState, type Health } from './backend.ts';
 
@@ -370,6 +371,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
     }
     this.#primaryReadyCount = primaries;
     this.#readyCount = n;
+    this.#countReadyWeight();
+  }
+
+  /** The ready backends' weight, for maglev's bound on load (`counts.readyWeight`). */
+  #countReadyWeight(): void {
+    let weight = 0;
+    for (const b of this.#byKey.values()) if (b.ready) weight += weightOf(b);
+    this.counts.readyWeight = weight;
   }
 
   /** A backend joined, or came back from down or draining: it slow-starts, if a window applies. */
@@ -470,6 +479,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.#timer = undefined;
     const backends = this.list();
     assignPickWeights(backends);
+    this.#countReadyWeight();
     this.#set = Object.freeze({
       version: this.#set.version + 1,
       backends,

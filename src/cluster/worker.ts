@@ -16,7 +16,7 @@ import { createProxyListener, type DataPlane } from '../proxy/plane.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
 import { Admission } from '../service/controls/admission.ts';
 import { ClientGate } from '../service/controls/gate.ts';
-import { admissionOf } from '../service/service.ts';
+import { admissionOf, STRATEGY_SETTINGS } from '../service/service.ts';
 import { createStrategy } from '../strategies/index.ts';
 import { DATA_PLANE_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, STATS_INTERVAL_MS, type BackendState, type FromWorker, type ServiceState, type ToWorker } from './messages.ts';
 
@@ -72,7 +72,7 @@ class ReplicaService {
   update(state: ServiceState): void {
     const prev = this.settings;
     this.settings = state.settings;
-    if (prev.algo !== state.settings.algo || prev.stickyTtlMs !== state.settings.stickyTtlMs || prev.stickyMaxEntries !== state.settings.stickyMaxEntries) {
+    if (STRATEGY_SETTINGS.some((k) => JSON.stringify(prev[k]) !== JSON.stringify(state.settings[k]))) {
       this.registry.setStrategy(strategyOf(state.settings));
     }
     this.registry.setAllBackups(state.settings.allBackups);
@@ -90,7 +90,9 @@ class ReplicaService {
 }
 
 function strategyOf(settings: ServiceSettings) {
-  return createStrategy(settings.algo, { random: Math.random, now: Date.now, stickyTtlMs: settings.stickyTtlMs, stickyMaxEntries: settings.stickyMaxEntries });
+  // No `warn`: the primary builds the same tables and says it once.
+  const { stickyTtlMs, stickyMaxEntries, hash, hashBalanceFactor } = settings;
+  return createStrategy(settings.algo, { random: Math.random, now: Date.now, stickyTtlMs, stickyMaxEntries, hash, hashBalanceFactor });
 }
 
 /** Makes the replica match the primary's list: same members, weights, states, health. */

@@ -9,6 +9,7 @@ import { VERSION } from '../runtime/version.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
 import { ACCESS_LOG_FORMATS, DATA_PLANES, DEFAULTS, type AccessLogFormat, HEALTH_CHECK_TYPES, makeService, type DataPlaneChoice, type FulcrumConfig, type HealthCheckType, type ProcessSettings } from './config.ts';
 import { joinDashValues } from './argv.ts';
+import { checkTableFits, parseBalanceFactor, parseHashKey, parseHashTable } from './hash.ts';
 import { parseCidr } from './cidr.ts';
 import { parseAccessLogTarget } from './access-log-target.ts';
 import { parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseHttpPath, parseRate, parseToken } from './parse.ts';
@@ -29,6 +30,9 @@ const SERVICE_FLAGS: Readonly<Record<string, string>> = {
   retries: 'defaults.retries',
   'idle-timeout': 'defaults.idleTimeout',
   'sticky-ttl': 'defaults.stickyTtl',
+  'hash-key': 'defaults.hash.key or services[].hash.key',
+  'hash-table': 'defaults.hash.table or services[].hash.table',
+  'hash-balance-factor': 'defaults.hashBalanceFactor or services[].hashBalanceFactor',
   'health-interval': 'defaults.health.interval',
   t: 'defaults.health.interval',
   'health-timeout': 'defaults.health.timeout',
@@ -83,6 +87,9 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('retries', { type: 'string', default: '2', describe: 'other backends tried after a failed connect' })
     .option('idle-timeout', { type: 'string', default: '10m', describe: 'close a connection idle this long both ways (0 disables)' })
     .option('sticky-ttl', { type: 'string', default: '10m', describe: 'srr: how long an idle client IP keeps its backend' })
+    .option('hash-key', { type: 'string', default: 'client-ip', describe: 'maglev: what is hashed: client-ip, client-ip-port or sni' })
+    .option('hash-table', { type: 'string', default: '65537', describe: 'maglev/sih: table slots, a prime of at least 100 × backends' })
+    .option('hash-balance-factor', { type: 'string', default: '0', describe: 'maglev/sih: no backend takes more than this percent of the mean load, e.g. 125 (0: no bound)' })
     .option('health-interval', { alias: 't', type: 'string', default: '2s', describe: 'active health probe interval (0 disables probes)' })
     .option('health-timeout', { type: 'string', default: '1s', describe: 'health probe timeout' })
     .option('rise', { type: 'string', default: '2', describe: 'consecutive passing probes that bring a backend back' })
@@ -226,6 +233,9 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     return { config: reread(), reread };
   }
 
+  const backendCount = args.backend.length + args.backup.length;
+  const hashTable = parseHashTable('--hash-table', one('hash-table', args['hash-table']));
+  checkTableFits('--hash-table', hashTable, backendCount);
   const service = makeService({
     listen: parseHostPort('--listen', one('listen', args.listen), '0.0.0.0'),
     algo: resolveStrategyName('--algo', one('algo', args.algo)),
@@ -237,6 +247,8 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     retries: int('retries', one('retries', args.retries), 0, 100),
     idleTimeoutMs: duration('idle-timeout', true),
     stickyTtlMs: duration('sticky-ttl'),
+    hash: Object.freeze({ key: parseHashKey('--hash-key', one('hash-key', args['hash-key'])), table: hashTable }),
+    hashBalanceFactor: parseBalanceFactor('--hash-balance-factor', one('hash-balance-factor', args['hash-balance-factor'])),
     slowStartMs: duration('slow-start', true),
     tcpKeepAliveMs: duration('tcp-keepalive', true),
     health,

@@ -26,6 +26,10 @@ export interface ServiceSettings {
   readonly stickyTtlMs: number;
   /** srr: most client IPs remembered. @default 100000 */
   readonly stickyMaxEntries: number;
+  /** maglev: what is hashed, and the table size (prime, at least 100 × backends). @default { key: 'client-ip', table: 65537 } */
+  readonly hash: HashSettings;
+  /** maglev and sih: no backend takes more than this percent of the mean open connections (HAProxy hash-balance-factor); 0: no bound. @default 0 */
+  readonly hashBalanceFactor: number;
   readonly health: HealthConfig;
   readonly passive: PassiveHealthConfig;
   /**
@@ -57,6 +61,16 @@ export interface ServiceSettings {
   readonly allow: readonly Cidr[];
   /** Client prefixes refused; wins over `allow`. */
   readonly deny: readonly Cidr[];
+}
+
+export const HASH_KEYS = ['client-ip', 'client-ip-port', 'sni'] as const;
+export type HashKey = (typeof HASH_KEYS)[number];
+
+export interface HashSettings {
+  /** `sni` falls back to the client IP for connections without a server name. @default client-ip */
+  readonly key: HashKey;
+  /** Slots of the Maglev table, a prime. @default 65537 */
+  readonly table: number;
 }
 
 export interface QueueConfig {
@@ -168,6 +182,8 @@ export const SERVICE_DEFAULTS: ServiceSettings = Object.freeze({
   idleTimeoutMs: 600_000,
   stickyTtlMs: 600_000,
   stickyMaxEntries: 100_000,
+  hash: Object.freeze({ key: 'client-ip', table: 65_537 }),
+  hashBalanceFactor: 0,
   health: Object.freeze({ intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3, httpPath: undefined }),
   limits: Object.freeze({ maxConnectionsPerIp: 0, connectionRatePerIp: undefined }),
   maxConnections: 0,
@@ -261,10 +277,11 @@ export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
 /** The settings snapshot of a service config (what its connections read). */
 export function settingsOf(service: ServiceConfig): ServiceSettings {
   const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs } = service;
+  const { hash, hashBalanceFactor } = service;
   const { limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny, proxyProtocol, accessLog, accessLogFormat } = service;
   return Object.freeze({
     algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs,
-    limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny, accessLog, accessLogFormat,
+    limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny, accessLog, accessLogFormat, hash, hashBalanceFactor,
     ...(proxyProtocol !== undefined && { proxyProtocol }),
   });
 }

@@ -148,6 +148,11 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
     idleTimeoutMs: service.idleTimeout ?? defaults?.idleTimeout ?? d.idleTimeoutMs,
     stickyTtlMs: service.stickyTtl ?? defaults?.stickyTtl ?? d.stickyTtlMs,
     stickyMaxEntries: service.stickyMaxEntries ?? defaults?.stickyMaxEntries ?? d.stickyMaxEntries,
+    hash: Object.freeze({
+      key: service.hash?.key ?? defaults?.hash?.key ?? d.hash.key,
+      table: service.hash?.table ?? defaults?.hash?.table ?? d.hash.table,
+    }),
+    hashBalanceFactor: service.hashBalanceFactor ?? defaults?.hashBalanceFactor ?? d.hashBalanceFactor,
     health: Object.freeze({
       intervalMs: service.health?.interval ?? defaults?.health?.interval ?? d.health.intervalMs,
       timeoutMs: service.health?.timeout ?? defaults?.health?.timeout ?? d.health.timeoutMs,

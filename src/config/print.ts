@@ -43,6 +43,8 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
     idleTimeout: formatDuration(s.idleTimeoutMs),
     stickyTtl: formatDuration(s.stickyTtlMs),
     stickyMaxEntries: s.stickyMaxEntries,
+    hash: { key: s.hash.key, table: s.hash.table },
+    hashBalanceFactor: s.hashBalanceFactor,
     health: {
       interval: formatDuration(s.health.intervalMs),
       timeout: formatDuration(s.health.timeoutMs),
@@ -103,7 +105,7 @@ export function printConfig(config: FulcrumConfig, options: PrintOptions = {}): 
     if (isMap(node)) node.flow = true;
   }
   config.services.forEach((_, i) => {
-    for (const key of ['health', 'passive', 'limits', 'queue']) {
+    for (const key of ['hash', 'health', 'passive', 'limits', 'queue']) {
       const node = doc.getIn(['services', i, key], true);
       if (isMap(node)) node.flow = true;
     }

@@ -15,11 +15,12 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
-import { ACCESS_LOG_FORMATS, DATA_PLANES, DEFAULTS, HEALTH_CHECK_TYPES, SERVICE_DEFAULTS } from './config.ts';
+import { ACCESS_LOG_FORMATS, DATA_PLANES, DEFAULTS, HASH_KEYS, HEALTH_CHECK_TYPES, SERVICE_DEFAULTS } from './config.ts';
 import { parseCidr } from './cidr.ts';
 import { parseAccessLogTarget } from './access-log-target.ts';
 import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseRate, parseStatusRange, parseWeight, type HostPort } from './parse.ts';
 import { formatDuration } from './duration.ts';
+import { checkTableFits, MAX_HASH_TABLE, MIN_HASH_TABLE, parseBalanceFactor, parseHashKey, parseHashTable } from './hash.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const SERVICE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
@@ -178,6 +179,26 @@ const settingsShape = {
   idleTimeout: duration().optional().meta({ description: 'A connection with no bytes either way for this long is closed; 0 disables.', default: formatDuration(SERVICE_DEFAULTS.idleTimeoutMs) }),
   stickyTtl: duration().optional().meta({ description: '`srr`: idle time after which a client IP forgets its backend.', default: formatDuration(SERVICE_DEFAULTS.stickyTtlMs) }),
   stickyMaxEntries: intIn(1, 10_000_000).optional().meta({ description: '`srr`: most client IPs remembered.', default: SERVICE_DEFAULTS.stickyMaxEntries }),
+  hash: z
+    .strictObject({
+      key: z
+        .string({ error: typeError(HASH_KEYS.join(', ')) })
+        .transform(viaParser((key: string) => parseHashKey('value', key)))
+        .optional()
+        .meta({ description: 'What `maglev` hashes: `client-ip`, `client-ip-port` (spreads one client\'s connections), or `sni` (the TLS server name; the client IP for connections without one). `sih` always hashes the client IP.', default: SERVICE_DEFAULTS.hash.key, enum: [...HASH_KEYS] }),
+      table: z
+        .number({ error: typeError('a prime such as 65537') })
+        .transform(viaParser((n: number) => parseHashTable('value', n)))
+        .optional()
+        .meta({ description: 'Slots of the Maglev table (`maglev` and `sih`): a prime, at least 100 × the backends. When backends registered over the API outgrow it, the table grows to the smallest prime ≥ 100 × backends (every instance with the same set grows alike) and a warning says so.', default: SERVICE_DEFAULTS.hash.table, type: 'integer', minimum: MIN_HASH_TABLE, maximum: MAX_HASH_TABLE }),
+    }, { error: typeError('a map like { key: client-ip, table: 65537 }') })
+    .optional()
+    .meta({ description: '`maglev` consistent hashing: the key and the table. A service\'s `hash` overrides `defaults.hash` key by key.' }),
+  hashBalanceFactor: z
+    .number({ error: typeError('0 or a percent such as 125') })
+    .transform(viaParser((n: number) => parseBalanceFactor('value', n)))
+    .optional()
+    .meta({ description: '`maglev` and `sih` with bounded load (HAProxy `hash-balance-factor`): no backend takes more than this percent of the mean open connections per unit of weight; a key moves to the next backend in its fixed order only while its own is over the bound. 0: no bound.', default: SERVICE_DEFAULTS.hashBalanceFactor, type: 'integer' }),
   health: health.optional(),
   passive: passive.optional(),
   limits: limits.optional(),
@@ -376,6 +397,21 @@ export const configFileSchema = z
     },
     { error: typeError('a map of settings') },
   )
+  .superRefine((file, ctx) => {
+    // Every declared backend needs 100 slots of its service's table (its own `hash.table`, else the inherited one).
+    if (!Array.isArray(file.services)) return;
+    file.services.forEach((s, i) => {
+      const table = s?.hash?.table ?? file.defaults?.hash?.table ?? SERVICE_DEFAULTS.hash.table;
+      const count = Array.isArray(s?.backends) ? s.backends.length : 0;
+      try {
+        checkTableFits('value', table, count);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        const path = s?.hash?.table !== undefined ? ['services', i, 'hash', 'table'] : file.defaults?.hash?.table !== undefined ? ['defaults', 'hash', 'table'] : ['services', i, 'backends'];
+        ctx.addIssue({ code: 'custom', path, message: err.message.slice(err.field.length + 2), input: table });
+      }
+    });
+  })
   .meta({ title: 'Fulcrum config file', description: 'Services, backends and process settings for Fulcrum, a layer-4 TCP load balancer.' });
 
 /** The file as written (what editors and the JSON Schema see). */

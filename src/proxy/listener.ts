@@ -24,6 +24,7 @@ import type { AccessLogFormat } from '../config/config.ts';
 import { accessLogFor, hostPort, type AccessLog } from '../observability/access-log/access-log.ts';
 import { End } from '../observability/access-log/end-reasons.ts';
 import { errnoName, nativeProblem, type TcpHandle } from './native.ts';
+import { canonicalStrategyName } from '../strategies/index.ts';
 import { Session, type ConnectObserver, type SessionHost, type SessionSettings } from './session.ts';
 import { SessionList } from './session-list.ts';
 import { Sweeper } from './sweeper.ts';
@@ -42,6 +43,8 @@ export interface ListenerSettings {
   /** `off` (or absent), `stdout`, `stderr` or a path. */
   readonly accessLog?: string;
   readonly accessLogFormat?: AccessLogFormat;
+  /** The service's strategy: `least-response-time` has sessions time their connects. */
+  readonly algo?: string;
 }
 
 export interface ProxyListenerOptions extends ListenerSettings {
@@ -238,11 +241,12 @@ export function accessLogOf(service: string, settings: ListenerSettings, stats: 
   );
 }
 
-export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0 }: ListenerSettings, accessLog: AccessLog | undefined = undefined): SessionSettings {
+export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxLifetimeMs = 0, unavailableReply, tcpKeepAliveMs = 0, algo }: ListenerSettings, accessLog: AccessLog | undefined = undefined): SessionSettings {
   const reply = unavailableReply === undefined ? undefined : Buffer.from(unavailableReply, 'latin1');
   // The kernel takes whole seconds; anything set rounds up to at least 1.
   const keepAliveSeconds = tcpKeepAliveMs > 0 ? Math.max(1, Math.round(tcpKeepAliveMs / 1000)) : 0;
-  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds, accessLog });
+  const timeConnects = algo !== undefined && canonicalStrategyName(algo) === 'least-response-time';
+  return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds, accessLog, timeConnects });
 }
 
 function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {

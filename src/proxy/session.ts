@@ -29,6 +29,7 @@ import { proxyHeader } from './first-bytes/send-header.ts';
 import { acceptFor, nextStep, pickBackend } from './pick.ts';
 import { gateRefused, queueRefused, type QueueRefusal } from './refusals.ts';
 import { Relay } from './relay.ts';
+import { timeConnect } from './connect-time.ts';
 import type { Listed, SessionList } from './session-list.ts';
 import type { Swept } from './sweeper.ts';
 
@@ -56,6 +57,8 @@ export interface SessionSettings {
   readonly keepAliveSeconds: number;
   /** Where each connection's line goes when it ends; undefined: off (nothing is formatted). */
   readonly accessLog: AccessLog | undefined;
+  /** Time each connect for the backend's smoothed connect time (the service balances by `lrt`); otherwise no clock is read for it. */
+  readonly timeConnects: boolean;
 }
 
 /** What a session needs from the listener that owns it. */
@@ -370,6 +373,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       if (code !== undefined) return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed: ${code}`, code));
     }
     backend.total++;
+    if (this.#settings.timeConnects) timeConnect(backend, this.#dialStart);
     this.#phase = RELAYING;
     this.idleSince = Date.now();
     this.startRelay();

@@ -198,7 +198,7 @@ export class Service {
     if (changed.length > 0) {
       changes.settings = changed;
       this.#settings = settings;
-      if (changed.includes('algo') || changed.includes('stickyTtlMs') || changed.includes('stickyMaxEntries')) {
+      if (changed.some((k) => STRATEGY_SETTINGS.includes(k))) {
         this.registry.setStrategy(this.#strategy(settings));
       }
       this.registry.setSlowStart(settings.slowStartMs);
@@ -311,9 +311,15 @@ export class Service {
       now: this.#env.now,
       stickyTtlMs: settings.stickyTtlMs,
       stickyMaxEntries: settings.stickyMaxEntries,
+      hash: settings.hash,
+      hashBalanceFactor: settings.hashBalanceFactor,
+      warn: (message) => this.log.warn(message),
     });
   }
 }
+
+/** The settings a strategy is made from: a change to any of them makes a new one. */
+export const STRATEGY_SETTINGS: readonly (keyof ServiceSettings)[] = ['algo', 'stickyTtlMs', 'stickyMaxEntries', 'hash', 'hashBalanceFactor'];
 
 /** The admission limits of a service's settings. */
 export function admissionOf(settings: ServiceSettings): AdmissionOptions {

@@ -1,9 +1,14 @@
 import type { Backend } from '../backends/backend.ts';
+import type { HashSettings } from '../config/config.ts';
 
 /** What a strategy may know about a new connection. */
 export interface PickContext {
   /** The client's source IP as Node reports it (`::ffff:` prefix stripped). */
   readonly clientIp: string;
+  /** The client's source port; only `maglev` with `hash.key: client-ip-port` asks. */
+  readonly clientPort?: number;
+  /** The TLS server name the client asked for, once read from its ClientHello; `hash.key: sni` falls back to the client IP without it. */
+  readonly sni?: string | undefined;
 }
 
 /**
@@ -29,8 +34,14 @@ export interface StrategyOptions {
   readonly stickyTtlMs: number;
   /** srr: most client IPs remembered; the least recently seen is forgotten first. */
   readonly stickyMaxEntries: number;
-  /** Clock for TTLs, injectable for tests. */
+  /** Clock for TTLs and lrt's idle decay (epoch ms), injectable for tests. */
   readonly now: () => number;
+  /** maglev: the key and the table size. @default SERVICE_DEFAULTS.hash */
+  readonly hash?: HashSettings;
+  /** maglev and sih: the bound on load in percent of the mean (HAProxy hash-balance-factor); 0: none. @default 0 */
+  readonly hashBalanceFactor?: number;
+  /** Where a strategy says something an operator should know (maglev: the table grew past `hash.table`). */
+  readonly warn?: (message: string) => void;
 }
 
 /**

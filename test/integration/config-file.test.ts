@@ -109,7 +109,7 @@ test('validate: the summary and exit 0; --print gives back the same config; a br
   assert.equal(bad.code, 2);
   assert.equal(bad.stdout, '');
   assert.deepEqual(bad.stderr.trim().split('\n'), [
-    `${broken}:9:11: services[0].algo: unknown strategy "fastest" (valid: rr|round-robin, wrr|weighted-round-robin, srr|sticky-round-robin, lc|least-connections, ptc|power-of-two-choices, sih|source-ip-hash, random)`,
+    `${broken}:9:11: services[0].algo: unknown strategy "fastest" (valid: rr|round-robin, wrr|weighted-round-robin, srr|sticky-round-robin, lc|least-connections, ptc|power-of-two-choices, lrt|least-response-time, sih|source-ip-hash, maglev, random)`,
     `${broken}:15:17: services[1].backends[0]: "127.0.0.1" has no port (use host:port)`,
     `fulcrum validate: 2 errors in ${broken}`,
   ]);

@@ -16,6 +16,7 @@ import type { Backend } from '../../backends/backend.ts';
 import { BackendConnectError, LOCAL_ERRNOS } from '../../errors.ts';
 import type { Listed } from '../session-list.ts';
 import type { SessionHost, SessionSettings } from '../session.ts';
+import { timeConnect } from '../connect-time.ts';
 import type { PickContext } from '../../strategies/strategy.ts';
 import type { Swept } from '../sweeper.ts';
 import type { Admission, Waiting } from '../../service/controls/admission.ts';
@@ -328,6 +329,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     }
     this.connectDeadline = 0;
     backend.total++;
+    if (this.#settings.timeConnects) timeConnect(backend, this.#dialStart);
     this.#phase = RELAYING;
     this.idleSince = Date.now();
     this.startRelay();

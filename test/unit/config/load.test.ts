@@ -56,6 +56,8 @@ const EXPECTED: FulcrumConfig = {
       idleTimeoutMs: 300_000,
       stickyTtlMs: 1_200_000,
       stickyMaxEntries: 100_000,
+      hash: { key: 'client-ip', table: 65_537 },
+      hashBalanceFactor: 0,
       health: { intervalMs: 3000, timeoutMs: 500, rise: 4, fall: 5, httpPath: '/healthz' },
       passive: { maxFails: 7, ejectBaseMs: 10_000, ejectMaxMs: 300_000, maxEjectedPercent: 50 },
       limits: { maxConnectionsPerIp: 0, connectionRatePerIp: undefined },
@@ -85,6 +87,8 @@ const EXPECTED: FulcrumConfig = {
       idleTimeoutMs: 300_000,
       stickyTtlMs: 1_200_000,
       stickyMaxEntries: 100_000,
+      hash: { key: 'client-ip', table: 65_537 },
+      hashBalanceFactor: 0,
       // interval from the service, the rest of health from defaults: merged key by key.
       health: { intervalMs: 1000, timeoutMs: 500, rise: 4, fall: 5, httpPath: '/healthz' },
       passive: { maxFails: 7, ejectBaseMs: 10_000, ejectMaxMs: 60_000, maxEjectedPercent: 50 },

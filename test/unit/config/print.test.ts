@@ -58,6 +58,8 @@ test('the printed config spells out every setting, durations as text', () => {
     '    idleTimeout: 10m',
     '    stickyTtl: 10m',
     '    stickyMaxEntries: 100000',
+    '    hash: { key: client-ip, table: 65537 }',
+    '    hashBalanceFactor: 0',
     '    health: { interval: 2s, timeout: 1s, rise: 2, fall: 3 }',
     '    passive: { maxFails: 3, ejectTime: 5s, maxEjectTime: 5m, maxEjectedPercent: 50 }',
     '    limits: { maxConnectionsPerIp: 0 }',

@@ -10,7 +10,9 @@ const NAMES = [
   ['srr', 'sticky-round-robin'],
   ['lc', 'least-connections'],
   ['ptc', 'power-of-two-choices'],
+  ['lrt', 'least-response-time'],
   ['sih', 'source-ip-hash'],
+  ['maglev', 'maglev'],
   ['random', 'random'],
 ] as const;
 
@@ -26,7 +28,9 @@ test('every strategy resolves by short and long name, case-insensitively', () =>
     'srr|sticky-round-robin',
     'lc|least-connections',
     'ptc|power-of-two-choices',
+    'lrt|least-response-time',
     'sih|source-ip-hash',
+    'maglev',
     'random',
   ]);
 });

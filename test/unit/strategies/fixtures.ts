@@ -1,4 +1,5 @@
 /** Shared fixtures for the strategy tests: named backends, accept functions, options. */
+import { SlotTable } from '../../../src/backends/active-counts.ts';
 import { Backend } from '../../../src/backends/backend.ts';
 import type { Accept, Picker, StrategyOptions } from '../../../src/strategies/strategy.ts';
 import { mulberry32 } from '../../helpers/random.ts';
@@ -7,6 +8,13 @@ import { mulberry32 } from '../../helpers/random.ts';
 export function makeBackends(...weights: number[]): Backend[] {
   return weights.map((weight, i) => new Backend({ host: '127.0.0.1', port: 9001 + i, weight }, 'up'));
 }
+
+/** As makeBackends, counting their connections in a table of their own (its `open` then sums theirs alone). */
+export function makeBackendsIn(table: SlotTable, ...weights: number[]): Backend[] {
+  return weights.map((weight, i) => new Backend({ host: '127.0.0.1', port: 9001 + i, weight }, 'up', table));
+}
+
+export { SlotTable };
 
 export function nameOf(b: Backend | undefined): string {
   if (b === undefined) return '-';

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Backend } from '../../../src/backends/backend.ts';
-import { hashString, sourceIpHash } from '../../../src/strategies/source-ip-hash.ts';
+import { hashString } from '../../../src/strategies/hash.ts';
+import { sourceIpHash } from '../../../src/strategies/maglev.ts';
 import type { Accept, Picker } from '../../../src/strategies/strategy.ts';
-import { clientIp, except, makeBackends, nameOf, ready } from './fixtures.ts';
+import { clientIp, except, makeBackends, nameOf, options, ready } from './fixtures.ts';
 
 const IPS = 60_000;
 
@@ -38,14 +39,14 @@ test('hashString is FNV-1a 32 (0x811c9dc5 for "", 0xe40c292c for "a") finished w
 });
 
 test('sih: one IP always reaches the same backend, whoever asked before', () => {
-  const picker = sourceIpHash().build(makeBackends(1, 1, 1, 1, 1));
+  const picker = sourceIpHash(options()).build(makeBackends(1, 1, 1, 1, 1));
   const first = pickName(picker, '198.51.100.7');
   for (let i = 0; i < 100; i++) {
     pickName(picker, clientIp(i));
     assert.equal(pickName(picker, '198.51.100.7'), first);
   }
   // A second picker over the same set agrees.
-  assert.equal(pickName(sourceIpHash().build(makeBackends(1, 1, 1, 1, 1)), '198.51.100.7'), first);
+  assert.equal(pickName(sourceIpHash(options()).build(makeBackends(1, 1, 1, 1, 1)), '198.51.100.7'), first);
 });
 
 const spreads: { weights: number[]; expected: number[] }[] = [
@@ -58,7 +59,7 @@ const spreads: { weights: number[]; expected: number[] }[] = [
 for (const { weights, expected } of spreads) {
   test(`sih: different IPs spread by weight ${weights.length > 4 ? `(${weights.length} equal)` : weights.join(':')}, ±1%`, () => {
     const names = weights.map((_, i) => String.fromCharCode(97 + i));
-    const got = spread(sourceIpHash().build(makeBackends(...weights)), names);
+    const got = spread(sourceIpHash(options()).build(makeBackends(...weights)), names);
     for (const [i, share] of got.entries()) {
       assert.ok(Math.abs(share - expected[i]!) <= 0.01, `${names[i]}: ${share} vs ${expected[i]}`);
     }
@@ -66,7 +67,7 @@ for (const { weights, expected } of spreads) {
 }
 
 test('sih: an IP stays on its backend while another backend is not accepted', () => {
-  const picker = sourceIpHash().build(makeBackends(1, 1, 1, 1));
+  const picker = sourceIpHash(options()).build(makeBackends(1, 1, 1, 1));
   for (let i = 0; i < 2000; i++) {
     const ip = clientIp(i);
     const home = pickName(picker, ip);
@@ -78,8 +79,8 @@ test('sih: an IP stays on its backend while another backend is not accepted', ()
 
 test('sih: the fallback order is fixed per IP, covers every backend and is the same every time', () => {
   const backends = makeBackends(1, 1, 1, 1, 1);
-  const picker = sourceIpHash().build(backends);
-  const again = sourceIpHash().build(backends);
+  const picker = sourceIpHash(options()).build(backends);
+  const again = sourceIpHash(options()).build(backends);
   const orders = new Set<string>();
   for (let i = 0; i < 500; i++) {
     const order = fallbackOrder(picker, clientIp(i), 6);
@@ -94,7 +95,7 @@ test('sih: the fallback order is fixed per IP, covers every backend and is the s
 });
 
 test("sih: a refused backend's clients spread over the others by weight", () => {
-  const picker = sourceIpHash().build(makeBackends(2, 1, 1, 2));
+  const picker = sourceIpHash(options()).build(makeBackends(2, 1, 1, 2));
   const moved = new Map<string, number>();
   let homedOnA = 0;
   for (let i = 0; i < IPS; i++) {
@@ -109,8 +110,8 @@ test("sih: a refused backend's clients spread over the others by weight", () => 
 
 test('sih: adding a backend moves only about its share of IPs', () => {
   const ten = makeBackends(...Array.from({ length: 11 }, () => 1));
-  const before = sourceIpHash().build(ten.slice(0, 10));
-  const after = sourceIpHash().build(ten);
+  const before = sourceIpHash(options()).build(ten.slice(0, 10));
+  const after = sourceIpHash(options()).build(ten);
   let moved = 0;
   let movedElsewhere = 0;
   for (let i = 0; i < IPS; i++) {
@@ -128,7 +129,7 @@ test('sih: in a capped table a backend of weight 1 among heavy ones still gets c
   // 140 × 1000 + 1 weight units: by weight alone, the light one's first turn (at half a round) would
   // come after 70,000 heavy turns, and the table has only 65,537 slots.
   const backends = makeBackends(...Array.from({ length: 140 }, () => 1000), 1);
-  const picker = sourceIpHash().build(backends);
+  const picker = sourceIpHash(options()).build(backends);
   let light = 0;
   for (let i = 0; i < 400_000; i++) {
     if (picker.pick({ clientIp: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` }, ready) === backends[140]) light++;
