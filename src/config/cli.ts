@@ -11,6 +11,7 @@ import { DATA_PLANES, DEFAULTS, HEALTH_CHECK_TYPES, makeService, type DataPlaneC
 import { joinDashValues } from './argv.ts';
 import { parseCidr } from './cidr.ts';
 import { parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseHttpPath, parseRate, parseToken } from './parse.ts';
+import { storeFromUrl } from './store.ts';
 
 /** What the command line asks for: a config, and how to read it again on reload (with `--config`). */
 export interface CliResult {
@@ -109,6 +110,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('deny', { type: 'string', array: true, default: [] as string[], describe: 'client address or CIDR refused; wins over --allow (repeatable)' })
     .option('log-format', { type: 'string', describe: 'json (one object per line) or pretty (one aligned line); default: pretty on a terminal, json otherwise' })
     .option('drain-timeout', { type: 'string', default: '30s', describe: 'on shutdown (and for services a reload removes), how long open connections may run on' })
+    .option('store', { type: 'string', describe: 'a shared store for several instances: redis://host:port/db or rediss://… (API backends and admin state)' })
     .option('config', { alias: 'c', type: 'string', describe: 'a YAML or JSON config file (services, backends, defaults); SIGHUP reloads it' })
     .strict()
     .help()
@@ -191,6 +193,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     logLevel,
     logFormat: logFormat(args['log-format']),
     drainTimeoutMs: duration('drain-timeout', true),
+    ...(args.store !== undefined && { store: storeFromUrl('--store', one('store', args.store)) }),
   };
 
   if (args.config !== undefined) {
@@ -209,6 +212,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     if (given.has('log-level')) Object.assign(overrides, { logLevel: process_.logLevel });
     if (given.has('log-format')) Object.assign(overrides, { logFormat: process_.logFormat });
     if (given.has('drain-timeout')) Object.assign(overrides, { drainTimeoutMs: process_.drainTimeoutMs });
+    if (given.has('store')) Object.assign(overrides, { store: process_.store });
     // Loaded only with --config: the schema library opens dozens of files at start-up, which a
     // flags-only process (perhaps under a tight `ulimit -n`) has no use for.
     const { loadConfigFile } = await import('./file.ts');

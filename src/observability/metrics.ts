@@ -53,6 +53,8 @@ export interface MetricsSources {
   /** The running services (read at each scrape). */
   readonly services: () => readonly Service[];
   readonly reloads: ReloadStats;
+  /** The shared store's state, read at each scrape; given only when a store is configured. */
+  readonly store?: () => { readonly state: string; readonly version: number };
 }
 
 export interface Metrics {
@@ -63,7 +65,7 @@ export interface Metrics {
 type Read = (b: Backend) => number;
 type ReadService = (s: Service) => number;
 
-export function createMetrics({ services, reloads }: MetricsSources): Metrics {
+export function createMetrics({ services, reloads, store }: MetricsSources): Metrics {
   const prom = new PromRegistry();
   const backendLabels = ['service', 'backend'] as const;
   const serviceLabels = ['service'] as const;
@@ -205,6 +207,20 @@ export function createMetrics({ services, reloads }: MetricsSources): Metrics {
       this.set(reloads.lastAt / 1000);
     },
   });
+  if (store) {
+    new Gauge({
+      name: 'fulcrum_store_connected', help: 'Whether the shared store (Redis) is connected (1) or not (0); absent without a store.', registers: [prom],
+      collect() {
+        this.set(store().state === 'connected' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'fulcrum_store_version', help: 'The last shared-store version this instance applied; absent without a store.', registers: [prom],
+      collect() {
+        this.set(store().version);
+      },
+    });
+  }
 
   return {
     contentType: prom.contentType,
