@@ -145,6 +145,7 @@ export class Fulcrum {
       await fulcrum.#startStore();
       await fulcrum.#apply(config);
       await fulcrum.admin.listen(config.admin);
+      await fulcrum.#store.announce();
     } catch (err) {
       await fulcrum.destroy();
       throw err;

@@ -212,6 +212,10 @@ export class SharedStore implements BackendStore {
     return this.#o.config.heartbeatIntervalMs * 3;
   }
 
+  announce(): Promise<void> {
+    return this.#beat();
+  }
+
   async #beat(): Promise<void> {
     try {
       await this.redis.heartbeat({ ...this.#o.self(), stateVersion: this.#version }, this.#ttlMs());

@@ -43,6 +43,8 @@ export interface BackendStore {
   record(service: string, key: string, draft: EntryDraft): Promise<void>;
   /** Lays the shared entries over `service` (at its start, and after a reload rewrote its file backends). */
   overlay(service: Service): void;
+  /** Renews this instance's entry in the fleet view now (the admin address is known once it listens). */
+  announce(): Promise<void>;
   /** The live instances of the fleet; memory: this one. */
   instances(): Promise<InstanceInfo[]>;
   close(): Promise<void>;
@@ -63,6 +65,10 @@ export class MemoryStore implements BackendStore {
   }
 
   overlay(): void {}
+
+  announce(): Promise<void> {
+    return Promise.resolve();
+  }
 
   instances(): Promise<InstanceInfo[]> {
     return Promise.resolve([this.#self()]);
