@@ -1,6 +1,7 @@
 // The dashboard: reads the event stream, keeps one view per service, logs
 // events and the answers of every action. No build step: plain ES modules.
 import { authHeaders, call, describe, token } from './api.js';
+import { setUpClusterTab } from './cluster.js';
 import { clockTime } from './format.js';
 import { openStream } from './stream.js';
 import { ServiceView } from './view.js';
@@ -111,3 +112,5 @@ $('reload').addEventListener('click', async () => {
   const answer = await call('POST', '/reload', {});
   report(`reload: ${describe(answer)}`, answer);
 });
+
+void setUpClusterTab();
