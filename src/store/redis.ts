@@ -35,6 +35,14 @@ redis.call('HSET', KEYS[2], ARGV[1], entry)
 redis.call('PUBLISH', ARGV[5], '{"v":' .. string.format('%d', v) .. ',"s":' .. ARGV[3] .. ',"k":' .. ARGV[4] .. ',"e":' .. entry .. '}')
 return v`;
 
+// Puts a fleet's last known state back into a Redis that lost it, unless another instance did already.
+// KEYS[1] version, KEYS[2..] the hash of each entry; ARGV[1] the version, then field and value of each entry.
+const SEED = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+for i = 2, #KEYS do redis.call('HSET', KEYS[i], ARGV[2 * i - 2], ARGV[2 * i - 1]) end
+return 1`;
+
 /** Reconnect back-off: 100 ms doubling to 2 s, for ever (ioredis's retryStrategy). */
 export function retryDelay(attempt: number): number {
   return Math.min(100 * 2 ** Math.min(attempt - 1, 5), 2000);
@@ -156,6 +164,27 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
     try {
       const v = await this.#cmd.eval(WRITE, 2, KEYS.version, KEYS.backends(service), key, encodeDraft(draft), JSON.stringify(service), JSON.stringify(key), KEYS.channel);
       return Number(v);
+    } catch (err) {
+      throw new StoreUnavailableError(this.where, { cause: err });
+    }
+  }
+
+  /**
+   * Writes `entries` at `version` into a store that has no version key (it
+   * lost its data); resolves false when the key exists (another instance
+   * seeded it first, or it was never lost).
+   */
+  async seed(version: number, entries: ReadonlyMap<string, ReadonlyMap<string, SharedEntry>>): Promise<boolean> {
+    const keys: string[] = [KEYS.version];
+    const args: string[] = [String(version)];
+    for (const [service, map] of entries) {
+      for (const [key, entry] of map) {
+        keys.push(KEYS.backends(service));
+        args.push(key, JSON.stringify(entry));
+      }
+    }
+    try {
+      return Number(await this.#cmd.eval(SEED, keys.length, ...keys, ...args)) === 1;
     } catch (err) {
       throw new StoreUnavailableError(this.where, { cause: err });
     }

@@ -147,7 +147,19 @@ export class SharedStore implements BackendStore {
       this.#log.debug({ reason }, 'store resync failed; retried on reconnect');
       return;
     }
-    if (snapshot.version < this.#version) this.#log.warn({ from: this.#version, to: snapshot.version }, 'store version went back (Redis lost its data?): taking the store as it is now');
+    if (snapshot.version === 0 && this.#version > 0) {
+      // Redis came back empty (restarted without persistence, or flushed): put back what this instance knew,
+      // unless another instance was first; either way read the store again.
+      try {
+        if (await this.redis.seed(this.#version, this.#entries)) this.#log.warn({ version: this.#version }, 'store was empty (Redis lost its data?); put back the shared state this instance last knew');
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        return;
+      }
+      this.#resyncAgain = true;
+      return;
+    }
+    if (snapshot.version < this.#version) this.#log.warn({ from: this.#version, to: snapshot.version }, 'store version went back; taking the store as it is now');
     this.stats.resyncs++;
     const services = this.#o.services();
     for (const [name, fresh] of snapshot.services) {

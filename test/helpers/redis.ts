@@ -16,6 +16,8 @@ export interface TestRedis {
   readonly url: string;
   /** `SHUTDOWN SAVE`: the data is on disk in `dir` when it resolves, and the server gone. */
   shutdown(): Promise<void>;
+  /** `SHUTDOWN NOSAVE` and the saved data removed: the next `restart` comes up empty. */
+  wipe(): Promise<void>;
   /** Starts again on the same port from what `dir` holds. */
   restart(): Promise<void>;
   /** Kills it and removes its directory (done after the test when started with one). */
@@ -64,6 +66,12 @@ export async function startRedis(t: TestContext | undefined): Promise<TestRedis>
       const exited = once(child, 'exit');
       await redisCli(port, 'shutdown', 'save').catch(() => {}); // the server hangs up as it goes
       await exited;
+    },
+    async wipe() {
+      const exited = once(child, 'exit');
+      await redisCli(port, 'shutdown', 'nosave').catch(() => {});
+      await exited;
+      rmSync(join(dir, 'dump.rdb'), { force: true });
     },
     async restart() {
       child = await runRedis(port, dir);

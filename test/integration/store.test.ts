@@ -149,4 +149,22 @@ test('Redis down: both serve on, admin changes answer 503, /healthz and the gaug
   const b2 = await instance(t, redis);
   assert.deepEqual(await answers(b2, 1).then((x) => x.length), 1);
   assert.deepEqual(await answers(b2), ['hello from d2', 'hello from d3']);
+
+  // Redis comes back empty (no persistence): the shared state is put back from what the instances knew.
+  const version = (await call(a.admin, 'GET', '/healthz')).body.data.storeVersion;
+  await redis.wipe();
+  await redis.restart();
+  await until('the store holds d2 and d3 again', async () => {
+    const hash = await redisCli(redis.port, 'hkeys', 'fulcrum:backends:default');
+    return hash.includes(addr(d2)) && hash.includes(addr(d3)) ? true : undefined;
+  }, 10_000);
+  assert.equal(Number(await redisCli(redis.port, 'get', 'fulcrum:version')), version);
+  for (const x of [a, b2]) {
+    await until('connected again', async () => ((await call(x.admin, 'GET', '/healthz')).body.data.store === 'connected' ? true : undefined), 10_000);
+  }
+  assert.deepEqual(await answers(a), ['hello from d1', 'hello from d2', 'hello from d3']);
+  assert.deepEqual(await answers(b2), ['hello from d2', 'hello from d3']);
+  assert.equal((await call(b2.admin, 'POST', '/deregister', { address: addr(d3) })).status, 200);
+  await until('A lost d3', async () => ((await backendsOf(a)).has(addr(d3)) ? undefined : true));
+  assert.equal(Number(await redisCli(redis.port, 'get', 'fulcrum:version')), version + 1);
 });

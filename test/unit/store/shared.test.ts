@@ -115,3 +115,17 @@ test('the periodic resync picks up what changed with no message at all, and drop
   await until('another resync', () => ((a.store as SharedStore).stats.resyncs > n ? true : undefined));
   assert.deepEqual(keys(a), []);
 });
+
+test('a store that comes back empty is seeded from the last known state, once, whichever instance is first', T, async (t) => {
+  const { connect, direct } = mockRedis();
+  const a = await instance(t, connect);
+  const b = await instance(t, connect);
+  assert.equal((await adminClient(a.adminAddress).post('/register', { address: '127.0.0.1:9009', weight: 4 })).status, 200);
+  await until('B has it', () => (b.registry.getByKey('127.0.0.1:9009') ? true : undefined));
+  await direct.flushall();
+  await Promise.all([(a.store as SharedStore).resync('test'), (b.store as SharedStore).resync('test')]);
+  assert.equal(await direct.get(KEYS.version), '1');
+  assert.deepEqual(JSON.parse((await direct.hget(KEYS.backends('default'), '127.0.0.1:9009'))!).weight, 4);
+  assert.deepEqual(keys(a), ['127.0.0.1:7001@1', '127.0.0.1:9009@4']);
+  assert.deepEqual(keys(b), keys(a));
+});
