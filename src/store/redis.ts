@@ -153,7 +153,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
     const from = this.#state;
     if (from === next) return;
     this.#state = next;
-    if (next === 'disconnected') this.#log.warn({ from, to: next }, 'store disconnected; serving the last known state, reconnecting');
+    if (next === 'disconnected' && from === 'connecting') this.#log.warn({ from, to: next }, 'store unreachable; retrying with back-off');
+    else if (next === 'disconnected') this.#log.warn({ from, to: next }, 'store disconnected; serving the last known state, reconnecting');
     else this.#log.info({ from, to: next }, next === 'connected' ? 'store connected' : `store ${next}`);
     this.emit('state', next);
   }
