@@ -217,6 +217,8 @@ export class Fulcrum {
     if (next.adminToken !== prev.adminToken) this.admin.setToken(next.adminToken);
     if (next.logLevel !== prev.logLevel) this.log.level = next.logLevel;
     if (ignored.length > 0) this.log.warn({ settings: ignored }, 'these settings need a restart; left as they were');
+    // A service the reload added has had only the changes heard since; read its whole shared state.
+    if (summary.added.length > 0) void this.#store.resync('services added');
     if (!this.#pool) return { ...summary, ignored };
     // Answer once every worker runs the new state (or say which did not).
     const { acknowledged, missing } = await this.#pool.sync();

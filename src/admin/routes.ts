@@ -10,6 +10,7 @@ import { ReloadError, type ReloadSummary } from '../fulcrum.ts';
 import type { EventBus } from '../observability/events.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Service } from '../service/service.ts';
+import { CLUSTER_ROUTE } from './cluster.ts';
 import { HttpError, notFound } from './http-error.ts';
 import { success, type JSend } from './jsend.ts';
 import { draftOf } from '../store/entry.ts';
@@ -240,15 +241,7 @@ export const ROUTES: readonly Route[] = [
       },
     },
   },
-  {
-    path: '/cluster',
-    methods: {
-      GET: async ({ api }) => {
-        const { store } = api;
-        return ok({ store: store.state === 'memory' ? null : { where: store.where, state: store.state, version: store.version }, instances: await store.instances() });
-      },
-    },
-  },
+  CLUSTER_ROUTE,
   {
     path: '/services',
     methods: {

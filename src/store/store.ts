@@ -43,6 +43,8 @@ export interface BackendStore {
   record(service: string, key: string, draft: EntryDraft): Promise<void>;
   /** Lays the shared entries over `service` (at its start, and after a reload rewrote its file backends). */
   overlay(service: Service): void;
+  /** Reads the whole shared state again (a reload added services whose state was never read). */
+  resync(reason: string): Promise<void>;
   /** Renews this instance's entry in the fleet view now (the admin address is known once it listens). */
   announce(): Promise<void>;
   /** The live instances of the fleet; memory: this one. */
@@ -67,6 +69,10 @@ export class MemoryStore implements BackendStore {
   overlay(): void {}
 
   announce(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  resync(): Promise<void> {
     return Promise.resolve();
   }
 

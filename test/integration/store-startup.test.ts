@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { pino } from 'pino';
-import { makeConfig } from '../../src/config/config.ts';
+import { makeConfig, makeService } from '../../src/config/config.ts';
 import { storeFromUrl } from '../../src/config/store.ts';
 import { Fulcrum } from '../../src/fulcrum.ts';
 import { startDemoBackend, type DemoBackend } from '../../tools/backend.ts';
@@ -80,6 +80,21 @@ test('a reload rewrites the file backends; the store\'s drain and removal of the
   assert.equal(lb.registry.getByKey(addr(d1))?.state, 'draining');
   assert.equal(lb.registry.getByKey(addr(d2)), undefined);
   assert.deepEqual(await answers(lb.proxyAddress.port), ['hello from d3']);
+
+  // A service the reload adds takes what the store holds for it (written by some other instance).
+  const v = Number(await redisCli(redis.port, 'incr', 'fulcrum:version'));
+  await redisCli(redis.port, 'hset', 'fulcrum:backends:extra', addr(d2), entry(v, d2));
+  const added = await lb.apply(makeConfig({
+    admin: loopback,
+    services: [
+      makeService({ listen: { host: '127.0.0.1', port: lb.proxyAddress.port }, algo: 'round-robin', health: { intervalMs: 0 }, backends: [spec(d1), spec(d2), spec(d3)] }),
+      makeService({ name: 'extra', listen: loopback, health: { intervalMs: 0 } }),
+    ],
+    store: config.store,
+  }));
+  assert.deepEqual(added.added, ['extra']);
+  await until('the new service has the shared backend', () => (lb.service('extra')!.registry.getByKey(addr(d2)) ? true : undefined));
+  assert.equal((await httpGet(lb.service('extra')!.address!.port)).trim(), 'hello from d2');
 });
 
 test('--workers 2: a backend registered on another instance reaches the workers', T, async (t) => {
