@@ -8,7 +8,10 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { makeConfig, makeService } from '../../src/config/config.ts';
 import { storeFromUrl } from '../../src/config/store.ts';
@@ -109,4 +112,26 @@ test('--workers 2: a backend registered on another instance reaches the workers'
   assert.deepEqual(await answers(b.proxyPort, 12), ['hello from d1', 'hello from d2']);
   b.child.kill('SIGTERM');
   await once(b.child, 'exit');
+});
+
+test('store through Sentinel: the instance asks a real redis-sentinel for the master and shares through it', T, async (t) => {
+  const redis = await startRedis(t);
+  const sentinelPort = await refusedPort();
+  const conf = join(redis.dir, 'sentinel.conf');
+  writeFileSync(conf, `port ${sentinelPort}\nbind 127.0.0.1\ndir ${redis.dir}\nsentinel monitor mymaster 127.0.0.1 ${redis.port} 1\nsentinel down-after-milliseconds mymaster 5000\n`);
+  const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+  t.after(() => sentinel.kill('SIGKILL'));
+  await until('sentinel answers', async () => ((await redisCli(sentinelPort, 'sentinel', 'get-master-addr-by-name', 'mymaster').catch(() => '')).includes(String(redis.port)) ? true : undefined), 10_000);
+
+  const d1 = await demo(t, 'd1');
+  const store = { ...storeFromUrl('--store', redis.url), url: undefined, sentinels: [{ host: '127.0.0.1', port: sentinelPort }], name: 'mymaster' };
+  const lb = await Fulcrum.start(makeConfig({ admin: loopback, listen: loopback, health: { intervalMs: 0 }, store }));
+  t.after(() => lb.destroy());
+  assert.equal(lb.store.state, 'connected');
+  assert.equal(lb.store.where, `sentinel mymaster (127.0.0.1:${sentinelPort})`);
+  const res = await fetch(`http://127.0.0.1:${lb.adminAddress.port}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: addr(d1) }) });
+  assert.equal(res.status, 200);
+  // It went to the master the Sentinel named.
+  assert.match(await redisCli(redis.port, 'hget', 'fulcrum:backends:default', addr(d1)), /"removed":false/);
+  assert.equal((await httpGet(lb.proxyAddress.port)).trim(), 'hello from d1');
 });
