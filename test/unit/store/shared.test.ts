@@ -129,3 +129,20 @@ test('a store that comes back empty is seeded from the last known state, once, w
   assert.deepEqual(keys(a), ['127.0.0.1:7001@1', '127.0.0.1:9009@4']);
   assert.deepEqual(keys(b), keys(a));
 });
+
+test('a message that arrives late (older than the change in force) never undoes it', T, async (t) => {
+  const { connect, direct } = mockRedis();
+  const a = await instance(t, connect);
+  const id = a.registry.getByKey('127.0.0.1:7001')!.id;
+  // Another instance's change takes version 1; its message is held up.
+  const late = await direct.incr(KEYS.version);
+  const stale = { v: late, host: '127.0.0.1', port: 7001, weight: 5, state: 'draining', backup: false, maxConnections: 0, removed: false };
+  await direct.hset(KEYS.backends('default'), '127.0.0.1:7001', JSON.stringify(stale));
+  // Then A's own change (version 2) is made and answered.
+  assert.equal((await adminClient(a.adminAddress).patch(`/backends/${id}`, { weight: 9 })).status, 200);
+  await until('A at version 2', () => ((a.store as SharedStore).version === 2 ? true : undefined));
+  // Now the held-up message arrives.
+  await direct.publish(KEYS.channel, JSON.stringify({ v: late, s: 'default', k: '127.0.0.1:7001', e: stale }));
+  await (a.store as SharedStore).resync('test'); // and a resync reads the newer entry too
+  assert.deepEqual(keys(a), ['127.0.0.1:7001@9']);
+});
