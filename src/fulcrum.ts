@@ -122,6 +122,11 @@ export class Fulcrum {
       ...(this.#connectStore && { connect: this.#connectStore }),
     });
     this.#store = store;
+    let last = store.state;
+    store.redis.on('state', (to) => {
+      this.events.publish({ type: 'store', from: last, to, detail: { where: store.where } });
+      last = to;
+    });
     await store.start();
   }
 

@@ -1,7 +1,7 @@
 /**
  * The dashboard's second tab in real headless Chromium: with a shared store,
  * it lists the live instances from GET /cluster (two Fulcrum objects on one
- * real redis-server here); without one, the tab bar stays hidden.
+ * real redis-server here); without one, the tab bar stays hidden. The event list shows the store going away.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,6 +40,14 @@ test('with a store, the Instances tab lists every live instance, this one marked
   assert.equal(await page.locator('#services-tab').isVisible(), true);
   assert.deepEqual(errors, []);
   assert.deepEqual(await violations(), []);
+
+  // Redis goes away: the event list says so, and the Instances tab says why it cannot list.
+  await redis.shutdown();
+  const event = page.locator('#events li[data-type="store"][data-to="disconnected"]');
+  await event.waitFor({ timeout: 5000 });
+  assert.match((await event.textContent()) ?? '', /store redis:\/\/127\.0\.0\.1:\d+\/0: connected → disconnected$/);
+  await page.click('[data-tab="cluster"]');
+  await page.waitForFunction(() => /GET \/cluster: error \(503\): the shared store .* is unreachable/.test(document.getElementById('cluster-store')?.textContent ?? ''), undefined, { timeout: 5000 });
 });
 
 test('without a store, no tab bar', T, async (t) => {

@@ -69,6 +69,8 @@ function describeEvent(e) {
       return `${where}: registered (weight ${e.to?.weight}, ${e.to?.origin})`;
     case 'removed':
       return `${where}: deregistered (${e.detail?.openConnections ?? 0} open)`;
+    case 'store':
+      return `store ${e.detail?.where ?? ''}: ${e.from} → ${e.to}`;
     case 'reload':
       return e.to === 'applied' ? `config reloaded: ${JSON.stringify(e.detail)}` : `reload refused: ${(e.detail?.errors ?? []).join('; ')}`;
     default:
