@@ -86,7 +86,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       lazyConnect: true,
       // A command while disconnected fails at once (the admin API answers 503) instead of queueing.
       enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
+      // A write cut off by a disconnect is not re-sent on reconnect: the admin API has answered 503 by then.
+      maxRetriesPerRequest: 0,
       connectTimeout: 2000,
       commandTimeout: 2000,
       retryStrategy: retryDelay,
