@@ -159,19 +159,24 @@ export class SharedStore implements BackendStore {
       this.#resyncAgain = true;
       return;
     }
-    if (snapshot.version < this.#version) this.#log.warn({ from: this.#version, to: snapshot.version }, 'store version went back; taking the store as it is now');
+    const wentBack = snapshot.version < this.#version;
+    if (wentBack) this.#log.warn({ from: this.#version, to: snapshot.version }, 'store version went back; taking the store as it is now');
     this.stats.resyncs++;
     const services = this.#o.services();
     for (const [name, fresh] of snapshot.services) {
       const old = this.#entries.get(name) ?? new Map<string, SharedEntry>();
-      this.#entries.set(name, new Map(fresh));
+      const next = new Map(fresh);
+      // A change written or heard after the snapshot was read is newer than it: kept, not undone
+      // (unless the store went back in time, and is then taken as it is).
+      if (!wentBack) for (const [key, entry] of old) if (entry.v > snapshot.version) next.set(key, entry);
+      this.#entries.set(name, next);
       const service = services.find((s) => s.name === name);
       if (!service) continue;
       // Keys that were shared and are no longer, keys now shared, and API backends the store never had.
       const keys = new Set([...old.keys(), ...fresh.keys()]);
       for (const b of service.registry.list()) if (b.origin === 'api') keys.add(b.key);
       service.registry.batch(() => {
-        for (const key of keys) applyShared(service, key, fresh.get(key));
+        for (const key of keys) applyShared(service, key, next.get(key));
       });
     }
     const was = this.#version;
