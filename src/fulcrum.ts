@@ -8,7 +8,10 @@
  * services removed (they drain), changed (settings swapped whole; open
  * connections keep theirs) and started.
  */
+import { randomBytes } from 'node:crypto';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { AdminServer } from './admin/server.ts';
 import type { Backend } from './backends/backend.ts';
 import type { Registry } from './backends/registry.ts';
@@ -25,6 +28,8 @@ import type { ProxyStats } from './observability/stats.ts';
 import type { DataPlaneListener } from './proxy/listener.ts';
 import { resolveDataPlane } from './proxy/plane.ts';
 import { localListeners, proxyOf } from './service/local-listener.ts';
+import { VERSION } from './runtime/version.ts';
+import { MemoryStore, type BackendStore, type InstanceInfo } from './store/store.ts';
 import { Service, type ListenerFactory, type ServiceChanges, type ServiceEnv, type ServiceListener } from './service/service.ts';
 
 export interface FulcrumOptions {
@@ -40,6 +45,8 @@ export interface FulcrumOptions {
    * there is nothing to reload.
    */
   readonly reread?: () => FulcrumConfig | Promise<FulcrumConfig>;
+  /** Makes the shared store's Redis clients (tests pass ioredis-mock). @default ioredis */
+  readonly connectStore?: (options: RedisOptions) => Redis;
 }
 
 export interface ReloadSummary {
@@ -69,6 +76,12 @@ export class Fulcrum {
   readonly reloads = new ReloadStats();
   /** Flips, admin changes and reloads, for the dashboard's stream. */
   readonly events = new EventBus();
+  /** Where API backends and admin state live: this process, or Redis shared with other instances. */
+  #store: BackendStore;
+  readonly #connectStore: FulcrumOptions['connectStore'];
+  /** This instance in the fleet view (`GET /cluster`). */
+  readonly instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly startedAt = new Date();
   #config: FulcrumConfig;
   readonly #services = new Map<string, Service>();
   readonly #env: ServiceEnv;
@@ -87,8 +100,52 @@ export class Fulcrum {
     const listeners: ListenerFactory = this.#pool ?? localListeners(dataPlane);
     this.#env = { log: this.log, random: options.random ?? Math.random, now: options.now ?? Date.now, listeners };
     const pool = this.#pool;
-    this.metrics = createMetrics({ services: () => [...this.#services.values()], reloads: this.reloads, ...(pool && { workerProcessMetrics: () => pool.processMetrics() }) });
+    this.metrics = createMetrics({
+      services: () => [...this.#services.values()],
+      reloads: this.reloads,
+      ...(pool && { workerProcessMetrics: () => pool.processMetrics() }),
+      ...(config.store && { store: () => this.#store }),
+    });
     this.admin = new AdminServer({ api: this, log: this.log, token: config.adminToken, allowedHosts: config.adminAllowedHosts });
+    this.#store = new MemoryStore(() => ({ ...this.#self(), stateVersion: 0 }));
+    this.#connectStore = options.connectStore;
+  }
+
+  get store(): BackendStore {
+    return this.#store;
+  }
+
+  /** With a store configured: connects and loads the shared state (ioredis is loaded only then). */
+  async #startStore(): Promise<void> {
+    const config = this.#config.store;
+    if (!config) return;
+    const { SharedStore } = await import('./store/shared.ts');
+    const store = new SharedStore({
+      config,
+      log: this.log,
+      services: () => this.services(),
+      names: () => this.#config.services.map((s) => s.name),
+      self: () => this.#self(),
+      ...(this.#connectStore && { connect: this.#connectStore }),
+    });
+    this.#store = store;
+    let last = store.state;
+    store.redis.on('state', (to) => {
+      this.events.publish({ type: 'store', from: last, to, detail: { where: store.where } });
+      last = to;
+    });
+    await store.start();
+  }
+
+  #self(): Omit<InstanceInfo, 'stateVersion'> {
+    const admin = this.admin.address;
+    return {
+      id: this.instanceId,
+      admin: admin ? formatHostPort({ host: admin.address, port: admin.port }) : formatHostPort(this.#config.admin),
+      version: VERSION,
+      startedAt: this.startedAt.toISOString(),
+      openConnections: this.services().reduce((n, s) => n + s.openConnections, 0),
+    };
   }
 
   /** Starts every service and the admin API; on any failure, closes what it opened and throws. */
@@ -96,8 +153,11 @@ export class Fulcrum {
     const fulcrum = new Fulcrum(config, options);
     try {
       await fulcrum.#pool?.start();
+      // The shared backends are in before any listener takes a connection (bounded by the store's start-up timeout).
+      await fulcrum.#startStore();
       await fulcrum.#apply(config);
       await fulcrum.admin.listen(config.admin);
+      await fulcrum.#store.announce();
     } catch (err) {
       await fulcrum.destroy();
       throw err;
@@ -163,11 +223,14 @@ export class Fulcrum {
     if (formatHostPort(next.admin) !== formatHostPort(prev.admin)) ignored.push('admin.listen');
     if (next.workers !== prev.workers) ignored.push('workers');
     if (next.dataPlane !== prev.dataPlane) ignored.push('dataPlane');
+    if (JSON.stringify(next.store) !== JSON.stringify(prev.store)) ignored.push('store');
     const summary = await this.#apply(next);
-    this.#config = Object.freeze({ ...next, admin: prev.admin, workers: prev.workers, dataPlane: prev.dataPlane });
+    this.#config = Object.freeze({ ...next, admin: prev.admin, workers: prev.workers, dataPlane: prev.dataPlane, store: prev.store });
     if (next.adminToken !== prev.adminToken) this.admin.setToken(next.adminToken);
     if (next.logLevel !== prev.logLevel) this.log.level = next.logLevel;
     if (ignored.length > 0) this.log.warn({ settings: ignored }, 'these settings need a restart; left as they were');
+    // A service the reload added has had only the changes heard since; read its whole shared state.
+    if (summary.added.length > 0) void this.#store.resync('services added');
     if (!this.#pool) return { ...summary, ignored };
     // Answer once every worker runs the new state (or say which did not).
     const { acknowledged, missing } = await this.#pool.sync();
@@ -218,9 +281,15 @@ export class Fulcrum {
       let service = this.#services.get(config.name);
       if (service) {
         const c = service.apply(config, bound.get(service), drainMs);
+        // The reload rewrote the file's backends; what the store says of them (weights, drains, removals) still holds.
+        const s = service;
+        s.registry.batch(() => this.store.overlay(s));
         if (Object.keys(c).length > 0) changed[config.name] = c;
       } else {
         service = fresh.find((f) => f.config.name === config.name)!.service;
+        // In the same turn as start: no connection is accepted before the shared backends are in.
+        const s = service;
+        s.registry.initial(() => this.store.overlay(s));
         service.start(bound.get(service)!);
         this.events.watch(service);
         service.log.info({ listen: formatHostPort({ host: service.address!.address, port: service.address!.port }), algo: config.algo, backends: config.backends.length }, 'service started');
@@ -244,7 +313,7 @@ export class Fulcrum {
   close(graceMs = this.#config.drainTimeoutMs): Promise<{ finished: number; closed: number }> {
     this.#closed ??= (async () => {
       const results = await Promise.all([...this.#services.values()].map((s) => s.close(graceMs)));
-      await Promise.all([this.#pool?.close(Math.min(graceMs, 1000)), this.admin.close(Math.min(graceMs, 5000))]);
+      await Promise.all([this.#pool?.close(Math.min(graceMs, 1000)), this.admin.close(Math.min(graceMs, 5000)), this.store.close()]);
       return results.reduce((a, r) => ({ finished: a.finished + r.finished, closed: a.closed + r.closed }), { finished: 0, closed: 0 });
     })();
     return this.#closed;

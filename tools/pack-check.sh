@@ -74,3 +74,22 @@ status=0
 wait "$pid" || status=$?
 pid=
 [[ $status == 0 ]] || fail "fulcrum exited $status on SIGTERM"
+
+# The shared store: ioredis is loaded (from the install's dependencies, by the emitted JavaScript) only with --store.
+if command -v redis-server >/dev/null; then
+  rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" >/dev/null &
+  rpid=$!
+  exec 4< <(exec "$fulcrum" --store "redis://127.0.0.1:$rport/0" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --log-level warn)
+  pid=$!
+  admin=
+  while IFS= read -r -t 60 line <&4; do
+    [[ $line =~ admin\ listening\ on\ 127\.0\.0\.1:([0-9]+) ]] && admin=${BASH_REMATCH[1]} && break
+  done
+  [[ -n $admin ]] || fail "fulcrum --store printed no admin listening line"
+  health=$(curl -sS --max-time 5 "http://127.0.0.1:$admin/healthz")
+  kill -TERM "$pid"; wait "$pid" || true; pid=
+  kill -TERM "$rpid"; wait "$rpid" || true
+  [[ $health == *'"store":"connected"'* ]] || fail "fulcrum --store: /healthz answered '$health'"
+  echo "pack-check: from /, fulcrum --store reaches redis-server: $health"
+fi

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 export type JSend =
   | { readonly status: 'success'; readonly data: unknown }
   | { readonly status: 'fail'; readonly data: { readonly title: string; readonly code: string; readonly field?: string; readonly [more: string]: unknown } }
-  | { readonly status: 'error'; readonly message: string };
+  | { readonly status: 'error'; readonly message: string; readonly code?: string; readonly data?: unknown };
 
 export const success = (data: unknown): JSend => ({ status: 'success', data });
 
@@ -16,7 +16,7 @@ export const fail = (title: string, code: string, field?: string, more?: Readonl
   data: { ...more, title, code, ...(field !== undefined && { field }) },
 });
 
-export const error = (message: string): JSend => ({ status: 'error', message });
+export const error = (message: string, code?: string, data?: unknown): JSend => ({ status: 'error', message, ...(code !== undefined && { code }), ...(data !== undefined && { data }) });
 
 export function sendJson(res: ServerResponse, status: number, body: JSend, headers: Readonly<Record<string, string>> = {}): void {
   const text = JSON.stringify(body);

@@ -10,8 +10,11 @@ import { ReloadError, type ReloadSummary } from '../fulcrum.ts';
 import type { EventBus } from '../observability/events.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Service } from '../service/service.ts';
+import { CLUSTER_ROUTE } from './cluster.ts';
 import { HttpError, notFound } from './http-error.ts';
 import { success, type JSend } from './jsend.ts';
+import { draftOf } from '../store/entry.ts';
+import type { BackendStore } from '../store/store.ts';
 import { parseDeregister, parseForce, parsePatch, parseRegister } from './validate.ts';
 
 /** What the admin API needs from the balancer. */
@@ -28,6 +31,8 @@ export interface AdminApi {
   readonly metrics: { readonly contentType: string; render(): Promise<string> };
   /** What happened, for the dashboard's event stream; without it the stream carries snapshots only. */
   readonly events?: EventBus;
+  /** Where API backends and admin state are kept (this process, or Redis shared by a fleet); changes are recorded there first. */
+  readonly store: BackendStore;
 }
 
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -90,7 +95,9 @@ function backendById(ctx: RouteContext): { service: Service; backend: Backend } 
  * they are closed now, so it is 0 and `closedConnections` says how many were.
  * `backend` is the backend as it was just before.
  */
-function deregister(service: Service, backend: Backend, force: boolean): Reply {
+async function deregister(api: AdminApi, service: Service, backend: Backend, force: boolean): Promise<Reply> {
+  // A backend still draining after its removal is no longer shared: forcing its last connections closed is local.
+  if (!backend.removed) await api.store.record(service.name, backend.key, { ...draftOf(backend), removed: true });
   const before = backend.toJSON();
   const openConnections = service.removeBackend(backend, { force });
   return ok(force ? { backend: before, openConnections, closedConnections: before.activeConnections } : { backend: before, openConnections });
@@ -131,6 +138,17 @@ const SERVICE_ROUTES: readonly Route[] = [
         const slowStartMs = spec.slowStartMs ?? existing?.slowStartMs;
         const maxConnections = spec.maxConnections ?? existing?.maxConnections ?? 0;
         const proxyProtocol = spec.proxyProtocol ?? existing?.proxyProtocol;
+        await ctx.api.store.record(service.name, formatHostPort(spec), {
+          host: spec.host,
+          port: spec.port,
+          weight,
+          state: existing?.state ?? 'active',
+          backup,
+          ...(slowStartMs !== undefined && { slowStartMs }),
+          maxConnections,
+          ...(proxyProtocol !== undefined && { proxyProtocol }),
+          removed: false,
+        });
         const { backend, created } = service.addBackend({
           host: spec.host,
           port: spec.port,
@@ -154,7 +172,7 @@ const SERVICE_ROUTES: readonly Route[] = [
         const address = formatHostPort(parseDeregister(await ctx.body()));
         const backend = service.registry.getByKey(address);
         if (!backend) throw notFound(`no backend registered at ${address} in service "${service.name}"`);
-        return deregister(service, backend, force);
+        return deregister(ctx.api, service, backend, force);
       },
     },
   },
@@ -173,6 +191,7 @@ const SERVICE_ROUTES: readonly Route[] = [
         const patch = parsePatch(await ctx.body());
         if (backend.removed) throw notFound(`backend ${backend.id} was deregistered`);
         const { registry, log } = service;
+        await ctx.api.store.record(service.name, backend.key, { ...draftOf(backend), ...(patch.weight !== undefined && { weight: patch.weight }), ...(patch.state !== undefined && { state: patch.state }) });
         // Validated in full above, so a bad field never leaves half a change behind.
         if (patch.weight !== undefined) registry.setWeight(backend, patch.weight);
         if (patch.state !== undefined) registry.setAdminState(backend, patch.state);
@@ -182,7 +201,7 @@ const SERVICE_ROUTES: readonly Route[] = [
       DELETE: (ctx) => {
         const force = parseForce(ctx.query);
         const { service, backend } = backendById(ctx);
-        return deregister(service, backend, force);
+        return deregister(ctx.api, service, backend, force);
       },
     },
   },
@@ -199,6 +218,8 @@ export const ROUTES: readonly Route[] = [
           services: services.length,
           backends: services.reduce((n, s) => n + s.registry.list().length, 0),
           ready: services.reduce((n, s) => n + s.registry.readyCount, 0),
+          // Still serving on the last state it knew while the shared store is away: `ok` stays.
+          ...(api.store.state !== 'memory' && { store: api.store.state === 'connected' ? 'connected' : 'disconnected', storeVersion: api.store.version }),
         });
       },
     },
@@ -223,6 +244,7 @@ export const ROUTES: readonly Route[] = [
       },
     },
   },
+  CLUSTER_ROUTE,
   {
     path: '/services',
     methods: {

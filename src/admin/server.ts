@@ -12,6 +12,7 @@ import { bearerAuth } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { Dashboard } from './dashboard.ts';
 import { requestGuard } from './guard.ts';
+import { StoreUnavailableError } from '../store/store.ts';
 import { asClientError, HttpError, notFound } from './http-error.ts';
 import { error, fail, sendJson, type JSend } from './jsend.ts';
 import { ROUTES, type AdminApi, type Method, type Route } from './routes.ts';
@@ -153,6 +154,11 @@ export class AdminServer {
       status = clientError.status;
       body = fail(clientError.message, clientError.code, clientError.field, clientError.data);
       Object.assign(headers, clientError.headers);
+    } else if (err instanceof StoreUnavailableError) {
+      // Not the client's fault and not a bug: the change was refused so that instances do not diverge.
+      status = 503;
+      body = error(err.message, err.code);
+      headers['retry-after'] = '1';
     } else {
       status = 500;
       body = error('internal error; see the balancer log');

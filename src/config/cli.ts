@@ -13,6 +13,7 @@ import { checkTableFits, parseBalanceFactor, parseHashKey, parseHashTable } from
 import { parseCidr } from './cidr.ts';
 import { parseAccessLogTarget } from './access-log-target.ts';
 import { parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseHttpPath, parseRate, parseToken } from './parse.ts';
+import { storeFromUrl } from './store.ts';
 
 /** What the command line asks for: a config, and how to read it again on reload (with `--config`). */
 export interface CliResult {
@@ -121,6 +122,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('access-log', { type: 'string', default: 'off', describe: 'one line per connection when it ends: off, stdout, stderr or a file path (reopened on SIGUSR1)' })
     .option('access-log-format', { type: 'string', describe: 'access-log lines as json or text (fixed fields, as HAProxy\'s tcplog); default: text when the log format is pretty, else json' })
     .option('drain-timeout', { type: 'string', default: '30s', describe: 'on shutdown (and for services a reload removes), how long open connections may run on' })
+    .option('store', { type: 'string', describe: 'a shared store for several instances: redis://host:port/db or rediss://… (API backends and admin state)' })
     .option('config', { alias: 'c', type: 'string', describe: 'a YAML or JSON config file (services, backends, defaults); SIGHUP reloads it' })
     .strict()
     .help()
@@ -208,6 +210,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     logLevel,
     logFormat: logFormat(args['log-format']),
     drainTimeoutMs: duration('drain-timeout', true),
+    ...(args.store !== undefined && { store: storeFromUrl('--store', one('store', args.store)) }),
   };
 
   if (args.config !== undefined) {
@@ -226,6 +229,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     if (given.has('log-level')) Object.assign(overrides, { logLevel: process_.logLevel });
     if (given.has('log-format')) Object.assign(overrides, { logFormat: process_.logFormat });
     if (given.has('drain-timeout')) Object.assign(overrides, { drainTimeoutMs: process_.drainTimeoutMs });
+    if (given.has('store')) Object.assign(overrides, { store: process_.store });
     // Loaded only with --config: the schema library opens dozens of files at start-up, which a
     // flags-only process (perhaps under a tight `ulimit -n`) has no use for.
     const { loadConfigFile } = await import('./file.ts');

@@ -1,5 +1,6 @@
 import type { Cidr } from './cidr.ts';
 import type { BackendSpec, HostPort, ProxyVersion } from './parse.ts';
+import type { StoreConfig } from './store.ts';
 
 /**
  * Where a backend came from: declared in the config file (or on the command
@@ -124,6 +125,8 @@ export interface FulcrumConfig {
   readonly services: readonly ServiceConfig[];
   /** The file the config came from; undefined when it came from flags (then there is nothing to reload). */
   readonly configFile: string | undefined;
+  /** The shared store (Redis) several instances keep their API backends and admin state in; undefined: memory, this process alone. */
+  readonly store?: StoreConfig | undefined;
 }
 
 export interface HealthConfig {
@@ -257,7 +260,7 @@ export type ConfigOverrides = Partial<ProcessSettings> &
  * way the command-line flags make it.
  */
 export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
-  const { admin, adminToken, adminAllowedHosts, workers, dataPlane, logLevel, logFormat, drainTimeoutMs, demo, services, configFile, ...service } = overrides;
+  const { admin, adminToken, adminAllowedHosts, workers, dataPlane, logLevel, logFormat, drainTimeoutMs, demo, services, configFile, store, ...service } = overrides;
   return Object.freeze({
     ...DEFAULTS,
     ...(admin && { admin }),
@@ -269,6 +272,7 @@ export function makeConfig(overrides: ConfigOverrides = {}): FulcrumConfig {
     ...(logFormat !== undefined && { logFormat }),
     ...(drainTimeoutMs !== undefined && { drainTimeoutMs }),
     ...(demo !== undefined && { demo }),
+    ...(store !== undefined && { store }),
     services: Object.freeze(services ? [...services] : [makeService(service)]),
     configFile,
   });

@@ -14,6 +14,7 @@ import { DEFAULTS, SERVICE_DEFAULTS, type FulcrumConfig, type HealthConfig, type
 import type { ProxyVersion } from './parse.ts';
 import { allowedKeys, configFileSchema, type ConfigFileOutput, type ServiceFileOutput, type SettingsFileOutput } from './schema.ts';
 import { closestKey } from './suggest.ts';
+import { STORE_DEFAULTS, storeFromUrl, type StoreConfig } from './store.ts';
 
 /** A config file that cannot be used: `errors` holds every problem, one line each; `message` joins them. */
 export class ConfigFileError extends FulcrumError {
@@ -235,7 +236,24 @@ function normalise(file: ConfigFileOutput, configFile: string, adminToken: strin
     logFormat: file.log?.format,
     drainTimeoutMs: file.drainTimeout ?? DEFAULTS.drainTimeoutMs,
     demo: false,
+    ...(file.store !== undefined && { store: storeOf(file.store) }),
     services: Object.freeze(file.services.map(service)),
     configFile,
+  });
+}
+
+/** The file's `store`, a URL or a map, as a complete StoreConfig. */
+function storeOf(store: ConfigFileOutput['store']): StoreConfig | undefined {
+  if (store === undefined) return undefined;
+  if (typeof store === 'string') return storeFromUrl('store', store);
+  return Object.freeze({
+    url: store.url,
+    sentinels: store.sentinels && Object.freeze([...store.sentinels]),
+    name: store.name,
+    db: store.db ?? STORE_DEFAULTS.db,
+    password: store.password,
+    resyncIntervalMs: store.resyncInterval ?? STORE_DEFAULTS.resyncIntervalMs,
+    startupTimeoutMs: store.startupTimeout ?? STORE_DEFAULTS.startupTimeoutMs,
+    heartbeatIntervalMs: store.heartbeatInterval ?? STORE_DEFAULTS.heartbeatIntervalMs,
   });
 }

@@ -7,6 +7,7 @@
 import { Document, isMap } from 'yaml';
 import type { FulcrumConfig, ServiceConfig } from './config.ts';
 import { formatCidr } from './cidr.ts';
+import { describeStore, STORE_DEFAULTS, type StoreConfig } from './store.ts';
 import { formatDuration } from './duration.ts';
 import { formatHostPort, type BackendSpec } from './parse.ts';
 
@@ -85,6 +86,23 @@ function serviceObject(s: ServiceConfig): Record<string, unknown> {
   };
 }
 
+/** The store as the file writes it: the URL alone when nothing else differs from the defaults. */
+function storeObject(store: StoreConfig, showSecrets: boolean): string | Record<string, unknown> {
+  const url = store.url !== undefined && !showSecrets ? describeStore(store) : store.url;
+  const timings = {
+    ...(store.resyncIntervalMs !== STORE_DEFAULTS.resyncIntervalMs && { resyncInterval: formatDuration(store.resyncIntervalMs) }),
+    ...(store.startupTimeoutMs !== STORE_DEFAULTS.startupTimeoutMs && { startupTimeout: formatDuration(store.startupTimeoutMs) }),
+    ...(store.heartbeatIntervalMs !== STORE_DEFAULTS.heartbeatIntervalMs && { heartbeatInterval: formatDuration(store.heartbeatIntervalMs) }),
+  };
+  if (url !== undefined && Object.keys(timings).length === 0) return url;
+  return {
+    ...(url !== undefined && { url }),
+    ...(store.sentinels && { sentinels: store.sentinels.map(formatHostPort), name: store.name, db: store.db }),
+    ...(store.password !== undefined && showSecrets && { password: store.password }),
+    ...timings,
+  };
+}
+
 export function printConfig(config: FulcrumConfig, options: PrintOptions = {}): string {
   const showToken = config.adminToken !== undefined && options.showSecrets === true;
   const doc = new Document({
@@ -93,6 +111,7 @@ export function printConfig(config: FulcrumConfig, options: PrintOptions = {}): 
     ...(config.dataPlane !== 'auto' && { dataPlane: config.dataPlane }),
     drainTimeout: formatDuration(config.drainTimeoutMs),
     log: config.logFormat === undefined ? { level: config.logLevel } : { level: config.logLevel, format: config.logFormat },
+    ...(config.store && { store: storeObject(config.store, options.showSecrets === true) }),
     services: config.services.map(serviceObject),
   });
   const admin = doc.get('admin', true);

@@ -21,6 +21,7 @@ import { parseAccessLogTarget } from './access-log-target.ts';
 import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseRate, parseStatusRange, parseWeight, type HostPort } from './parse.ts';
 import { formatDuration } from './duration.ts';
 import { checkTableFits, MAX_HASH_TABLE, MIN_HASH_TABLE, parseBalanceFactor, parseHashKey, parseHashTable } from './hash.ts';
+import { parseStoreUrl, STORE_DEFAULTS } from './store.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const SERVICE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
@@ -342,6 +343,39 @@ const services = z
   }, { when: () => true })
   .meta({ description: 'The services: each a listener, its strategy and its backends. At least one.' });
 
+const storeUrl = z
+  .string({ error: typeError('a URL like "redis://127.0.0.1:6379/0"') })
+  .transform(viaParser((url: string) => parseStoreUrl('value', url)));
+
+const store = z
+  .union(
+    [
+      storeUrl,
+      z
+        .strictObject({
+          url: storeUrl.optional().meta({ description: '`redis://[user:password@]host:port/db`, or `rediss://…` for TLS.' }),
+          sentinels: z
+            .array(z.string({ error: typeError('an address like "10.0.0.1:26379"') }).transform(viaParser((a: string) => parseHostPort('value', a))), { error: typeError('a list of Sentinel addresses') })
+            .min(1, { error: 'is empty (list at least one Sentinel)' })
+            .optional()
+            .meta({ description: 'Redis Sentinel addresses (`host:port`); with `name`, instead of `url`.' }),
+          name: z.string({ error: typeError('a master name') }).min(1, { error: 'is empty' }).optional().meta({ description: 'The master group the Sentinels watch.' }),
+          db: intIn(0, 65535).optional().meta({ description: 'Database number, with `sentinels` (a URL carries its own).', default: STORE_DEFAULTS.db }),
+          password: z.string({ error: typeError('a string') }).optional().meta({ description: 'Redis password, with `sentinels`.' }),
+          resyncInterval: duration({ positive: true }).optional().meta({ description: 'How often each instance reloads the whole shared state, whatever the messages said.', default: formatDuration(STORE_DEFAULTS.resyncIntervalMs) }),
+          startupTimeout: duration({ positive: true }).optional().meta({ description: 'How long start-up waits for the shared state; past it the instance starts with the file alone and merges when Redis answers.', default: formatDuration(STORE_DEFAULTS.startupTimeoutMs) }),
+          heartbeatInterval: duration({ positive: true }).optional().meta({ description: 'How often an instance renews its entry in `GET /cluster`; an entry not renewed for 3 intervals is gone.', default: formatDuration(STORE_DEFAULTS.heartbeatIntervalMs) }),
+        }, { error: typeError('a map like { url: redis://127.0.0.1:6379/0 }') })
+        .superRefine((s, ctx) => {
+          if (s.url === undefined && s.sentinels === undefined) ctx.addIssue({ code: 'custom', message: 'needs `url` or `sentinels` (with `name`)', path: [] });
+          if (s.url !== undefined && s.sentinels !== undefined) ctx.addIssue({ code: 'custom', message: 'takes `url` or `sentinels`, not both', path: ['sentinels'] });
+          if (s.sentinels !== undefined && s.name === undefined) ctx.addIssue({ code: 'custom', message: 'missing (required with `sentinels`)', path: ['name'] });
+        }),
+    ],
+    { error: typeError('a URL like "redis://127.0.0.1:6379/0" or a map with url or sentinels') },
+  )
+  .meta({ description: 'A shared store (Redis) for several Fulcrum instances: backends registered over the API and every backend\'s admin state (weight, draining, removal) are kept there and applied by every instance. Without it, everything stays in this process.' });
+
 export const configFileSchema = z
   .strictObject(
     {
@@ -389,6 +423,7 @@ export const configFileSchema = z
         }, { error: typeError('a map like { level: info }') })
         .optional()
         .meta({ description: 'Logging.' }),
+      store: store.optional(),
       defaults: z
         .strictObject(settingsShape, { error: typeError('a map of service settings') })
         .optional()

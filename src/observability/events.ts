@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 
-export type EventType = 'health' | 'state' | 'weight' | 'added' | 'removed' | 'reload' | 'service';
+export type EventType = 'health' | 'state' | 'weight' | 'added' | 'removed' | 'reload' | 'service' | 'store';
 
 export interface FulcrumEvent {
   readonly id: string;

@@ -43,6 +43,8 @@ export interface MetricsSources {
   readonly reloads: ReloadStats;
   /** With --workers: each worker's process metrics (asked when scraped); absent in one process. */
   readonly workerProcessMetrics?: () => Promise<{ id: string; metrics: MetricsJson }[]>;
+  /** The shared store's state, read at each scrape; given only when a store is configured. */
+  readonly store?: () => { readonly state: string; readonly version: number };
 }
 
 export interface Metrics {
@@ -53,7 +55,7 @@ export interface Metrics {
 type Read = (b: Backend) => number;
 type ReadService = (s: Service) => number;
 
-export function createMetrics({ services, reloads, workerProcessMetrics }: MetricsSources): Metrics {
+export function createMetrics({ services, reloads, workerProcessMetrics, store }: MetricsSources): Metrics {
   const prom = new PromRegistry();
   const backendLabels = ['service', 'backend'] as const;
   const serviceLabels = ['service'] as const;
@@ -192,6 +194,20 @@ export function createMetrics({ services, reloads, workerProcessMetrics }: Metri
       this.set(reloads.lastAt / 1000);
     },
   });
+  if (store) {
+    new Gauge({
+      name: 'fulcrum_store_connected', help: 'Whether the shared store (Redis) is connected (1) or not (0); absent without a store.', registers: [prom],
+      collect() {
+        this.set(store().state === 'connected' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'fulcrum_store_version', help: 'The last shared-store version this instance applied; absent without a store.', registers: [prom],
+      collect() {
+        this.set(store().version);
+      },
+    });
+  }
 
   return {
     contentType: prom.contentType,

@@ -1,6 +1,7 @@
 // The dashboard: reads the event stream, keeps one view per service, logs
 // events and the answers of every action. No build step: plain ES modules.
 import { authHeaders, call, describe, token } from './api.js';
+import { setUpClusterTab } from './cluster.js';
 import { clockTime } from './format.js';
 import { openStream } from './stream.js';
 import { ServiceView } from './view.js';
@@ -69,6 +70,8 @@ function describeEvent(e) {
       return `${where}: registered (weight ${e.to?.weight}, ${e.to?.origin})`;
     case 'removed':
       return `${where}: deregistered (${e.detail?.openConnections ?? 0} open)`;
+    case 'store':
+      return `store ${e.detail?.where ?? ''}: ${e.from} → ${e.to}`;
     case 'reload':
       return e.to === 'applied' ? `config reloaded: ${JSON.stringify(e.detail)}` : `reload refused: ${(e.detail?.errors ?? []).join('; ')}`;
     default:
@@ -112,3 +115,5 @@ $('reload').addEventListener('click', async () => {
   const answer = await call('POST', '/reload', {});
   report(`reload: ${describe(answer)}`, answer);
 });
+
+void setUpClusterTab();
