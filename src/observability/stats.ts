@@ -29,4 +29,10 @@ export class ProxyStats {
   rejectedQueueFull = 0;
   /** Clients refused because they waited in the queue for `queue.timeout`. */
   rejectedQueueTimeout = 0;
+  /** `acceptProxy`: clients closed for a missing, malformed or late PROXY header. */
+  rejectedProxyHeader = 0;
+  /** `acceptProxy` with `trustedProxies`: connections from a source not listed, closed at accept. */
+  rejectedUntrustedProxy = 0;
+  /** A shared (SNI) address: clients closed for a ClientHello that did not parse or come in time, or a name no service takes. */
+  rejectedSni = 0;
 }

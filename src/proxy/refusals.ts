@@ -22,3 +22,11 @@ export function queueRefused(stats: ProxyStats, limited: LimitedLog, client: str
   else stats.rejectedQueueTimeout++;
   limited.warn(reason, { client }, reason === 'queue-full' ? 'queue full: client refused' : 'queue timeout: client refused');
 }
+
+/** `acceptProxy` or an SNI address refused the client's first bytes (or its source): counted, and logged once a second at most. */
+export function firstBytesRefused(stats: ProxyStats, limited: LimitedLog, client: string, kind: 'proxy-header' | 'sni' | 'untrusted-proxy', reason: string): void {
+  if (kind === 'proxy-header') stats.rejectedProxyHeader++;
+  else if (kind === 'sni') stats.rejectedSni++;
+  else stats.rejectedUntrustedProxy++;
+  limited.warn(kind, { client, reason }, kind === 'untrusted-proxy' ? 'PROXY header from a source not in trustedProxies: connection closed' : `${kind === 'sni' ? 'no service for this TLS connection' : 'no valid PROXY header'}: connection closed`);
+}

@@ -22,8 +22,10 @@ import type { ProxyStats } from '../observability/stats.ts';
 import type { Accept, PickContext } from '../strategies/strategy.ts';
 import { attemptTimedOut, dial, type AddressAttempts, type Dialing } from './connect.ts';
 import { writeSync } from 'node:fs';
-import { errnoName, ShutdownWrap, type PeerName, type TcpHandle } from './native.ts';
+import { errnoName, kLastWriteWasAsync, ShutdownWrap, streamBaseState, WriteWrap, type PeerName, type Req, type TcpHandle } from './native.ts';
+import type { ProxyEndpoint } from './first-bytes/proxy-header.ts';
 import { proxyHeader } from './first-bytes/send-header.ts';
+import type { ClientOrigin } from './first-bytes/reading.ts';
 import { acceptFor, nextStep, pickBackend } from './pick.ts';
 import { gateRefused, queueRefused, type QueueRefusal } from './refusals.ts';
 import { Relay } from './relay.ts';
@@ -89,6 +91,11 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   /** The backend of the current attempt; after connect, of the relay. */
   backend: Backend | undefined;
   #clientIp: string | undefined;
+  /**
+   * Who the client is when its first bytes were read (a PROXY header, a
+   * ClientHello), with the bytes to replay; undefined on the plain path.
+   */
+  readonly #origin: ClientOrigin | undefined;
   /** The gate that let this client in, to give its per-IP slot back (undefined when none was asked). */
   #gate: ClientGate | undefined;
   /** Holds one of the service's connection slots (from its first pick to its end). */
@@ -106,10 +113,17 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   listPrev: Session | undefined = undefined;
   listNext: Session | undefined = undefined;
 
-  constructor(host: SessionHost, client: TcpHandle) {
+  constructor(host: SessionHost, client: TcpHandle, origin?: ClientOrigin) {
     super(client);
     this.#host = host;
     this.#settings = host.settings;
+    this.#origin = origin;
+    if (origin !== undefined) this.#clientIp = origin.clientIp;
+  }
+
+  /** The TLS server name the client asked for (an SNI address); undefined otherwise. */
+  get sni(): string | undefined {
+    return this.#origin?.sni;
   }
 
   /** For the sweeper: this session's own idle timeout (0: none). */
@@ -266,27 +280,75 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       const code = this.#sendProxyHeader(upstream, proxy);
       if (code !== undefined) return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed: ${code}`, code));
     }
+    const replay = this.#origin?.replay;
+    if (replay !== undefined && !this.#replay(upstream, replay)) return;
+    this.#relay(backend);
+  }
+
+  #relay(backend: Backend): void {
     backend.total++;
     this.#phase = RELAYING;
     this.idleSince = Date.now();
     this.startRelay();
-    host.observer.connectSucceeded(backend);
+    this.#host.observer.connectSucceeded(backend);
+  }
+
+  /**
+   * Sends the bytes read ahead of the pick (after a PROXY header, or the
+   * ClientHello) to this attempt's backend, before the client is read again.
+   * Almost always taken whole by a fresh socket; otherwise the rest is queued
+   * and the relay starts once it is written (the relay writes directly only
+   * while nothing is queued, and the upstream is not read meanwhile).
+   * False when the relay is not to start now.
+   */
+  #replay(upstream: TcpHandle, replay: Buffer): boolean {
+    let written: number;
+    try {
+      written = writeSync(upstream.fd, replay);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+      if (code !== 'EAGAIN') {
+        this.#connectFailed(new BackendConnectError(`replaying the first bytes to ${this.backend?.key} failed: ${code}`, code));
+        return false;
+      }
+      written = 0;
+    }
+    this.sentUpstream += replay.length;
+    if (written === replay.length) return true;
+    const rest = Buffer.from(replay.subarray(written));
+    const req = new WriteWrap();
+    if (upstream.writeBuffer(req, rest) !== 0) {
+      this.#connectFailed(new BackendConnectError(`replaying the first bytes to ${this.backend?.key} failed`, 'EPIPE'));
+      return false;
+    }
+    if (streamBaseState[kLastWriteWasAsync] === 0) return true;
+    upstream.readStop();
+    req.buffer = rest;
+    req.oncomplete = replayWritten;
+    return false;
+  }
+
+  /** @internal the rest of a replay is written (or failed). */
+  replayDone(status: number): void {
+    if (this.#phase !== CONNECTING || this.upstream === undefined) return;
+    try {
+      if (status < 0) return this.#connectFailed(new BackendConnectError(`replaying the first bytes to ${this.backend?.key} failed: ${errnoName(status)}`, errnoName(status)));
+      if (this.upstream.readStart() !== 0) return this.destroy();
+      this.#relay(this.backend!);
+    } catch (error) {
+      this.crashed(error);
+    }
   }
 
   /** Writes the PROXY header for this client to `upstream`; an error's code when it could not. */
   #sendProxyHeader(upstream: TcpHandle, version: 'v1' | 'v2'): string | undefined {
+    const origin = this.#origin;
+    if (origin !== undefined) return writeHeader(upstream, version, origin.client, origin.local);
     const client = this.client;
     const remote: PeerName = {};
     const local: PeerName = {};
     if (client.getpeername(remote) !== 0 || client.getsockname(local) !== 0) return 'ENOTCONN';
-    try {
-      const header = proxyHeader(version, { address: remote.address!, port: remote.port! }, { address: local.address!, port: local.port! });
-      // A fresh socket's send buffer takes a header of at most 108 bytes (v1) or 52 (v2) whole.
-      writeSync(upstream.fd, header);
-      return undefined;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code ?? 'ERR_PROXY_ENCODE';
-    }
+    return writeHeader(upstream, version, { address: remote.address!, port: remote.port! }, { address: local.address!, port: local.port! });
   }
 
   /** @internal */
@@ -410,6 +472,22 @@ const noop = (): void => {};
 
 /** Connect errors that come from this host's limits, not from the backend: not counted against it (probes share the list). */
 const LOCAL_ERRORS: ReadonlySet<string> = LOCAL_ERRNOS;
+
+/** Writes a PROXY header; an error's code when it could not. */
+function writeHeader(upstream: TcpHandle, version: 'v1' | 'v2', client: ProxyEndpoint, local: ProxyEndpoint): string | undefined {
+  try {
+    // A fresh socket's send buffer takes a header of at most 108 bytes (v1) or 52 (v2) whole.
+    writeSync(upstream.fd, proxyHeader(version, client, local));
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? 'ERR_PROXY_ENCODE';
+  }
+}
+
+function replayWritten(this: Req, status: number, upstream: TcpHandle & { relay: Session }): void {
+  this.buffer = undefined;
+  upstream.relay.replayDone(status);
+}
 
 const peer: PeerName = {};
 

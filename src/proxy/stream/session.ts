@@ -23,6 +23,7 @@ import type { ClientGate } from '../../service/controls/gate.ts';
 import type { Accept } from '../../strategies/strategy.ts';
 import { attemptTimedOut, dialStream, type StreamAddressAttempts, type StreamDialing } from './dial.ts';
 import { proxyHeader } from '../first-bytes/send-header.ts';
+import type { ClientOrigin } from '../first-bytes/reading.ts';
 import { acceptFor, nextStep, pickBackend } from '../pick.ts';
 import { gateRefused, queueRefused, type QueueRefusal } from '../refusals.ts';
 import { StreamRelay, resetOrClose } from './relay.ts';
@@ -58,6 +59,8 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
   #holdsSlot = false;
   queuedSince = 0;
   readonly startedAt = Date.now();
+  /** Who the client is when its first bytes were read (PROXY header, ClientHello), with the bytes to replay; undefined on the plain path. */
+  readonly #origin: ClientOrigin | undefined;
 
   attempt = 0;
   connectDeadline = 0;
@@ -67,10 +70,11 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
   listPrev: StreamSession | undefined = undefined;
   listNext: StreamSession | undefined = undefined;
 
-  constructor(host: StreamSessionHost, client: Socket) {
+  constructor(host: StreamSessionHost, client: Socket, origin?: ClientOrigin) {
     super(client);
     this.#host = host;
     this.#settings = host.settings;
+    this.#origin = origin;
     client.on('error', ignore); // the relay handles errors once it runs; before, the client is not read
   }
 
@@ -88,7 +92,13 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     this.closeRelay();
   }
 
+  /** The TLS server name the client asked for (an SNI address); undefined otherwise. */
+  get sni(): string | undefined {
+    return this.#origin?.sni;
+  }
+
   get clientIp(): string {
+    if (this.#origin !== undefined) return this.#origin.clientIp;
     const ip = this.client.remoteAddress ?? '';
     return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   }
@@ -238,14 +248,25 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     this.upstream = upstream;
     if (this.#settings.keepAliveSeconds > 0) upstream?.setKeepAlive(true, this.#settings.keepAliveSeconds * 1000);
     const proxy = this.#settings.proxyProtocol;
+    const origin = this.#origin;
     if (proxy !== undefined && upstream) {
       const c = this.client;
       try {
         // First on the wire, before any client byte (the client is still paused).
-        upstream.write(proxyHeader(proxy, { address: c.remoteAddress!, port: c.remotePort! }, { address: c.localAddress!, port: c.localPort! }));
+        upstream.write(
+          origin !== undefined
+            ? proxyHeader(proxy, origin.client, origin.local)
+            : proxyHeader(proxy, { address: c.remoteAddress!, port: c.remotePort! }, { address: c.localAddress!, port: c.localPort! }),
+        );
       } catch (error) {
         return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed`, 'ERR_PROXY_ENCODE', { cause: error }));
       }
+    }
+    // The bytes read ahead of the pick, to this attempt's backend, before the client is read again.
+    const replay = origin?.replay;
+    if (replay !== undefined && upstream) {
+      upstream.write(replay);
+      this.sentUpstream += replay.length;
     }
     this.connectDeadline = 0;
     backend.total++;

@@ -88,7 +88,7 @@ const BROKEN: readonly { name: string; text: string; error: string }[] = [
     error: 'fulcrum.yaml:4:5: services[0].helth: unknown key (did you mean "health"?)' },
   { name: 'unknown key, no close match',
     text: 'services:\n  - name: web\n    listen: 0.0.0.0:8080\n    colour: blue\n',
-    error: 'fulcrum.yaml:4:5: services[0].colour: unknown key (allowed: name, listen, algo, connectTimeout, retries, idleTimeout, stickyTtl, stickyMaxEntries, health, passive, limits, maxConnections, queue, maxLifetime, unavailableReply, proxyProtocol, allow, deny, slowStart, allBackups, tcpKeepAlive, backends)' },
+    error: 'fulcrum.yaml:4:5: services[0].colour: unknown key (allowed: name, listen, sni, algo, connectTimeout, retries, idleTimeout, stickyTtl, stickyMaxEntries, health, passive, limits, maxConnections, queue, maxLifetime, unavailableReply, proxyProtocol, acceptProxy, trustedProxies, proxyHeaderTimeout, sniTimeout, allow, deny, slowStart, allBackups, tcpKeepAlive, backends)' },
   { name: 'snake_case key',
     text: 'defaults:\n  connect_timeout: 3s\nservices:\n  - name: web\n    listen: 0.0.0.0:8080\n',
     error: 'fulcrum.yaml:2:3: defaults.connect_timeout: unknown key (did you mean "connectTimeout"?)' },

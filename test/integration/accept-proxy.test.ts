@@ -1,0 +1,217 @@
+/**
+ * `acceptProxy: true` on a service: the PROXY header (v1 or v2) a balancer
+ * in front sends is read first, and its source is the client for everything
+ * downstream. HAProxy (`send-proxy`, `send-proxy-v2` on its server line) is
+ * the sender nobody here wrote; the client dials it from 127.0.0.2.., so
+ * HAProxy's own address (127.0.0.1) cannot pass for the client's. Refusals
+ * (untrusted source, garbage, a header too long or too late) are closed and
+ * counted. Runs on both data planes.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { makeConfig, makeService, type ServiceConfig } from '../../src/config/config.ts';
+import { parseCidr } from '../../src/config/cidr.ts';
+import { Fulcrum } from '../../src/fulcrum.ts';
+import type { Logger } from '../../src/observability/log.ts';
+import { encodeProxyV1, encodeProxyV2, encodeProxyV2Local } from '../../src/proxy/first-bytes/proxy-encode.ts';
+import { startDemoBackend, type DemoBackend } from '../../tools/backend.ts';
+import { startBackend } from '../helpers/fault-backend.ts';
+import { skipWithoutHaproxy, startHaproxy } from '../helpers/haproxy.ts';
+import { closed, dial, httpGet, readAll, readBytes, refusedPort, sha256 } from '../helpers/net.ts';
+import { backendAt } from '../helpers/proxy.ts';
+import { until } from '../helpers/wait.ts';
+
+const loopback = { host: '127.0.0.1', port: 0 };
+const T = { timeout: 30_000 };
+
+function captureLog(): { log: Logger; lines: any[] } {
+  const lines: any[] = [];
+  return { log: pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) }), lines };
+}
+
+async function start(t: TestContext, dataPlane: 'native' | 'stream', services: ServiceConfig[], log?: Logger): Promise<Fulcrum> {
+  const lb = await Fulcrum.start(makeConfig({ admin: loopback, dataPlane, services }), log ? { log } : {});
+  t.after(() => lb.destroy());
+  return lb;
+}
+
+const svc = (name: string, backends: { host: string; port: number; weight: number }[], extra: Partial<ServiceConfig> = {}) =>
+  makeService({ name, listen: loopback, algo: 'round-robin', backends, health: { intervalMs: 0 }, ...extra });
+
+/** HAProxy in TCP mode in front of `port`, with `serverOptions` on its server line. */
+function haproxyInFront(t: TestContext, port: number, serverOptions: string): Promise<number> {
+  return startHaproxy(t, (front) => [
+    'global', '  maxconn 100',
+    'defaults', '  mode tcp', '  timeout connect 2s', '  timeout client 5s', '  timeout server 5s',
+    'frontend fe', `  bind 127.0.0.1:${front}`, '  default_backend be',
+    'backend be', `  server s1 127.0.0.1:${port} ${serverOptions}`,
+  ]);
+}
+
+async function demos(t: TestContext, ...names: string[]): Promise<DemoBackend[]> {
+  const list = await Promise.all(names.map((n) => startDemoBackend(n)));
+  t.after(() => Promise.all(list.map((b) => b.close())));
+  return list;
+}
+
+const CLIENTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7', '127.0.0.8', '127.0.0.9'];
+
+for (const dataPlane of ['native', 'stream'] as const) {
+  for (const send of ['send-proxy', 'send-proxy-v2'] as const) {
+    test(`${dataPlane}: HAProxy ${send} in front: sih hashes HAProxy's client (127.0.0.2..9), not HAProxy, as for the same clients dialling directly`, { ...T, skip: skipWithoutHaproxy }, async (t) => {
+      const backends = (await demos(t, 'a', 'b', 'c')).map((b) => backendAt(b.address.port));
+      const lb = await start(t, dataPlane, [
+        svc('behind', backends, { algo: 'source-ip-hash', acceptProxy: true, trustedProxies: [parseCidr('t', '127.0.0.1')] }),
+        svc('direct', backends, { algo: 'source-ip-hash' }),
+      ]);
+      const front = await haproxyInFront(t, lb.service('behind')!.address!.port, send);
+      const direct = lb.service('direct')!.address!.port;
+      const seen = new Set<string>();
+      for (const ip of CLIENTS) {
+        const via = (await httpGet(front, ip)).trim();
+        seen.add(via);
+        assert.equal(via, (await httpGet(direct, ip)).trim(), `client ${ip}`);
+      }
+      // Keyed on HAProxy's own address, every client would land on one backend.
+      assert.ok(seen.size > 1, `8 clients through HAProxy reached ${[...seen].join(', ')}`);
+      assert.equal(lb.service('behind')!.stats.rejectedProxyHeader, 0);
+    });
+
+    test(`${dataPlane}: HAProxy ${send} in front, proxyProtocol v1 behind: the backend gets HAProxy's client and the address that client dialled, then the bytes`, { ...T, skip: skipWithoutHaproxy }, async (t) => {
+      let received: Promise<Buffer> | undefined;
+      const backend = await startBackend((s) => {
+        received = readAll(s);
+        s.end();
+      });
+      t.after(() => backend.close());
+      const lb = await start(t, dataPlane, [svc('pp', [backendAt(backend.port)], { acceptProxy: true, proxyProtocol: 'v1' })]);
+      const front = await haproxyInFront(t, lb.service('pp')!.address!.port, send);
+      const client = await dial({ port: front, localAddress: '127.0.0.2', allowHalfOpen: true });
+      const clientPort = client.localPort;
+      client.end('hello');
+      await readAll(client);
+      await until('the backend connection', () => received);
+      assert.equal((await received!).toString('latin1'), `PROXY TCP4 127.0.0.2 127.0.0.1 ${clientPort} ${front}\r\nhello`);
+    });
+  }
+
+  test(`${dataPlane}: deny names the address in the header: 127.0.0.2 through HAProxy is refused, logged as 127.0.0.2, and 127.0.0.3 passes`, { ...T, skip: skipWithoutHaproxy }, async (t) => {
+    const [a] = await demos(t, 'a');
+    const { log, lines } = captureLog();
+    const lb = await start(t, dataPlane, [svc('acl', [backendAt(a!.address.port)], { acceptProxy: true, deny: [parseCidr('t', '127.0.0.2')] })], log);
+    const front = await haproxyInFront(t, lb.service('acl')!.address!.port, 'send-proxy-v2');
+    assert.equal((await httpGet(front, '127.0.0.3')).trim(), 'hello from a');
+    const refused = await dial({ port: front, localAddress: '127.0.0.2' });
+    refused.write('GET / HTTP/1.0\r\n\r\n');
+    assert.equal((await readAll(refused)).length, 0);
+    const stats = lb.service('acl')!.stats;
+    await until('the refusal counted', () => stats.rejectedDenied === 1 || undefined);
+    assert.ok(lines.some((l) => l.msg === 'client refused' && l.client === '127.0.0.2' && l.reason === 'denied'), JSON.stringify(lines.filter((l) => l.msg === 'client refused')));
+  });
+
+  test(`${dataPlane}: a header split byte by byte, then 1 MiB, arrives whole and in order; v2 LOCAL uses the socket's own address`, T, async (t) => {
+    const backend = await startBackend();
+    t.after(() => backend.close());
+    const lb = await start(t, dataPlane, [svc('pp', [backendAt(backend.port)], { acceptProxy: true, allow: [parseCidr('t', '10.1.2.3'), parseCidr('t', '127.0.0.5')] })]);
+    const port = lb.service('pp')!.address!.port;
+    for (const header of [encodeProxyV1({ address: '10.1.2.3', port: 4000 }, { address: '10.0.0.1', port: 80 }), encodeProxyV2({ address: '10.1.2.3', port: 4000 }, { address: '10.0.0.1', port: 80 })]) {
+      const client = await dial({ port });
+      client.setNoDelay(true);
+      const body = randomBytes(1 << 20);
+      const echoed = readBytes(client, body.length);
+      for (const byte of header) {
+        client.write(Buffer.from([byte]));
+        await new Promise((r) => setTimeout(r, 1)); // separate segments, as far as the kernel lets us
+      }
+      client.write(body);
+      assert.equal(sha256(await echoed), sha256(body));
+      client.destroy();
+    }
+    // LOCAL: the socket's own address (127.0.0.5, allowed) is the client.
+    const local = await dial({ port, localAddress: '127.0.0.5' });
+    const echoed = readBytes(local, 5);
+    local.write(Buffer.concat([encodeProxyV2Local(), Buffer.from('local')]));
+    assert.equal((await echoed).toString(), 'local');
+    local.destroy();
+    assert.equal(lb.service('pp')!.stats.rejectedDenied, 0);
+  });
+
+  test(`${dataPlane}: the bytes read with the header are replayed to the next backend after a refused connect`, T, async (t) => {
+    const backend = await startBackend();
+    t.after(() => backend.close());
+    const dead = await refusedPort();
+    const lb = await start(t, dataPlane, [svc('pp', [backendAt(dead), backendAt(backend.port)], { acceptProxy: true, retries: 2, passive: { maxFails: 0, ejectBaseMs: 5000, ejectMaxMs: 300_000, maxEjectedPercent: 50 } })]);
+    const port = lb.service('pp')!.address!.port;
+    for (let i = 0; i < 4; i++) {
+      const client = await dial({ port });
+      const payload = Buffer.from(`request ${i} `.repeat(100));
+      const echoed = readBytes(client, payload.length);
+      client.write(Buffer.concat([encodeProxyV1({ address: '10.9.9.9', port: 1234 + i }, { address: '10.0.0.1', port: 80 }), payload]));
+      assert.deepEqual(await echoed, payload);
+      client.destroy();
+    }
+    assert.ok(lb.service('pp')!.stats.retries >= 1);
+  });
+
+  const refusals: { name: string; extra: Partial<ServiceConfig>; send: (s: import('node:net').Socket) => void; counter: 'rejectedProxyHeader' | 'rejectedUntrustedProxy'; localAddress?: string }[] = [
+    { name: 'garbage (an HTTP request)', extra: {}, send: (s) => s.write('GET / HTTP/1.0\r\n\r\n'), counter: 'rejectedProxyHeader' },
+    { name: 'a v1 line past 107 bytes', extra: {}, send: (s) => s.write(`PROXY TCP4 ${'1'.repeat(120)}`), counter: 'rejectedProxyHeader' },
+    { name: 'a v2 header of version 3', extra: {}, send: (s) => { const h = encodeProxyV2({ address: '10.0.0.1', port: 1 }, { address: '10.0.0.2', port: 2 }); h[12] = 0x31; s.write(h); }, counter: 'rejectedProxyHeader' },
+    { name: 'a header that never completes (proxyHeaderTimeout 200ms)', extra: { proxyHeaderTimeoutMs: 200 }, send: (s) => s.write('PROXY TCP4 10.0.0.1'), counter: 'rejectedProxyHeader' },
+    { name: 'a client that hangs up half-way through the header', extra: {}, send: (s) => s.end('PROXY TCP4 10.0.0.1'), counter: 'rejectedProxyHeader' },
+    { name: 'a valid header from a source not in trustedProxies', extra: { trustedProxies: [parseCidr('t', '127.0.0.9')] }, send: (s) => s.write(encodeProxyV1({ address: '10.0.0.1', port: 1 }, { address: '10.0.0.2', port: 2 })), counter: 'rejectedUntrustedProxy', localAddress: '127.0.0.3' },
+  ];
+  for (const r of refusals) {
+    test(`${dataPlane}: refused: ${r.name}: closed, counted, no backend connection`, T, async (t) => {
+      const backend = await startBackend();
+      t.after(() => backend.close());
+      const { log, lines } = captureLog();
+      const lb = await start(t, dataPlane, [svc('pp', [backendAt(backend.port)], { acceptProxy: true, ...r.extra })], log);
+      const client = await dial({ port: lb.service('pp')!.address!.port, ...(r.localAddress && { localAddress: r.localAddress }) });
+      client.on('error', () => {});
+      const began = Date.now();
+      const end = closed(client);
+      const bytes = readAll(client).catch(() => Buffer.alloc(0));
+      r.send(client);
+      await end;
+      assert.equal((await bytes).length, 0);
+      if (r.extra.proxyHeaderTimeoutMs) assert.ok(Date.now() - began >= 150, `closed after ${Date.now() - began} ms`);
+      const stats = lb.service('pp')!.stats;
+      await until('counted', () => stats[r.counter] === 1 || undefined);
+      assert.equal(stats.accepted, 1);
+      assert.equal(backend.accepted, 0);
+      assert.equal(lines.filter((l) => l.kind === (r.counter === 'rejectedProxyHeader' ? 'proxy-header' : 'untrusted-proxy')).length, 1);
+      assert.equal(lb.service('pp')!.openConnections, 0);
+    });
+  }
+
+  test(`${dataPlane}: a flood of garbage is logged once a second at most, and every connection counted`, T, async (t) => {
+    const { log, lines } = captureLog();
+    const lb = await start(t, dataPlane, [svc('pp', [], { acceptProxy: true })], log);
+    const port = lb.service('pp')!.address!.port;
+    await Promise.all(Array.from({ length: 20 }, async () => {
+      const c = await dial({ port });
+      c.on('error', () => {});
+      const end = closed(c);
+      c.write('garbage\r\n');
+      await end;
+    }));
+    await until('counted', () => lb.service('pp')!.stats.rejectedProxyHeader === 20 || undefined);
+    assert.ok(lines.filter((l) => l.kind === 'proxy-header').length <= 2);
+  });
+}
+
+test('the metric: fulcrum_connections_rejected_total{reason="proxy-header"}', T, async (t) => {
+  const lb = await start(t, 'native', [svc('pp', [], { acceptProxy: true })]);
+  const c = await dial({ port: lb.service('pp')!.address!.port });
+  c.on('error', () => {});
+  const end = closed(c);
+  c.write('nope\r\n');
+  await end;
+  await until('counted', () => lb.service('pp')!.stats.rejectedProxyHeader === 1 || undefined);
+  const res = await fetch(`http://127.0.0.1:${lb.adminAddress.port}/metrics`);
+  const text = await res.text();
+  assert.match(text, /fulcrum_connections_rejected_total\{service="pp",reason="proxy-header"\} 1/);
+});
