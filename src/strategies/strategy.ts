@@ -4,6 +4,8 @@ import type { Backend } from '../backends/backend.ts';
 export interface PickContext {
   /** The client's source IP as Node reports it (`::ffff:` prefix stripped). */
   readonly clientIp: string;
+  /** The TLS server name (SNI) the client asked for, lower-case, on an SNI address; undefined otherwise. */
+  readonly sni?: string | undefined;
 }
 
 /**
