@@ -88,7 +88,9 @@ async function runChild(proc: Spawned, limitS: number): Promise<string> {
  * `acceptProxy` target runs (see `loadsFor`).
  */
 const proxyScript = (port: number): string =>
-  `local hdr = "PROXY TCP4 192.0.2.1 127.0.0.1 40000 ${port}\\r\\n"\nrequest = function() return hdr .. wrk.format() end\n`;
+  // wrk checks the first request the script makes and refuses one that is not HTTP: that first one (never sent) goes without the line.
+  `local hdr = "PROXY TCP4 192.0.2.1 127.0.0.1 40000 ${port}\\r\\n"\nlocal calls = 0\n` +
+  `request = function() calls = calls + 1 if calls == 1 then return wrk.format() end return hdr .. wrk.format() end\n`;
 
 async function viaWrk(wrk: string, port: number, shape: Shape, s: LoadSettings, proxyHeader = false): Promise<Omit<LoadResult, 'cpuUs'>> {
   const script = join(s.tmp, proxyHeader ? 'summary-proxy.lua' : 'summary.lua');

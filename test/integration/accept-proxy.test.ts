@@ -138,6 +138,18 @@ for (const dataPlane of ['native', 'stream'] as const) {
     assert.equal(lb.service('pp')!.stats.rejectedDenied, 0);
   });
 
+  test(`${dataPlane}: a header and 4 MiB in one write: up to a whole read of bytes after the header is replayed, the rest relayed, all in order`, T, async (t) => {
+    const backend = await startBackend();
+    t.after(() => backend.close());
+    const lb = await start(t, dataPlane, [svc('pp', [backendAt(backend.port)], { acceptProxy: true })]);
+    const client = await dial({ port: lb.service('pp')!.address!.port });
+    const body = randomBytes(4 << 20);
+    const echoed = readBytes(client, body.length);
+    client.write(Buffer.concat([encodeProxyV2({ address: '10.1.2.3', port: 4000 }, { address: '10.0.0.1', port: 80 }), body]));
+    assert.equal(sha256(await echoed), sha256(body));
+    client.destroy();
+  });
+
   test(`${dataPlane}: the bytes read with the header are replayed to the next backend after a refused connect`, T, async (t) => {
     const backend = await startBackend();
     t.after(() => backend.close());
