@@ -354,6 +354,12 @@ function sharedListens(ctx: z.RefinementCtx<unknown>, items: readonly unknown[],
     const accept = (i: number) => field(items[i], 'acceptProxy') === true;
     for (const i of members) {
       if (accept(i) !== accept(members[0]!)) ctx.addIssue({ code: 'custom', path: [i, 'acceptProxy'], message: `services sharing ${address} must agree on acceptProxy (${nameOf(members[0]!)} has ${accept(members[0]!)}, ${nameOf(i)} has ${accept(i)})`, input: items[i] });
+      // The header is read before any service is known: one list of trusted sources and one timeout per address.
+      for (const key of ['trustedProxies', 'proxyHeaderTimeout'] as const) {
+        if (JSON.stringify(field(items[i], key)) !== JSON.stringify(field(items[members[0]!], key))) {
+          ctx.addIssue({ code: 'custom', path: [i, key], message: `services sharing ${address} must agree on ${key} (set it the same on ${nameOf(members[0]!)} and ${nameOf(i)}, or in defaults)`, input: items[i] });
+        }
+      }
     }
   }
 }
