@@ -18,7 +18,12 @@ import type { Logger } from '../../src/observability/log.ts';
 import { encodeProxyV1, encodeProxyV2, encodeProxyV2Local } from '../../src/proxy/first-bytes/proxy-encode.ts';
 import { startDemoBackend, type DemoBackend } from '../../tools/backend.ts';
 import { startBackend } from '../helpers/fault-backend.ts';
-import { skipWithoutHaproxy, startHaproxy } from '../helpers/haproxy.ts';
+import { freePort, skipWithoutHaproxy, startHaproxy } from '../helpers/haproxy.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { closed, dial, httpGet, readAll, readBytes, refusedPort, sha256 } from '../helpers/net.ts';
 import { backendAt } from '../helpers/proxy.ts';
 import { until } from '../helpers/wait.ts';
@@ -54,6 +59,34 @@ async function demos(t: TestContext, ...names: string[]): Promise<DemoBackend[]>
   const list = await Promise.all(names.map((n) => startDemoBackend(n)));
   t.after(() => Promise.all(list.map((b) => b.close())));
   return list;
+}
+
+const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+const skipWithoutNginx: false | string = spawnSync('nginx', ['-v']).status === 0 && existsSync(STREAM_MODULE) ? false : 'nginx with its stream module is not installed here';
+
+/** nginx `stream`, `listen … proxy_protocol`, answering each connection with the client and destination the header carried. */
+async function nginxReceiver(t: TestContext): Promise<number> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fulcrum-nginx-'));
+  const conf = path.join(dir, 'nginx.conf');
+  writeFileSync(conf, [
+    `load_module ${STREAM_MODULE};`, 'daemon off;', 'master_process off;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`,
+    'events {}',
+    'stream {', '  server {', `    listen 127.0.0.1:${port} proxy_protocol;`,
+    '    return "$proxy_protocol_addr:$proxy_protocol_port $proxy_protocol_server_addr:$proxy_protocol_server_port";', '  }', '}', '',
+  ].join('\n'));
+  const child = spawn('nginx', ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  t.after(() => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await until(`nginx listening (${stderr})`, () => new Promise<true | undefined>((r) => {
+    if (child.exitCode !== null) return r(undefined);
+    const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true))).on('error', () => r(undefined));
+  }));
+  return port;
 }
 
 const CLIENTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7', '127.0.0.8', '127.0.0.9'];
@@ -96,6 +129,16 @@ for (const dataPlane of ['native', 'stream'] as const) {
       assert.equal((await received!).toString('latin1'), `PROXY TCP4 127.0.0.2 127.0.0.1 ${clientPort} ${front}\r\nhello`);
     });
   }
+
+  test(`${dataPlane}: HAProxy send-proxy-v2 → Fulcrum (acceptProxy, proxyProtocol v2) → nginx proxy_protocol: nginx sees the original client and the address it dialled`, { ...T, skip: skipWithoutHaproxy || skipWithoutNginx }, async (t) => {
+    const nginx = await nginxReceiver(t);
+    const lb = await start(t, dataPlane, [svc('chain', [backendAt(nginx)], { acceptProxy: true, trustedProxies: [parseCidr('t', '127.0.0.1')], proxyProtocol: 'v2' })]);
+    const front = await haproxyInFront(t, lb.service('chain')!.address!.port, 'send-proxy-v2');
+    const client = await dial({ port: front, localAddress: '127.0.0.2' });
+    const clientPort = client.localPort;
+    const answer = (await readAll(client)).toString();
+    assert.equal(answer, `127.0.0.2:${clientPort} 127.0.0.1:${front}`);
+  });
 
   test(`${dataPlane}: deny names the address in the header: 127.0.0.2 through HAProxy is refused, logged as 127.0.0.2, and 127.0.0.3 passes`, { ...T, skip: skipWithoutHaproxy }, async (t) => {
     const [a] = await demos(t, 'a');
