@@ -145,6 +145,9 @@ for (const dataPlane of ['native', 'stream'] as const) {
     await until('the default service', () => dflt.got[0]);
     assert.equal((await dflt.got[0])!.toString(), 'GET / HTTP/1.0\r\n\r\n');
     assert.equal(lb.service('wild')!.registry.list()[0]!.total, 1);
+    // The admin API lists each service on the one address, with its names.
+    const list = (await (await fetch(`http://127.0.0.1:${lb.adminAddress.port}/services`)).json()) as { data: { services: { name: string; listen: string; sni?: string[] }[] } };
+    assert.deepEqual(list.data.services.map((s) => [s.name, s.listen, s.sni]), [['exact', `127.0.0.1:${port}`, ['a.example.com']], ['wild', `127.0.0.1:${port}`, ['*.example.com']], ['rest', `127.0.0.1:${port}`, undefined]]);
   });
 
   test(`${dataPlane}: no default: an unknown name, a malformed ClientHello, plain text and a ClientHello that never completes (sniTimeout) are closed and counted`, T, async (t) => {
