@@ -144,7 +144,7 @@ export class RawFirstBytes {
       return;
     }
     client.readStop();
-    const origin = originOf(reading, endpoint(client, 'getpeername'), endpoint(client, 'getsockname'));
+    const origin = originOf(reading, () => endpoint(client, 'getpeername'), () => endpoint(client, 'getsockname'));
     reading.member!.acceptRouted(client, origin);
   }
 

@@ -181,6 +181,21 @@ for (const dataPlane of ['native', 'stream'] as const) {
     assert.equal(lb.service('pp')!.stats.rejectedDenied, 0);
   });
 
+  test(`${dataPlane}: a TCP6 header: the IPv6 client goes on in the header sent to the backend (TCP6), allow matching it`, T, async (t) => {
+    let received: Promise<Buffer> | undefined;
+    const backend = await startBackend((s) => {
+      received = readAll(s);
+      s.end();
+    });
+    t.after(() => backend.close());
+    const lb = await start(t, dataPlane, [svc('pp', [backendAt(backend.port)], { acceptProxy: true, proxyProtocol: 'v1', allow: [parseCidr('t', '2001:db8::/32')] })]);
+    const client = await dial({ port: lb.service('pp')!.address!.port });
+    client.end(Buffer.concat([encodeProxyV2({ address: '2001:DB8:0::7', port: 40000 }, { address: '2001:db8::1', port: 443 }), Buffer.from('six')]));
+    await readAll(client);
+    await until('the backend connection', () => received);
+    assert.equal((await received!).toString('latin1'), 'PROXY TCP6 2001:db8::7 2001:db8::1 40000 443\r\nsix');
+  });
+
   test(`${dataPlane}: a header and 4 MiB in one write: up to a whole read of bytes after the header is replayed, the rest relayed, all in order`, T, async (t) => {
     const backend = await startBackend();
     t.after(() => backend.close());

@@ -160,15 +160,16 @@ export interface ClientOrigin {
   readonly sni: string | undefined;
 }
 
-export function originOf(reading: FirstBytesReading<unknown>, socketClient: ProxyEndpoint, socketLocal: ProxyEndpoint): ClientOrigin {
+export function originOf(reading: FirstBytesReading<unknown>, socketClient: () => ProxyEndpoint, socketLocal: () => ProxyEndpoint): ClientOrigin {
   const h = reading.header;
   const fromHeader = h !== undefined && h.family !== 'UNKNOWN';
-  const client = fromHeader ? h.source : socketClient;
+  // The socket's own addresses are asked of the kernel only when the header did not carry them.
+  const client = fromHeader ? h.source : socketClient();
   const ip = client.address;
   return {
     clientIp: ip.startsWith('::ffff:') ? ip.slice(7) : ip,
     client,
-    local: fromHeader ? h.destination : socketLocal,
+    local: fromHeader ? h.destination : socketLocal(),
     replay: reading.replay,
     sni: reading.serverName,
   };

@@ -114,8 +114,8 @@ export class StreamFirstBytes {
     }
     const origin = originOf(
       reading,
-      { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 },
-      { address: client.localAddress ?? '', port: client.localPort ?? 0 },
+      () => ({ address: client.remoteAddress ?? '', port: client.remotePort ?? 0 }),
+      () => ({ address: client.localAddress ?? '', port: client.localPort ?? 0 }),
     );
     reading.member!.acceptRouted(client, origin);
   }

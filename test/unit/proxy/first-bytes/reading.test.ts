@@ -40,7 +40,7 @@ test('acceptProxy then SNI, split at every byte: the wildcard service, the heade
     // Everything fed after the header; a cut past the ClientHello's end means the rest was never fed (the plane stops reading at `done`).
     const fed = cut >= header.length + hello.length ? cut : all.length;
     assert.deepEqual(r.replay, all.subarray(header.length, cut === 0 || cut < header.length + hello.length ? all.length : fed), `cut at ${cut}`);
-    const o = originOf(r, { address: '127.0.0.1', port: 1 }, { address: '127.0.0.1', port: 2 });
+    const o = originOf(r, () => ({ address: '127.0.0.1', port: 1 }), () => ({ address: '127.0.0.1', port: 2 }));
     assert.deepEqual([o.clientIp, o.client, o.local, o.sni], ['192.0.2.7', { address: '192.0.2.7', port: 5555 }, { address: '198.51.100.1', port: 443 }, 'x.w.test']);
   }
 });
@@ -51,7 +51,7 @@ test('acceptProxy alone: done at the header, nothing kept unless bytes came with
     assert.equal(r.push(h), STEP.DONE);
     assert.equal(r.member, rest);
     assert.equal(r.replay, undefined);
-    const o = originOf(r, { address: '::ffff:127.0.0.3', port: 1 }, { address: '::ffff:127.0.0.1', port: 2 });
+    const o = originOf(r, () => ({ address: '::ffff:127.0.0.3', port: 1 }), () => ({ address: '::ffff:127.0.0.1', port: 2 }));
     assert.equal(o.clientIp, '127.0.0.3');
   }
   const r = new FirstBytesReading(plan(true, undefined));
