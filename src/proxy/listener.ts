@@ -16,13 +16,12 @@
  * `acceptProxy`, and then the port's acceptor reads the first bytes and
  * hands the connection over (`acceptRouted`).
  */
-import { createServer, type AddressInfo } from 'node:net';
-import { FIRST_BYTES_DEFAULTS } from '../config/config.ts';
+import type { AddressInfo } from 'node:net';
 import type { Cidr } from '../config/cidr.ts';
-import { Acl } from '../service/controls/acl.ts';
-import { RawAcceptor, type RawFirstBytes, type RawMember } from './accept-first-bytes.ts';
+import type { RawMember } from './accept-first-bytes.ts';
 import type { ClientOrigin } from './first-bytes/reading.ts';
-import { Port, type AcceptTarget, type FirstBytesSettings } from './port.ts';
+import { firstBytesSettings, type FirstBytesSettings, type Port } from './port.ts';
+import { listenRaw } from './raw-port.ts';
 import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import type { HostPort } from '../config/parse.ts';
@@ -32,7 +31,7 @@ import type { ClientGate } from '../service/controls/gate.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
 import { DataPlaneError } from '../errors.ts';
-import { errnoName, nativeProblem, type TcpHandle } from './native.ts';
+import { nativeProblem, type TcpHandle } from './native.ts';
 import { Session, type ConnectObserver, type SessionHost, type SessionSettings } from './session.ts';
 import { SessionList } from './session-list.ts';
 import { Sweeper } from './sweeper.ts';
@@ -94,15 +93,6 @@ export interface DataPlaneListener {
 
 /** A port as the factory's table keeps it, whichever plane. */
 export type SharedPort = { readonly address: AddressInfo; onClosed: (() => void) | undefined };
-
-/** The listening handle as net.Server keeps it (`server._handle`), with our back-reference. */
-interface ServerHandle {
-  /** Absent on the stand-in handle of a cluster worker under round-robin scheduling. */
-  setNoDelay?: (on: boolean) => number;
-  onconnection: (this: ServerHandle, status: number, client: TcpHandle | undefined) => void;
-  /** Where connections go: a listener (the plain path), or its port's acceptor. */
-  proxy?: AcceptTarget<TcpHandle>;
-}
 
 export class ProxyListener implements SessionHost, DataPlaneListener, RawMember {
   readonly registry: Registry;
@@ -258,59 +248,3 @@ export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxL
   return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds, proxyProtocol });
 }
 
-/** The first-bytes part of a service's settings, with defaults. */
-export function firstBytesSettings({ acceptProxy, trustedProxies, proxyHeaderTimeoutMs, sni, sniTimeoutMs }: ListenerSettings): FirstBytesSettings {
-  return Object.freeze({
-    acceptProxy: acceptProxy === true,
-    trustedProxies: trustedProxies !== undefined && trustedProxies.length > 0 ? new Acl(trustedProxies, []) : undefined,
-    proxyHeaderTimeoutMs: proxyHeaderTimeoutMs ?? FIRST_BYTES_DEFAULTS.proxyHeaderTimeoutMs,
-    sni: sni !== undefined && sni.length > 0 ? sni : undefined,
-    sniTimeoutMs: sniTimeoutMs ?? FIRST_BYTES_DEFAULTS.sniTimeoutMs,
-  });
-}
-
-/** A listening socket on the raw plane, as a port with no member yet. */
-function listenRaw(address: HostPort, log: Logger): Promise<Port<TcpHandle, RawMember>> {
-  const server = createServer();
-  server.on('error', (err) => log.error({ err }, 'proxy listener error'));
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen({ host: address.host, port: address.port, backlog: 4096 }, () => {
-      server.off('error', onError);
-      const handle = (server as unknown as { _handle?: ServerHandle | null })._handle;
-      if (!handle || typeof handle.onconnection !== 'function') {
-        server.close();
-        return reject(new Error(`fulcrum: net.Server on this Node (${process.version}) has no _handle.onconnection to take connections from`));
-      }
-      handle.onconnection = onConnection;
-      const noDelayInherited = process.platform === 'linux' && handle.setNoDelay?.(true) === 0;
-      const pending = new Set<RawFirstBytes>();
-      const port: Port<TcpHandle, RawMember> = new Port(server.address() as AddressInfo, noDelayInherited, {
-        acceptor: (p, plan) => new RawAcceptor(p, plan, pending),
-        retarget: (target) => void (handle.proxy = target),
-        closeServer: () => new Promise<void>((r) => (server.listening ? server.close(() => r()) : r())),
-        dropPending: () => {
-          for (const reader of [...pending]) reader.drop();
-        },
-      });
-      resolve(port);
-    });
-  });
-}
-
-function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {
-  const listener = this.proxy!;
-  if (status !== 0 || client === undefined) {
-    // As net.Server would emit it (EMFILE and the like); the listener keeps accepting.
-    listener.stats.acceptErrors++;
-    listener.limited.error('accept', { code: errnoName(status) }, 'proxy listener accept failed');
-    return;
-  }
-  try {
-    listener.accepted(client);
-  } catch (err) {
-    listener.log.error({ err }, 'data plane error: connection dropped at accept');
-    client.close();
-  }
-}

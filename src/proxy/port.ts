@@ -23,7 +23,18 @@ import type { FirstBytesPlan } from './first-bytes/reading.ts';
 import type { LimitedLog } from '../observability/limited-log.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ProxyStats } from '../observability/stats.ts';
-import type { Acl } from '../service/controls/acl.ts';
+import { FIRST_BYTES_DEFAULTS } from '../config/config.ts';
+import type { Cidr } from '../config/cidr.ts';
+import { Acl } from '../service/controls/acl.ts';
+
+/** The first-bytes keys of a service's settings, as configured. */
+export interface FirstBytesConfig {
+  readonly acceptProxy?: boolean;
+  readonly trustedProxies?: readonly Cidr[];
+  readonly proxyHeaderTimeoutMs?: number;
+  readonly sni?: readonly string[];
+  readonly sniTimeoutMs?: number;
+}
 
 /** The first-bytes settings of one service, as its listener keeps them. */
 export interface FirstBytesSettings {
@@ -179,3 +190,15 @@ export class PortTable<P extends { onClosed: (() => void) | undefined }> {
     };
   }
 }
+
+/** The first-bytes part of a service's settings, with defaults. */
+export function firstBytesSettings({ acceptProxy, trustedProxies, proxyHeaderTimeoutMs, sni, sniTimeoutMs }: FirstBytesConfig): FirstBytesSettings {
+  return Object.freeze({
+    acceptProxy: acceptProxy === true,
+    trustedProxies: trustedProxies !== undefined && trustedProxies.length > 0 ? new Acl(trustedProxies, []) : undefined,
+    proxyHeaderTimeoutMs: proxyHeaderTimeoutMs ?? FIRST_BYTES_DEFAULTS.proxyHeaderTimeoutMs,
+    sni: sni !== undefined && sni.length > 0 ? sni : undefined,
+    sniTimeoutMs: sniTimeoutMs ?? FIRST_BYTES_DEFAULTS.sniTimeoutMs,
+  });
+}
+

@@ -22,7 +22,8 @@ import type { ProxyStats } from '../observability/stats.ts';
 import type { Accept, PickContext } from '../strategies/strategy.ts';
 import { attemptTimedOut, dial, type AddressAttempts, type Dialing } from './connect.ts';
 import { writeSync } from 'node:fs';
-import { errnoName, kLastWriteWasAsync, ShutdownWrap, streamBaseState, WriteWrap, type PeerName, type Req, type TcpHandle } from './native.ts';
+import { errnoName, ShutdownWrap, type PeerName, type TcpHandle } from './native.ts';
+import { REPLAY_QUEUED, REPLAY_SENT, writeReplay, type ReplayOwner } from './replay.ts';
 import type { ProxyEndpoint } from './first-bytes/proxy-header.ts';
 import { proxyHeader } from './first-bytes/send-header.ts';
 import type { ClientOrigin } from './first-bytes/reading.ts';
@@ -85,7 +86,7 @@ const DONE = 2;
 /** Waiting in the service's queue: no backend connection, the client not read. */
 const QUEUED = 3;
 
-export class Session extends Relay implements PickContext, Swept, Dialing, Listed<Session>, Waiting {
+export class Session extends Relay implements PickContext, Swept, Dialing, Listed<Session>, Waiting, ReplayOwner {
   readonly #host: SessionHost;
   readonly #settings: SessionSettings;
   /** The backend of the current attempt; after connect, of the relay. */
@@ -270,7 +271,6 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       const message = `connect to ${this.backend?.key} failed: ${code}`;
       return this.#connectFailed(new BackendConnectError(message, code));
     }
-    const host = this.#host;
     const backend = this.backend!;
     this.connectDeadline = 0;
     if (this.#settings.keepAliveSeconds > 0) upstream.setKeepAlive(true, this.#settings.keepAliveSeconds);
@@ -281,7 +281,13 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       if (code !== undefined) return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed: ${code}`, code));
     }
     const replay = this.#origin?.replay;
-    if (replay !== undefined && !this.#replay(upstream, replay)) return;
+    if (replay !== undefined) {
+      // The bytes read ahead of the pick, to this attempt's backend, before the client is read again.
+      const done = writeReplay(upstream as TcpHandle & { relay: Session }, replay);
+      if (done !== REPLAY_SENT && done !== REPLAY_QUEUED) return this.#connectFailed(new BackendConnectError(`replaying the first bytes to ${backend.key} failed: ${done}`, done));
+      this.sentUpstream += replay.length;
+      if (done === REPLAY_QUEUED) return; // the relay starts in replayDone
+    }
     this.#relay(backend);
   }
 
@@ -291,41 +297,6 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     this.idleSince = Date.now();
     this.startRelay();
     this.#host.observer.connectSucceeded(backend);
-  }
-
-  /**
-   * Sends the bytes read ahead of the pick (after a PROXY header, or the
-   * ClientHello) to this attempt's backend, before the client is read again.
-   * Almost always taken whole by a fresh socket; otherwise the rest is queued
-   * and the relay starts once it is written (the relay writes directly only
-   * while nothing is queued, and the upstream is not read meanwhile).
-   * False when the relay is not to start now.
-   */
-  #replay(upstream: TcpHandle, replay: Buffer): boolean {
-    let written: number;
-    try {
-      written = writeSync(upstream.fd, replay);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-      if (code !== 'EAGAIN') {
-        this.#connectFailed(new BackendConnectError(`replaying the first bytes to ${this.backend?.key} failed: ${code}`, code));
-        return false;
-      }
-      written = 0;
-    }
-    this.sentUpstream += replay.length;
-    if (written === replay.length) return true;
-    const rest = Buffer.from(replay.subarray(written));
-    const req = new WriteWrap();
-    if (upstream.writeBuffer(req, rest) !== 0) {
-      this.#connectFailed(new BackendConnectError(`replaying the first bytes to ${this.backend?.key} failed`, 'EPIPE'));
-      return false;
-    }
-    if (streamBaseState[kLastWriteWasAsync] === 0) return true;
-    upstream.readStop();
-    req.buffer = rest;
-    req.oncomplete = replayWritten;
-    return false;
   }
 
   /** @internal the rest of a replay is written (or failed). */
@@ -482,11 +453,6 @@ function writeHeader(upstream: TcpHandle, version: 'v1' | 'v2', client: ProxyEnd
   } catch (error) {
     return (error as NodeJS.ErrnoException).code ?? 'ERR_PROXY_ENCODE';
   }
-}
-
-function replayWritten(this: Req, status: number, upstream: TcpHandle & { relay: Session }): void {
-  this.buffer = undefined;
-  upstream.relay.replayDone(status);
 }
 
 const peer: PeerName = {};

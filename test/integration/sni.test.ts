@@ -87,7 +87,7 @@ const svc = (name: string, port: number, extra: Partial<ServiceConfig> = {}) =>
 /** A backend that keeps what each connection sent, closing once it has `n` bytes. */
 async function capture(t: TestContext): Promise<TestBackend & { got: Promise<Buffer>[] }> {
   const got: Promise<Buffer>[] = [];
-  const b = await startBackend((s) => void got.push(readAll(s).then((bytes) => (s.end(), bytes))));
+  const b = await startBackend((s) => void got.push(readAll(s).then((bytes) => (s.end(), bytes), () => Buffer.alloc(0))));
   t.after(() => b.close());
   return Object.assign(b, { got });
 }
