@@ -22,7 +22,7 @@ import { findExecutable } from './e2e/net-util.ts';
 import { runLoad, type LoadName, type LoadSettings, type TrafficLoad } from './e2e/loads.ts';
 import { measureIdleConnections } from './e2e/memory.ts';
 import { parseOptions, USAGE, type Options } from './e2e/options.ts';
-import { startBackend, startTarget, type Backend, type Running, type TargetContext, type TargetName } from './e2e/targets.ts';
+import { ACCEPT_PROXY_TARGET, startBackend, startTarget, type Backend, type Running, type TargetContext, type TargetName } from './e2e/targets.ts';
 import { isRevisionTarget } from './e2e/revision.ts';
 import { renderTable, rowSpecs, Samples, type Column, type Figure } from './e2e/table.ts';
 
@@ -62,7 +62,9 @@ const STALL_MS = 10;
 
 /** Records one traffic load's figures; returns a one-line summary for the progress log. */
 async function measureTraffic(load: TrafficLoad, t: Running, { settings, samples, stalledP99 }: Run): Promise<string> {
-  const r = await runLoad(load, t.port, t.pid, settings);
+  const proxied = t.name === ACCEPT_PROXY_TARGET;
+  if (proxied && load !== 'close') return ''; // one request per connection only (see targets.ts)
+  const r = await runLoad(load, t.port, t.pid, settings, proxied);
   const perReq = r.cpuUs !== undefined && r.requests > 0 ? r.cpuUs / r.requests : undefined;
   const errs = r.errors > 0 ? `, ${num(r.errors)} errors` : '';
   const cpu = (unit: string): string => (perReq !== undefined ? `, cpu ${num(perReq, 1)} µs/${unit}` : '');
@@ -101,7 +103,7 @@ async function measureTraffic(load: TrafficLoad, t: Running, { settings, samples
  */
 async function measure(load: LoadName, t: Running, run: Run): Promise<string | undefined> {
   if (load !== 'memory') return measureTraffic(load, t, run);
-  if (t.pid === undefined) return undefined;
+  if (t.pid === undefined || t.name === ACCEPT_PROXY_TARGET) return undefined;
   const fresh = await startTarget(t.name, run.ctx);
   if (!fresh.ok) throw new Error(`could not start a fresh instance: ${fresh.reason}`);
   try {
@@ -116,7 +118,7 @@ async function measure(load: LoadName, t: Running, run: Run): Promise<string | u
   }
 }
 
-/** For `fulcrum+dashboard`, `fulcrum+controls`, `fulcrum+accesslog`, `fulcrum+proxy-v2`, `fulcrum+maglev` and `fulcrum+lrt`: it ÷ `fulcrum`; for each `fulcrum@REV` beside `fulcrum`: today ÷ that revision; medians of per-round ratios. */
+/** For `fulcrum+dashboard`, `fulcrum+controls`, `fulcrum+accesslog`, `fulcrum+proxy-v2`, `fulcrum+maglev`, `fulcrum+lrt`, `fulcrum+accept-proxy` and `fulcrum+sni`: it ÷ `fulcrum`; for each `fulcrum@REV` beside `fulcrum`: today ÷ that revision; medians of per-round ratios. */
 function pairedLines(running: readonly Running[], samples: Samples): string[] {
   if (!running.some((t) => t.name === 'fulcrum')) return [];
   const figures: [Figure, string][] = [
@@ -127,7 +129,7 @@ function pairedLines(running: readonly Running[], samples: Samples): string[] {
     ['close.cpuPerConn', 'CPU/connection'],
     ['large.cpuPerMiB', 'CPU/MiB'],
   ];
-  const beside = (name: 'fulcrum+dashboard' | 'fulcrum+controls' | 'fulcrum+accesslog' | 'fulcrum+proxy-v2' | 'fulcrum+maglev' | 'fulcrum+lrt', what: string) =>
+  const beside = (name: 'fulcrum+dashboard' | 'fulcrum+controls' | 'fulcrum+accesslog' | 'fulcrum+proxy-v2' | 'fulcrum+maglev' | 'fulcrum+lrt' | 'fulcrum+accept-proxy' | 'fulcrum+sni', what: string) =>
     running.some((t) => t.name === name)
       ? [`${name} ÷ fulcrum (${what}), median of the per-round ratios: ${figures.flatMap(([f, label]) => {
           const r = samples.pairedRatio(name, 'fulcrum', f);
@@ -140,7 +142,9 @@ function pairedLines(running: readonly Running[], samples: Samples): string[] {
   const proxyV2 = beside('fulcrum+proxy-v2', 'a PROXY v2 header to each backend connection, to nginx listening with proxy_protocol');
   const maglev = beside('fulcrum+maglev', 'maglev with hashBalanceFactor 125 instead of rr');
   const lrt = beside('fulcrum+lrt', 'lrt, every connect timed, instead of rr');
-  return [...dashboard, ...controls, ...accessLog, ...proxyV2, ...maglev, ...lrt, ...running.filter((t) => isRevisionTarget(t.name)).map((t) => {
+  const acceptProxy = beside('fulcrum+accept-proxy', '--accept-proxy, a PROXY v1 line before each request; close load only');
+  const sni = beside('fulcrum+sni', 'two services on one address by sni, plain HTTP to the default: first bytes read, routed, replayed');
+  return [...dashboard, ...controls, ...accessLog, ...proxyV2, ...maglev, ...lrt, ...acceptProxy, ...sni, ...running.filter((t) => isRevisionTarget(t.name)).map((t) => {
     const parts = figures.flatMap(([f, label]) => {
       const r = samples.pairedRatio('fulcrum', t.name, f);
       return r === undefined ? [] : [`${label} ${r.toFixed(2)}`];
@@ -204,7 +208,7 @@ async function main(): Promise<number> {
     }
 
     const warm = { ...settings, durationS: opts.warmupS };
-    for (const t of running) await runLoad('keepalive', t.port, t.pid, warm).catch(() => undefined);
+    for (const t of running) await runLoad(t.name === ACCEPT_PROXY_TARGET ? 'close' : 'keepalive', t.port, t.pid, warm, t.name === ACCEPT_PROXY_TARGET).catch(() => undefined);
 
     const dead = new Set<TargetName>();
     for (let round = 0; round < opts.rounds; round++) {

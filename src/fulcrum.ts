@@ -69,6 +69,21 @@ export class ReloadError extends FulcrumError {
   }
 }
 
+/**
+ * The key under which a service's listen address is shared: the address as
+ * configured. Every fixed port has one (so a reload can add an SNI service
+ * beside a running one); a `:0` address only when one of its services sets
+ * `sni` (each plain `:0` service gets a port of its own).
+ */
+export function shareKeys(services: readonly ServiceConfig[]): (service: ServiceConfig) => string | undefined {
+  const routed = new Set<string>();
+  for (const s of services) if (s.sni !== undefined && s.sni.length > 0) routed.add(formatHostPort(s.listen));
+  return (s) => {
+    const key = formatHostPort(s.listen);
+    return s.listen.port !== 0 || routed.has(key) ? key : undefined;
+  };
+}
+
 export class Fulcrum {
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -250,10 +265,11 @@ export class Fulcrum {
 
     // Step one: every new listener, or none.
     const bound = new Map<Service, ServiceListener>();
+    const share = shareKeys(next.services);
     try {
       for (const { service, config } of [...fresh, ...moved]) {
         try {
-          bound.set(service, await service.bind(config.listen));
+          bound.set(service, await service.bind(config.listen, share(config)));
         } catch (err) {
           const e = err as NodeJS.ErrnoException;
           throw new ReloadError([`services.${config.name}.listen: cannot listen on ${formatHostPort(config.listen)}: ${e.code ?? e.message}`], 'ERR_LISTEN', { cause: err });

@@ -82,9 +82,19 @@ async function runChild(proc: Spawned, limitS: number): Promise<string> {
   return proc.tail();
 }
 
-async function viaWrk(wrk: string, port: number, shape: Shape, s: LoadSettings): Promise<Omit<LoadResult, 'cpuUs'>> {
-  const script = join(s.tmp, 'summary.lua');
-  writeFileSync(script, WRK_SCRIPT);
+/**
+ * With `proxyHeader`, each request starts with a PROXY v1 line: right for
+ * `Connection: close` only (one request per connection), the one load an
+ * `acceptProxy` target runs (see `loadsFor`).
+ */
+const proxyScript = (port: number): string =>
+  // wrk checks the first request the script makes and refuses one that is not HTTP: that first one (never sent) goes without the line.
+  `local hdr = "PROXY TCP4 192.0.2.1 127.0.0.1 40000 ${port}\\r\\n"\nlocal calls = 0\n` +
+  `request = function() calls = calls + 1 if calls == 1 then return wrk.format() end return hdr .. wrk.format() end\n`;
+
+async function viaWrk(wrk: string, port: number, shape: Shape, s: LoadSettings, proxyHeader = false): Promise<Omit<LoadResult, 'cpuUs'>> {
+  const script = join(s.tmp, proxyHeader ? 'summary-proxy.lua' : 'summary.lua');
+  writeFileSync(script, proxyHeader ? proxyScript(port) + WRK_SCRIPT : WRK_SCRIPT);
   const args = ['-t1', `-c${shape.connections}`, `-d${s.durationS}s`, '--timeout', '5s', '-s', script];
   if (shape.close) args.push('-H', 'Connection: close');
   args.push(`http://${HOST}:${port}${shape.path}`);
@@ -125,10 +135,11 @@ async function viaLoadgen(port: number, shape: Shape, s: LoadSettings): Promise<
 }
 
 /** Runs one load against `port`, charging CPU to the tree under `pid` when there is one. */
-export async function runLoad(load: TrafficLoad, port: number, pid: number | undefined, s: LoadSettings): Promise<LoadResult> {
+export async function runLoad(load: TrafficLoad, port: number, pid: number | undefined, s: LoadSettings, proxyHeader = false): Promise<LoadResult> {
   const shape = shapeOf(load, s);
+  if (proxyHeader && (!s.wrk || !shape.close)) throw new Error('a PROXY header before each request needs wrk and Connection: close');
   const before = pid === undefined ? 0 : treeCpuUs(pid);
-  const r = s.wrk && shape.rate === 0 ? await viaWrk(s.wrk, port, shape, s) : await viaLoadgen(port, shape, s);
+  const r = s.wrk && shape.rate === 0 ? await viaWrk(s.wrk, port, shape, s, proxyHeader) : await viaLoadgen(port, shape, s);
   const cpuUs = pid === undefined ? undefined : treeCpuUs(pid) - before;
   return { ...r, cpuUs };
 }

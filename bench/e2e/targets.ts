@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { sleep, spawnGroup, stopGroup, type Spawned } from './children.ts';
 import { HOST, findExecutable, freePort, httpGet, lastLines, waitForPort } from './net-util.ts';
@@ -14,13 +15,13 @@ import { fdLimit } from './proc.ts';
 import { openDashboard } from './dashboard-client.ts';
 import { checkoutRevision, isRevisionTarget, REVISION_PREFIX, type RevisionTarget } from './revision.ts';
 
-export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum-stream', 'fulcrum+dashboard', 'fulcrum+controls', 'fulcrum+accesslog', 'fulcrum+proxy-v2', 'fulcrum+maglev', 'fulcrum+lrt', 'haproxy', 'nginx'] as const;
+export const TARGET_NAMES = ['direct', 'minimal', 'raw', 'fulcrum', 'fulcrum-stream', 'fulcrum+dashboard', 'fulcrum+controls', 'fulcrum+accesslog', 'fulcrum+proxy-v2', 'fulcrum+maglev', 'fulcrum+lrt', 'fulcrum+accept-proxy', 'fulcrum+sni', 'haproxy', 'nginx'] as const;
 /**
  * `raw` is asked for by name: it measures Node itself, not a balancer anyone
  * would run. So is `fulcrum+dashboard`: Fulcrum with a dashboard open (an SSE
  * client on its admin port's /events for the whole run), to compare with `fulcrum`.
  */
-const ASKED_BY_NAME: readonly string[] = ['raw', 'fulcrum+dashboard', 'fulcrum+controls', 'fulcrum+accesslog', 'fulcrum+proxy-v2', 'fulcrum+maglev', 'fulcrum+lrt'];
+const ASKED_BY_NAME: readonly string[] = ['raw', 'fulcrum+dashboard', 'fulcrum+controls', 'fulcrum+accesslog', 'fulcrum+proxy-v2', 'fulcrum+maglev', 'fulcrum+lrt', 'fulcrum+accept-proxy', 'fulcrum+sni'];
 export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => !ASKED_BY_NAME.includes(t));
 
 /**
@@ -32,6 +33,17 @@ const STRATEGY_ARGS: Readonly<Record<'fulcrum+maglev' | 'fulcrum+lrt', readonly 
   'fulcrum+maglev': ['--algo', 'maglev', '--hash-balance-factor', '125'],
   'fulcrum+lrt': ['--algo', 'lrt'],
 };
+
+/**
+ * `fulcrum+accept-proxy`: `--accept-proxy`, each client's connection
+ * starting with a PROXY v1 line (wrk prepends it), so only the
+ * `Connection: close` load applies (one request per connection).
+ * `fulcrum+sni`: two services on one address by `sni`, the HTTP load going
+ * to the default one: every connection has its first bytes read (not TLS,
+ * so at the first byte), is routed, and has them replayed to the backend.
+ * Beside `fulcrum` they are what those paths cost per connection.
+ */
+export const ACCEPT_PROXY_TARGET = 'fulcrum+accept-proxy';
 
 /**
  * `fulcrum+controls`: the same build with every connection control
@@ -131,7 +143,7 @@ async function checkProxies(name: TargetName, port: number): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) {
     if (attempt > 0) await sleep(300);
     try {
-      const res = await httpGet(port, '/small');
+      const res = name === ACCEPT_PROXY_TARGET ? await proxiedGet(port) : await httpGet(port, '/small');
       if (res.status === 200) return;
       last = new Error(`GET /small through ${name} answered ${res.status}`);
     } catch (err) {
@@ -139,6 +151,17 @@ async function checkProxies(name: TargetName, port: number): Promise<void> {
     }
   }
   throw last;
+}
+
+/** GET /small with a PROXY v1 line first (an `--accept-proxy` target). */
+function proxiedGet(port: number): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: HOST, port }, () => s.end(`PROXY TCP4 192.0.2.1 ${HOST} 40000 ${port}\r\nGET /small HTTP/1.0\r\n\r\n`));
+    let text = '';
+    s.on('data', (d) => (text += d));
+    s.on('error', reject);
+    s.on('close', () => resolve({ status: Number(/^HTTP\/1\.[01] (\d+)/.exec(text)?.[1] ?? 0) }));
+  });
 }
 
 /** Spawns, waits for the port, checks that one request goes through; stops the process on failure. */
@@ -219,6 +242,26 @@ const STARTERS: Record<Exclude<BuiltinTarget, 'direct' | 'fulcrum+dashboard'>, S
   'fulcrum+lrt': async (ctx, port) => {
     if (!existsSync(join(ctx.repo, 'src/strategies/least-response-time.ts'))) return 'this Fulcrum has no lrt strategy';
     return fulcrumCommand(ctx.repo, ctx, port, STRATEGY_ARGS['fulcrum+lrt']);
+  },
+
+  'fulcrum+accept-proxy': async (ctx, port) => {
+    if (!existsSync(join(ctx.repo, 'src/proxy/accept-first-bytes.ts'))) return 'this Fulcrum has no acceptProxy';
+    const [cmd, args] = fulcrumCommand(ctx.repo, ctx, port);
+    return [cmd, [...args, '--accept-proxy']];
+  },
+
+  'fulcrum+sni': async (ctx, port) => {
+    if (!existsSync(join(ctx.repo, 'src/proxy/port.ts'))) return 'this Fulcrum has no SNI routing';
+    const file = join(dirFor(ctx.tmp, `sni-${port}`), 'fulcrum.yaml');
+    const backend = `${HOST}:${ctx.backend.port}`;
+    writeFileSync(file, [
+      'defaults:', '  algo: rr', '  health: { interval: 0 }',
+      'services:',
+      `  - { name: tls, listen: "${HOST}:${port}", sni: [a.test, "*.b.test"], backends: ["${backend}"] }`,
+      `  - { name: rest, listen: "${HOST}:${port}", backends: ["${backend}"] }`,
+      '',
+    ].join('\n'));
+    return nodeScript(ctx.repo, 'src/main.ts', ['--config', file, '--admin', `${HOST}:0`, '--log-level', 'warn', ...ctx.fulcrumArgs]);
   },
 
   // The same Fulcrum on its other data plane (net.Socket, src/proxy/stream/): what the raw handles save.

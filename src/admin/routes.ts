@@ -109,6 +109,9 @@ function serviceSummary(s: Service) {
     name: s.name,
     listen: s.address ? formatHostPort({ host: s.address.address, port: s.address.port }) : formatHostPort(s.config.listen),
     algo: s.settings.algo,
+    // Only when set: several services may share `listen` by these names.
+    ...(s.settings.sni !== undefined && { sni: s.settings.sni }),
+    ...(s.settings.acceptProxy === true && { acceptProxy: true }),
     backends: backends.length,
     ready: s.registry.readyCount,
     activeConnections: s.openConnections,

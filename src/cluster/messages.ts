@@ -60,6 +60,9 @@ export interface ProxyCounters {
   readonly accessLogDropped: number;
   readonly durations: HistogramData;
   readonly queueWaits: HistogramData;
+  readonly rejectedProxyHeader: number;
+  readonly rejectedUntrustedProxy: number;
+  readonly rejectedSni: number;
 }
 
 export interface ServiceCounters {
@@ -76,8 +79,8 @@ export interface ServiceCounters {
 export type ToWorker =
   /** Every service; `seq` is acknowledged with `applied`. */
   | { readonly t: 'services'; readonly seq: number; readonly services: readonly ServiceState[] }
-  /** Open listener `lid` for `service` (the service is in the last `services`). */
-  | { readonly t: 'listen'; readonly lid: number; readonly service: string; readonly address: HostPort }
+  /** Open listener `lid` for `service` (the service is in the last `services`); with `share`, join the worker's port for that key if it has one. */
+  | { readonly t: 'listen'; readonly lid: number; readonly service: string; readonly address: HostPort; readonly share?: string }
   /** Stop accepting on `lid`; its connections get `graceMs`, then are closed. */
   | { readonly t: 'unlisten'; readonly lid: number; readonly graceMs: number }
   /** Close every connection of `service` to this backend now (admin force-delete). */

@@ -35,7 +35,7 @@ export interface WorkerPoolOptions {
   readonly log: Logger;
 }
 
-const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts', 'maxLifetimes', 'localErrors', 'acceptErrors', 'rejectedDenied', 'rejectedPerIpConnections', 'rejectedPerIpRate', 'rejectedQueueFull', 'rejectedQueueTimeout', 'accessLogDropped'] as const;
+const PROXY_FIELDS = ['accepted', 'noBackend', 'retries', 'panic', 'idleTimeouts', 'maxLifetimes', 'localErrors', 'acceptErrors', 'rejectedDenied', 'rejectedPerIpConnections', 'rejectedPerIpRate', 'rejectedQueueFull', 'rejectedQueueTimeout', 'rejectedProxyHeader', 'rejectedUntrustedProxy', 'rejectedSni', 'accessLogDropped'] as const;
 const HISTOGRAM_FIELDS = ['durations', 'queueWaits'] as const;
 const COUNTER_FIELDS = ['total', 'failed', 'bytesIn', 'bytesOut'] as const;
 /** A worker that dies sooner than this after its start is restarted after a pause, not in a tight loop. */
@@ -44,7 +44,7 @@ const CRASH_LOOP_MS = 1000;
 const SYNC_TIMEOUT_MS = 2000;
 
 type Totals = Record<(typeof PROXY_FIELDS)[number], number>;
-const zero = (): Totals => ({ accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, maxLifetimes: 0, localErrors: 0, acceptErrors: 0, rejectedDenied: 0, rejectedPerIpConnections: 0, rejectedPerIpRate: 0, rejectedQueueFull: 0, rejectedQueueTimeout: 0, accessLogDropped: 0 });
+const zero = (): Totals => ({ accepted: 0, noBackend: 0, retries: 0, panic: 0, idleTimeouts: 0, maxLifetimes: 0, localErrors: 0, acceptErrors: 0, rejectedDenied: 0, rejectedPerIpConnections: 0, rejectedPerIpRate: 0, rejectedQueueFull: 0, rejectedQueueTimeout: 0, rejectedProxyHeader: 0, rejectedUntrustedProxy: 0, rejectedSni: 0, accessLogDropped: 0 });
 type Histograms = Record<(typeof HISTOGRAM_FIELDS)[number], Histogram>;
 const histograms = (): Histograms => ({ durations: new Histogram(DURATION_BUCKETS), queueWaits: new Histogram(QUEUE_WAIT_BUCKETS) });
 
@@ -57,6 +57,8 @@ interface PoolListenerState {
   readonly lid: number;
   readonly service: Service;
   readonly address: HostPort;
+  /** The key of a shared (SNI) address: each worker joins its own port for it. */
+  readonly share: string | undefined;
   closing: boolean;
 }
 
@@ -124,12 +126,12 @@ export class WorkerPool implements ListenerFactory {
     await Promise.all(Array.from({ length: this.#o.workers }, () => this.#fork()));
   }
 
-  async bind(service: Service, listen: HostPort, _settings: ListenerSettings): Promise<ServiceListener> {
+  async bind(service: Service, listen: HostPort, _settings: ListenerSettings, share?: string): Promise<ServiceListener> {
     this.#follow(service);
     await this.sync();
-    const state: PoolListenerState = { lid: this.#nextLid++, service, address: listen, closing: false };
+    const state: PoolListenerState = { lid: this.#nextLid++, service, address: listen, share, closing: false };
     const workers = this.#workers();
-    const results = await Promise.allSettled(workers.map((w) => this.#request(w, { t: 'listen', lid: state.lid, service: service.name, address: listen }, `listen:${state.lid}:${w.id}`)));
+    const results = await Promise.allSettled(workers.map((w) => this.#request(w, { t: 'listen', lid: state.lid, service: service.name, address: listen, ...(share !== undefined && { share }) }, `listen:${state.lid}:${w.id}`)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const first = results.find((r): r is PromiseFulfilledResult<FromWorker> => r.status === 'fulfilled');
     if (failed || !first || first.value.t !== 'listening') {
@@ -309,7 +311,7 @@ export class WorkerPool implements ListenerFactory {
     await this.#request(worker, { t: 'services', seq, services: this.#state() }, `applied:${seq}:${worker.id}`);
     for (const l of this.#listeners.values()) {
       if (l.closing) continue;
-      await this.#request(worker, { t: 'listen', lid: l.lid, service: l.service.name, address: l.address }, `listen:${l.lid}:${worker.id}`);
+      await this.#request(worker, { t: 'listen', lid: l.lid, service: l.service.name, address: l.address, ...(l.share !== undefined && { share: l.share }) }, `listen:${l.lid}:${worker.id}`);
     }
   }
 

@@ -11,7 +11,9 @@ import { createLogger, type Logger } from '../observability/log.ts';
 import { flushAccessLogs, reopenAccessLogs } from '../observability/access-log/writer.ts';
 import { processMetrics, processMetricsJson } from '../observability/process-metrics.ts';
 import { ProxyStats } from '../observability/stats.ts';
-import type { DataPlaneListener } from '../proxy/listener.ts';
+import type { DataPlaneListener, SharedPort } from '../proxy/listener.ts';
+import { PortTable } from '../proxy/port.ts';
+import { listenOrJoin } from '../service/local-listener.ts';
 import { createProxyListener, type DataPlane } from '../proxy/plane.ts';
 import type { ConnectObserver } from '../proxy/session.ts';
 import { Admission } from '../service/controls/admission.ts';
@@ -149,13 +151,14 @@ export async function runWorker(): Promise<void> {
     for (const [name, s] of services) if (!wanted.has(name) && s.listeners.size === 0) services.delete(name);
   };
 
-  const listen = async (lid: number, name: string, address: { host: string; port: number }) => {
+  const ports = new PortTable<SharedPort>();
+  const listen = async (lid: number, name: string, address: { host: string; port: number }, share: string | undefined) => {
     const service = services.get(name);
     if (!service) return send({ t: 'listen-failed', lid, code: 'ERR_UNKNOWN_SERVICE', message: `no service "${name}" in this worker` });
     try {
       const listener = createProxyListener(plane, { registry: service.registry, stats: service.stats, log: service.log, observer: service.observer, admission: service.admission, service: service.name, ...service.settings });
       listener.gate = service.gate; // before it accepts anything
-      const bound = await listener.listen(address);
+      const bound = await listenOrJoin(listener, ports, address, share);
       service.listeners.set(lid, listener);
       service.current = listener;
       owners.set(lid, service);
@@ -183,7 +186,7 @@ export async function runWorker(): Promise<void> {
         applyServices(message.services);
         return send({ t: 'applied', seq: message.seq });
       case 'listen':
-        return void listen(message.lid, message.service, message.address);
+        return void listen(message.lid, message.service, message.address, message.share);
       case 'unlisten':
         return void unlisten(message.lid, message.graceMs);
       case 'kill': {

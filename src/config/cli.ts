@@ -44,6 +44,9 @@ const SERVICE_FLAGS: Readonly<Record<string, string>> = {
   'eject-time': 'defaults.passive.ejectTime',
   'max-connections': 'services[].maxConnections',
   'send-proxy': 'defaults.proxyProtocol or services[].proxyProtocol',
+  'accept-proxy': 'defaults.acceptProxy or services[].acceptProxy',
+  'trusted-proxy': 'defaults.trustedProxies or services[].trustedProxies',
+  'proxy-header-timeout': 'defaults.proxyHeaderTimeout',
   'queue-size': 'defaults.queue.size',
   'queue-timeout': 'defaults.queue.timeout',
   'max-conns-per-ip': 'defaults.limits.maxConnectionsPerIp',
@@ -111,6 +114,9 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     .option('data-plane', { type: 'string', default: 'auto', describe: `auto (raw handles where Node allows them, else net.Socket), native or stream` })
     .option('log-level', { type: 'string', default: 'info', describe: 'fatal, error, warn, info, debug, trace or silent' })
     .option('send-proxy', { type: 'string', describe: 'send each backend a PROXY protocol header first: v1 or v2' })
+    .option('accept-proxy', { type: 'boolean', default: false, describe: 'read a PROXY protocol header (v1 or v2) from every client first; its source is the client' })
+    .option('trusted-proxy', { type: 'string', array: true, default: [] as string[], describe: 'with --accept-proxy: an address or CIDR allowed to send the header (repeatable; none: any)' })
+    .option('proxy-header-timeout', { type: 'string', default: '3s', describe: 'with --accept-proxy: how long a client may take to send the header' })
     .option('max-connections', { type: 'string', default: '0', describe: 'connections the service serves at once; more wait in its queue (0: no limit)' })
     .option('queue-size', { type: 'string', default: '1024', describe: 'clients that may wait while the service or every ready backend is full (0: refuse at once)' })
     .option('queue-timeout', { type: 'string', default: '5s', describe: 'how long a client may wait in the queue before it is refused' })
@@ -274,6 +280,8 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     ...(args['send-proxy'] !== undefined && { proxyProtocol: proxyVersion(one('send-proxy', args['send-proxy'])) }),
     allow: Object.freeze(args.allow.map((c) => parseCidr('--allow', String(c)))),
     deny: Object.freeze(args.deny.map((c) => parseCidr('--deny', String(c)))),
+    ...(args['accept-proxy'] === true && { acceptProxy: true, proxyHeaderTimeoutMs: duration('proxy-header-timeout') }),
+    ...(args['trusted-proxy'].length > 0 && { trustedProxies: Object.freeze(args['trusted-proxy'].map((c) => parseCidr('--trusted-proxy', String(c)))) }),
   });
   const config: FulcrumConfig = Object.freeze({ ...process_, services: Object.freeze([service]), configFile: undefined });
   return { config, reread: undefined };

@@ -58,6 +58,19 @@ export interface ServiceSettings {
   readonly accessLog: string;
   /** `json` (one object a line) or `text` (HAProxy-tcplog-like fixed fields). @default json */
   readonly accessLogFormat: AccessLogFormat;
+  /**
+   * Read a PROXY protocol header (v1 or v2) from every client first (HAProxy
+   * `accept-proxy`): its source is the client for everything downstream. @default false
+   */
+  readonly acceptProxy?: boolean;
+  /** With `acceptProxy`, the sources allowed to send a header; others are refused at accept. Empty: any source (as HAProxy's accept-proxy). */
+  readonly trustedProxies?: readonly Cidr[];
+  /** With `acceptProxy`, how long a client may take to send the whole header. @default 3000 */
+  readonly proxyHeaderTimeoutMs?: number;
+  /** TLS server names this service takes on a listen address it shares (`*.example.com` wildcards); absent: the address's default service. */
+  readonly sni?: readonly string[];
+  /** On a shared (SNI) listen address, how long a client may take to send its whole ClientHello. @default 5000 */
+  readonly sniTimeoutMs?: number;
   /** Client prefixes let in; empty: everyone (unless denied). */
   readonly allow: readonly Cidr[];
   /** Client prefixes refused; wins over `allow`. */
@@ -175,6 +188,9 @@ export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];
 export const DATA_PLANES = ['auto', 'native', 'stream'] as const;
 export type DataPlaneChoice = (typeof DATA_PLANES)[number];
 
+/** `proxyHeaderTimeout` and `sniTimeout` when not set. */
+export const FIRST_BYTES_DEFAULTS = Object.freeze({ proxyHeaderTimeoutMs: 3000, sniTimeoutMs: 5000 });
+
 /** The name of the service the flags make, and the one today's un-scoped admin endpoints act on. */
 export const DEFAULT_SERVICE = 'default';
 
@@ -283,9 +299,16 @@ export function settingsOf(service: ServiceConfig): ServiceSettings {
   const { algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs } = service;
   const { hash, hashBalanceFactor } = service;
   const { limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny, proxyProtocol, accessLog, accessLogFormat } = service;
+  const { acceptProxy, trustedProxies, proxyHeaderTimeoutMs, sni, sniTimeoutMs } = service;
   return Object.freeze({
     algo, connectTimeoutMs, retries, idleTimeoutMs, stickyTtlMs, stickyMaxEntries, health, passive, slowStartMs, allBackups, tcpKeepAliveMs,
     limits, maxConnections, queue, maxLifetimeMs, unavailableReply, allow, deny, accessLog, accessLogFormat, hash, hashBalanceFactor,
     ...(proxyProtocol !== undefined && { proxyProtocol }),
+    // Present only when set, so a config without them reads as it did before they existed.
+    ...(acceptProxy === true && { acceptProxy }),
+    ...(trustedProxies !== undefined && trustedProxies.length > 0 && { trustedProxies }),
+    ...(proxyHeaderTimeoutMs !== undefined && { proxyHeaderTimeoutMs }),
+    ...(sni !== undefined && sni.length > 0 && { sni }),
+    ...(sniTimeoutMs !== undefined && { sniTimeoutMs }),
   });
 }

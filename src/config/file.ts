@@ -182,6 +182,10 @@ function settings(service: SettingsFileOutput, defaults: SettingsFileOutput | un
       timeoutMs: service.queue?.timeout ?? defaults?.queue?.timeout ?? d.queue.timeoutMs,
     }),
     ...proxyProtocolOf(service.proxyProtocol ?? defaults?.proxyProtocol),
+    ...((service.acceptProxy ?? defaults?.acceptProxy) === true && { acceptProxy: true }),
+    ...((service.trustedProxies ?? defaults?.trustedProxies ?? []).length > 0 && { trustedProxies: Object.freeze([...(service.trustedProxies ?? defaults?.trustedProxies ?? [])]) }),
+    ...((service.proxyHeaderTimeout ?? defaults?.proxyHeaderTimeout) !== undefined && { proxyHeaderTimeoutMs: service.proxyHeaderTimeout ?? defaults?.proxyHeaderTimeout }),
+    ...((service.sniTimeout ?? defaults?.sniTimeout) !== undefined && { sniTimeoutMs: service.sniTimeout ?? defaults?.sniTimeout }),
     allow: Object.freeze([...(service.allow ?? defaults?.allow ?? d.allow)]),
     deny: Object.freeze([...(service.deny ?? defaults?.deny ?? d.deny)]),
     slowStartMs: service.slowStart ?? defaults?.slowStart ?? d.slowStartMs,
@@ -224,6 +228,7 @@ function normalise(file: ConfigFileOutput, configFile: string, adminToken: strin
       name: s.name,
       listen: Object.freeze(s.listen),
       ...settings(s, file.defaults),
+      ...(s.sni !== undefined && s.sni.length > 0 && { sni: Object.freeze([...s.sni]) }),
       backends: Object.freeze((s.backends ?? []).map((b) => Object.freeze(b))),
     });
   return Object.freeze({

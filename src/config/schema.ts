@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { resolveStrategyName, STRATEGY_NAMES } from '../strategies/index.ts';
-import { ACCESS_LOG_FORMATS, DATA_PLANES, DEFAULTS, HASH_KEYS, HEALTH_CHECK_TYPES, SERVICE_DEFAULTS } from './config.ts';
+import { ACCESS_LOG_FORMATS, DATA_PLANES, DEFAULTS, FIRST_BYTES_DEFAULTS, HASH_KEYS, HEALTH_CHECK_TYPES, SERVICE_DEFAULTS } from './config.ts';
 import { parseCidr } from './cidr.ts';
 import { parseAccessLogTarget } from './access-log-target.ts';
 import { formatHostPort, MAX_WEIGHT, MIN_WEIGHT, parseBackendSpec, parseDuration, parseEscapes, parseExpect, parseHostName, parseHostPort, parseRate, parseStatusRange, parseWeight, type HostPort } from './parse.ts';
@@ -234,6 +234,10 @@ const settingsShape = {
     .enum(['v1', 'v2', 'none'], { error: (iss) => `${describeValue(iss.input)} is invalid (use v1, v2 or none)` })
     .optional()
     .meta({ description: 'Send each backend a PROXY protocol header (v1 text or v2 binary) with the real client and the address it connected to, as soon as the connection is up and before any client byte (HAProxy `send-proxy` / `send-proxy-v2`); a backend\'s own `proxyProtocol` wins. Health checks of such a backend send a header without a client first (v2 `LOCAL`, v1 `PROXY UNKNOWN`), unless `health.port` aims them elsewhere. `none` (or unset): no header; in a service it overrides `defaults`.' }),
+  acceptProxy: z.boolean({ error: typeError('true or false') }).optional().meta({ description: 'Read a PROXY protocol header (v1 or v2, told apart by signature) from every client first, as HAProxy `accept-proxy`: its source address is the client for strategies, limits, ACLs, logs and the header sent on. A connection without a valid header is closed and counted (`reason="proxy-header"`). On a shared (SNI) listen address, every service there must agree.', default: false }),
+  trustedProxies: cidrList('With `acceptProxy`: the addresses or CIDRs allowed to send the header (the balancers in front); a connection from elsewhere is closed at accept and counted (`reason="untrusted-proxy"`). Empty: any source, as HAProxy\'s `accept-proxy`.'),
+  proxyHeaderTimeout: duration({ positive: true }).optional().meta({ description: 'With `acceptProxy`: how long a client may take to send the whole header.', default: formatDuration(FIRST_BYTES_DEFAULTS.proxyHeaderTimeoutMs) }),
+  sniTimeout: duration({ positive: true }).optional().meta({ description: 'On a listen address shared by services with `sni`: how long a client may take to send its whole TLS ClientHello (up to 16 KiB).', default: formatDuration(FIRST_BYTES_DEFAULTS.sniTimeoutMs) }),
   allow: cidrList('Client addresses or CIDRs let in (IPv4 and IPv6; an IPv4-mapped client matches IPv4 rules). With a list, everything else is refused.'),
   deny: cidrList('Client addresses or CIDRs refused; `deny` wins over `allow`.'),
   slowStart: duration().optional().meta({ description: 'A backend that joins or comes back from down takes a share growing linearly from almost nothing to its full weight over this window (HAProxy `slowstart`); not applied to the backends a service starts with. 0 disables.', default: formatDuration(SERVICE_DEFAULTS.slowStartMs) }),
@@ -321,7 +325,11 @@ const service = z.strictObject(
       .string({ error: typeError('a name like "web"') })
       .regex(SERVICE_NAME, { error: (iss) => `${describeValue(iss.input)} is not a valid name (use lowercase letters, digits, "-" and "_", starting with a letter or digit)` })
       .meta({ description: 'Unique; used in the admin API (`/services/:name`), logs and metrics. `[a-z0-9][a-z0-9_-]*`.' }),
-    listen: listenAddress('0.0.0.0').meta({ description: 'Client-facing TCP address, unique across services; a bare port binds 0.0.0.0.' }),
+    listen: listenAddress('0.0.0.0').meta({ description: 'Client-facing TCP address, unique across services unless they share it by `sni`; a bare port binds 0.0.0.0.' }),
+    sni: z
+      .array(z.string({ error: typeError('a host name like "a.example.com" or "*.example.com"') }), { error: typeError('a list of host names') })
+      .optional()
+      .meta({ description: 'TLS server names (SNI) this service takes on a `listen` address it shares with others: exact names or `*.example.com` (one label), case-insensitive, an exact name before a wildcard. TLS is not terminated: every byte goes to the backend. At most one service on the address sets no `sni`; it takes every other connection, non-TLS ones included.', default: [] }),
     ...settingsShape,
     backends: z
       .array(backend, { error: typeError('a list of backends') })
@@ -332,6 +340,69 @@ const service = z.strictObject(
   { error: typeError('a map with name, listen and backends') },
 );
 
+/**
+ * Services on one listen address: allowed when they route by `sni`. At most
+ * one sets no `sni` (it takes the rest), a name is claimed once, and every
+ * one agrees on `acceptProxy` (the header comes before the ClientHello, so
+ * it belongs to the address). A `:0` address is shared only when one of its
+ * services sets `sni` (otherwise each gets its own ephemeral port).
+ */
+function sharedListens(ctx: z.RefinementCtx<unknown>, items: readonly unknown[], field: (item: unknown, key: string) => unknown): void {
+  if (!Array.isArray(items)) return;
+  const groups = new Map<string, number[]>();
+  items.forEach((s, i) => {
+    const hp = hostPortOf(field(s, 'listen'));
+    if (!hp) return;
+    const key = formatHostPort(hp);
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  const sniOf = (i: number): string[] | undefined => {
+    const v = field(items[i], 'sni');
+    return Array.isArray(v) && v.length > 0 ? (v as string[]) : undefined;
+  };
+  const nameOf = (i: number): string => { const n = field(items[i], 'name'); return typeof n === 'string' ? `"${n}"` : `services[${i}]`; };
+  for (const [address, members] of groups) {
+    if (members.length < 2) continue;
+    const routed = members.some((i) => sniOf(i) !== undefined);
+    if (!routed) {
+      if (hostPortOf(field(items[members[0]!], 'listen'))!.port === 0) continue;
+      for (const i of members.slice(1)) ctx.addIssue({ code: 'custom', path: [i, 'listen'], message: `${address} is already the listen address of services[${members[0]}]`, input: items[i] });
+      continue;
+    }
+    const defaults = members.filter((i) => sniOf(i) === undefined);
+    for (const i of defaults.slice(1)) {
+      ctx.addIssue({ code: 'custom', path: [i, 'sni'], message: `${address} is shared by SNI and ${nameOf(defaults[0]!)} already takes what no sni matches: set sni on ${nameOf(i)} too, or give it its own listen address`, input: items[i] });
+    }
+    const claimed = new Map<string, number>();
+    for (const i of members) {
+      (sniOf(i) ?? []).forEach((raw, k) => {
+        if (typeof raw !== 'string') return;
+        const name = raw.toLowerCase();
+        const pattern = name.startsWith('*.') ? name.slice(2) : name;
+        if (pattern.length === 0 || pattern.length > 253 || !pattern.split('.').every((l) => SNI_LABEL.test(l))) {
+          ctx.addIssue({ code: 'custom', path: [i, 'sni', k], message: `${describeValue(raw)} is not a host name or a *.wildcard of one (one leading "*." only, no trailing dot)`, input: raw });
+          return;
+        }
+        const first = claimed.get(name);
+        if (first === undefined) claimed.set(name, i);
+        else ctx.addIssue({ code: 'custom', path: [i, 'sni', k], message: `"${name}" is claimed on ${address} by ${nameOf(first)} and ${nameOf(i)}`, input: raw });
+      });
+    }
+    const accept = (i: number) => field(items[i], 'acceptProxy') === true;
+    for (const i of members) {
+      if (accept(i) !== accept(members[0]!)) ctx.addIssue({ code: 'custom', path: [i, 'acceptProxy'], message: `services sharing ${address} must agree on acceptProxy (${nameOf(members[0]!)} has ${accept(members[0]!)}, ${nameOf(i)} has ${accept(i)})`, input: items[i] });
+      // The header is read before any service is known: one list of trusted sources and one timeout per address.
+      for (const key of ['trustedProxies', 'proxyHeaderTimeout'] as const) {
+        if (JSON.stringify(field(items[i], key)) !== JSON.stringify(field(items[members[0]!], key))) {
+          ctx.addIssue({ code: 'custom', path: [i, key], message: `services sharing ${address} must agree on ${key} (set it the same on ${nameOf(members[0]!)} and ${nameOf(i)}, or in defaults)`, input: items[i] });
+        }
+      }
+    }
+  }
+}
+
+const SNI_LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
+
 const services = z
   .array(service, { error: (iss) => (iss.input === undefined ? 'missing (a config file declares at least one service)' : `expected a list of services, got ${describeValue(iss.input)}`) })
   .min(1, { error: 'is empty (a config file declares at least one service)' })
@@ -339,7 +410,7 @@ const services = z
     const items = list as unknown[];
     const field = (item: unknown, key: string): unknown => (typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[key] : undefined);
     unique(ctx, items, (s) => { const name = field(s, 'name'); return typeof name === 'string' ? name : undefined; }, ['name'], (name, first) => `duplicate service name "${name}" (first at services[${first}])`);
-    unique(ctx, items, (s) => { const hp = hostPortOf(field(s, 'listen')); return hp && hp.port !== 0 ? formatHostPort(hp) : undefined; }, ['listen'], (address, first) => `${address} is already the listen address of services[${first}]`);
+    sharedListens(ctx, items, field);
   }, { when: () => true })
   .meta({ description: 'The services: each a listener, its strategy and its backends. At least one.' });
 

@@ -103,7 +103,7 @@ export function createMetrics({ services, reloads, workerProcessMetrics, store }
   perServiceCounter('fulcrum_max_lifetime_closes_total', 'Connections ended by maxLifetime (a FIN each way).', (s) => s.stats.maxLifetimes);
   perServiceCounter('fulcrum_local_errors_total', 'Client connections closed because this host ran out of descriptors, ports or memory.', (s) => s.stats.localErrors);
   new Counter({
-    name: 'fulcrum_connections_rejected_total', help: 'Clients refused, by reason: denied (allow/deny), per-ip-connections, per-ip-rate, queue-full, queue-timeout, no-backend.', labelNames: ['service', 'reason'] as const, registers: [prom],
+    name: 'fulcrum_connections_rejected_total', help: 'Clients refused, by reason: denied (allow/deny), per-ip-connections, per-ip-rate, queue-full, queue-timeout, no-backend, proxy-header (acceptProxy: no valid header in time), untrusted-proxy (not in trustedProxies), sni (a shared address: no ClientHello, or no service for its name).', labelNames: ['service', 'reason'] as const, registers: [prom],
     collect() {
       this.reset();
       for (const s of services()) {

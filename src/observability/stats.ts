@@ -31,6 +31,12 @@ export class ProxyStats {
   rejectedQueueFull = 0;
   /** Clients refused because they waited in the queue for `queue.timeout`. */
   rejectedQueueTimeout = 0;
+  /** `acceptProxy`: clients closed for a missing, malformed or late PROXY header. */
+  rejectedProxyHeader = 0;
+  /** `acceptProxy` with `trustedProxies`: connections from a source not listed, closed at accept. */
+  rejectedUntrustedProxy = 0;
+  /** A shared (SNI) address: clients closed for a ClientHello that did not parse or come in time, or a name no service takes. */
+  rejectedSni = 0;
   /** Access-log lines dropped because the destination could not keep up (or is gone). */
   accessLogDropped = 0;
   /** Seconds from accept to end, every connection. */
@@ -48,5 +54,8 @@ export function rejectionsByReason(stats: ProxyStats) {
     'queue-full': stats.rejectedQueueFull,
     'queue-timeout': stats.rejectedQueueTimeout,
     'no-backend': stats.noBackend,
+    'proxy-header': stats.rejectedProxyHeader,
+    'untrusted-proxy': stats.rejectedUntrustedProxy,
+    sni: stats.rejectedSni,
   };
 }

@@ -9,8 +9,19 @@
  * accepted raw handle, see native.ts) is ours. The server then never counts a
  * connection, so `server.close()` returns as soon as it stops listening, and
  * draining is tracked here, by the sessions list.
+ *
+ * The listening socket belongs to a Port (port.ts): this listener alone as a
+ * rule, and then it takes each connection itself, as it always has; or
+ * beside the other services of an address shared by `sni`, or behind
+ * `acceptProxy`, and then the port's acceptor reads the first bytes and
+ * hands the connection over (`acceptRouted`).
  */
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Cidr } from '../config/cidr.ts';
+import type { RawMember } from './accept-first-bytes.ts';
+import type { ClientOrigin } from './first-bytes/reading.ts';
+import { firstBytesSettings, type FirstBytesSettings, type Port } from './port.ts';
+import { listenRaw } from './raw-port.ts';
 import type { Backend } from '../backends/backend.ts';
 import type { Registry } from '../backends/registry.ts';
 import type { HostPort } from '../config/parse.ts';
@@ -45,6 +56,13 @@ export interface ListenerSettings {
   readonly accessLogFormat?: AccessLogFormat;
   /** The service's strategy: `least-response-time` has sessions time their connects. */
   readonly algo?: string;
+  /** Read a PROXY header from each client first. */
+  readonly acceptProxy?: boolean;
+  readonly trustedProxies?: readonly Cidr[];
+  readonly proxyHeaderTimeoutMs?: number;
+  /** Server names this service takes on a shared address. */
+  readonly sni?: readonly string[];
+  readonly sniTimeoutMs?: number;
 }
 
 export interface ProxyListenerOptions extends ListenerSettings {
@@ -68,6 +86,10 @@ export interface DataPlaneListener {
   /** The service's client controls, read by each new session; undefined when none is set. */
   gate: ClientGate | undefined;
   listen(address: HostPort): Promise<AddressInfo>;
+  /** Joins the port another listener of this process opened (an address shared by sni), instead of `listen`. */
+  join(port: SharedPort): AddressInfo;
+  /** The port this listener belongs to, once listening. */
+  readonly port: SharedPort | undefined;
   readonly address: AddressInfo | undefined;
   setSettings(settings: ListenerSettings): void;
   /** Resets every connection to `backend` now; returns how many there were. */
@@ -78,15 +100,10 @@ export interface DataPlaneListener {
   readonly openConnections: number;
 }
 
-/** The listening handle as net.Server keeps it (`server._handle`), with our back-reference. */
-interface ServerHandle {
-  /** Absent on the stand-in handle of a cluster worker under round-robin scheduling. */
-  setNoDelay?: (on: boolean) => number;
-  onconnection: (this: ServerHandle, status: number, client: TcpHandle | undefined) => void;
-  proxy?: ProxyListener;
-}
+/** A port as the factory's table keeps it, whichever plane. */
+export type SharedPort = { readonly address: AddressInfo; onClosed: (() => void) | undefined };
 
-export class ProxyListener implements SessionHost, DataPlaneListener {
+export class ProxyListener implements SessionHost, DataPlaneListener, RawMember {
   readonly registry: Registry;
   readonly stats: ProxyStats;
   readonly log: Logger;
@@ -94,6 +111,8 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
   readonly limited: LimitedLog;
   /** Read by each new session; replaced whole by `setSettings`. */
   settings: SessionSettings;
+  /** Read by the port's plan. */
+  firstBytes: FirstBytesSettings;
   /** The service's client controls, read by each new session; undefined when none is set. */
   gate: ClientGate | undefined = undefined;
   /** The service's connection limit and queue, shared with its other listeners. */
@@ -102,10 +121,8 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
   readonly #service: string;
   readonly #sweeper: Sweeper;
   readonly sessions = new SessionList<Session>();
-  readonly #server: Server;
+  #port: Port<TcpHandle, RawMember> | undefined;
   #closing: Promise<number> | undefined;
-  /** Accepted sockets inherit TCP_NODELAY from the listening one (Linux), saving a setsockopt per connection. */
-  #noDelayInherited = false;
   /** Set while `close()` waits for the last session. */
   #drained: (() => void) | undefined;
 
@@ -120,50 +137,57 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
     this.admission = options.admission ?? new Admission({ maxConnections: 0, queueSize: 0, queueTimeoutMs: 0 });
     this.#service = options.service ?? 'default';
     this.settings = sessionSettings(options, accessLogOf(this.#service, options, options.stats, options.log));
+    this.firstBytes = firstBytesSettings(options);
     this.#sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs, options.maxLifetimeMs ?? 0);
-    this.#server = createServer();
-    this.#server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
   }
 
-  /** Binds and resolves with the real address (port 0 becomes the ephemeral port). */
-  listen(address: HostPort): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const server = this.#server;
-      const onError = (err: Error) => reject(err);
-      server.once('error', onError);
-      server.listen({ host: address.host, port: address.port, backlog: 4096 }, () => {
-        server.off('error', onError);
-        const handle = (server as unknown as { _handle?: ServerHandle | null })._handle;
-        if (!handle || typeof handle.onconnection !== 'function') {
-          server.close();
-          return reject(new Error(`fulcrum: net.Server on this Node (${process.version}) has no _handle.onconnection to take connections from`));
-        }
-        handle.proxy = this;
-        handle.onconnection = onConnection;
-        this.#noDelayInherited = process.platform === 'linux' && handle.setNoDelay?.(true) === 0;
-        const bound = server.address() as AddressInfo;
-        this.listenAddress = hostPort(bound.address, bound.port);
-        resolve(bound);
-      });
-    });
+  /** Binds a port of its own and resolves with the real address (port 0 becomes the ephemeral port). */
+  async listen(address: HostPort): Promise<AddressInfo> {
+    const port = await listenRaw(address, this.log);
+    port.join(this);
+    this.#port = port;
+    this.listenAddress = hostPort(port.address.address, port.address.port);
+    return port.address;
+  }
+
+  join(port: SharedPort): AddressInfo {
+    const p = port as Port<TcpHandle, RawMember>;
+    p.join(this);
+    this.#port = p;
+    this.listenAddress = hostPort(p.address.address, p.address.port);
+    return p.address;
+  }
+
+  get port(): SharedPort | undefined {
+    return this.#port;
   }
 
   get address(): AddressInfo | undefined {
-    return (this.#server.address() as AddressInfo | null) ?? undefined;
+    return this.#port?.closed === false ? this.#port.address : undefined;
   }
 
   /** New connections take these; open ones keep theirs. */
   setSettings(settings: ListenerSettings): void {
     this.settings = sessionSettings(settings, accessLogOf(this.#service, settings, this.stats, this.log));
+    this.firstBytes = firstBytesSettings(settings);
     this.#sweeper.follow(settings.connectTimeoutMs, settings.idleTimeoutMs, settings.maxLifetimeMs ?? 0);
+    this.#port?.changed();
   }
 
-  /** @internal from the listening handle. */
+  /** @internal from the listening handle (the plain path: alone on the port, no first bytes to read). */
   accepted(client: TcpHandle): void {
-    if (!this.#noDelayInherited) client.setNoDelay(true);
+    if (!this.#port!.noDelayInherited) client.setNoDelay(true);
     if (this.settings.keepAliveSeconds > 0) client.setKeepAlive(true, this.settings.keepAliveSeconds);
     this.stats.accepted++;
     new Session(this, client).start();
+  }
+
+  /** @internal from the port's acceptor: a client whose first bytes were read (and belong to this service). */
+  acceptRouted(client: TcpHandle, origin: ClientOrigin): void {
+    if (this.#closing !== undefined) return client.close(); // left the port while this client was being read
+    if (this.settings.keepAliveSeconds > 0) client.setKeepAlive(true, this.settings.keepAliveSeconds);
+    this.stats.accepted++;
+    new Session(this, client, origin).start();
   }
 
   /** @internal from each session, once. */
@@ -191,8 +215,7 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
    */
   close(graceMs = 5000): Promise<number> {
     this.#closing ??= new Promise<number>((resolve) => {
-      const server = this.#server;
-      let pending = 2; // the listening socket, the sessions
+      let pending = 2; // the listening socket (or our place on a shared one), the sessions
       const done = () => {
         if (--pending > 0) return;
         clearTimeout(timer);
@@ -201,7 +224,7 @@ export class ProxyListener implements SessionHost, DataPlaneListener {
         resolve(this.#destroyed);
       };
       const timer = setTimeout(() => this.#destroyAll(), graceMs).unref();
-      if (server.listening) server.close(() => done());
+      if (this.#port) void this.#port.leave(this).then(done);
       else done();
       if (this.sessions.size === 0) done();
       else this.#drained = done;
@@ -249,18 +272,3 @@ export function sessionSettings({ connectTimeoutMs, retries, idleTimeoutMs, maxL
   return Object.freeze({ connectTimeoutMs, maxAttempts: 1 + retries, idleTimeoutMs, maxLifetimeMs, unavailableReply: reply, keepAliveSeconds, accessLog, timeConnects });
 }
 
-function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {
-  const listener = this.proxy!;
-  if (status !== 0 || client === undefined) {
-    // As net.Server would emit it (EMFILE and the like); the listener keeps accepting.
-    listener.stats.acceptErrors++;
-    listener.limited.error('accept', { code: errnoName(status) }, 'proxy listener accept failed');
-    return;
-  }
-  try {
-    listener.accepted(client);
-  } catch (err) {
-    listener.log.error({ err }, 'data plane error: connection dropped at accept');
-    client.close();
-  }
-}

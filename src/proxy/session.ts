@@ -25,7 +25,10 @@ import type { Accept, PickContext } from '../strategies/strategy.ts';
 import { attemptTimedOut, dial, type AddressAttempts, type Dialing } from './connect.ts';
 import { writeSync } from 'node:fs';
 import { errnoName, ShutdownWrap, type PeerName, type TcpHandle } from './native.ts';
+import { REPLAY_QUEUED, REPLAY_SENT, writeReplay, type ReplayOwner } from './replay.ts';
+import type { ProxyEndpoint } from './first-bytes/proxy-header.ts';
 import { proxyHeader } from './first-bytes/send-header.ts';
+import type { ClientOrigin } from './first-bytes/reading.ts';
 import { acceptFor, nextStep, pickBackend } from './pick.ts';
 import { gateRefused, queueRefused, type QueueRefusal } from './refusals.ts';
 import { Relay } from './relay.ts';
@@ -90,12 +93,17 @@ const DONE = 2;
 /** Waiting in the service's queue: no backend connection, the client not read. */
 const QUEUED = 3;
 
-export class Session extends Relay implements PickContext, Swept, Dialing, Listed<Session>, Waiting, AccessRecord {
+export class Session extends Relay implements PickContext, Swept, Dialing, Listed<Session>, Waiting, AccessRecord, ReplayOwner {
   readonly #host: SessionHost;
   readonly #settings: SessionSettings;
   /** The backend of the current attempt; after connect, of the relay. */
   backend: Backend | undefined;
   #clientIp: string | undefined;
+  /**
+   * Who the client is when its first bytes were read (a PROXY header, a
+   * ClientHello), with the bytes to replay; undefined on the plain path.
+   */
+  readonly #origin: ClientOrigin | undefined;
   /** The gate that let this client in, to give its per-IP slot back (undefined when none was asked). */
   #gate: ClientGate | undefined;
   /** Holds one of the service's connection slots (from its first pick to its end). */
@@ -126,10 +134,20 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   listPrev: Session | undefined = undefined;
   listNext: Session | undefined = undefined;
 
-  constructor(host: SessionHost, client: TcpHandle) {
+  constructor(host: SessionHost, client: TcpHandle, origin?: ClientOrigin) {
     super(client);
     this.#host = host;
     this.#settings = host.settings;
+    this.#origin = origin;
+    if (origin !== undefined) {
+      this.#clientIp = origin.clientIp;
+      this.#clientPort = origin.client.port;
+    }
+  }
+
+  /** The TLS server name the client asked for (an SNI address); undefined otherwise. */
+  get sni(): string | undefined {
+    return this.#origin?.sni;
   }
 
   /** For the sweeper: this session's own idle timeout (0: none). */
@@ -359,7 +377,6 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       const message = `connect to ${this.backend?.key} failed: ${code}`;
       return this.#connectFailed(new BackendConnectError(message, code));
     }
-    const host = this.#host;
     const backend = this.backend!;
     this.connectDeadline = 0;
     const connectMs = performance.now() - this.#dialStart;
@@ -372,28 +389,47 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       const code = this.#sendProxyHeader(upstream, proxy);
       if (code !== undefined) return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed: ${code}`, code));
     }
+    const replay = this.#origin?.replay;
+    if (replay !== undefined) {
+      // The bytes read ahead of the pick, to this attempt's backend, before the client is read again.
+      const done = writeReplay(upstream as TcpHandle & { relay: Session }, replay);
+      if (done !== REPLAY_SENT && done !== REPLAY_QUEUED) return this.#connectFailed(new BackendConnectError(`replaying the first bytes to ${backend.key} failed: ${done}`, done));
+      this.sentUpstream += replay.length;
+      if (done === REPLAY_QUEUED) return; // the relay starts in replayDone
+    }
+    this.#relay(backend);
+  }
+
+  #relay(backend: Backend): void {
     backend.total++;
     if (this.#settings.timeConnects) timeConnect(backend, this.#dialStart);
     this.#phase = RELAYING;
     this.idleSince = Date.now();
     this.startRelay();
-    host.observer.connectSucceeded(backend);
+    this.#host.observer.connectSucceeded(backend);
+  }
+
+  /** @internal the rest of a replay is written (or failed). */
+  replayDone(status: number): void {
+    if (this.#phase !== CONNECTING || this.upstream === undefined) return;
+    try {
+      if (status < 0) return this.#connectFailed(new BackendConnectError(`replaying the first bytes to ${this.backend?.key} failed: ${errnoName(status)}`, errnoName(status)));
+      if (this.upstream.readStart() !== 0) return this.destroy();
+      this.#relay(this.backend!);
+    } catch (error) {
+      this.crashed(error);
+    }
   }
 
   /** Writes the PROXY header for this client to `upstream`; an error's code when it could not. */
   #sendProxyHeader(upstream: TcpHandle, version: 'v1' | 'v2'): string | undefined {
+    const origin = this.#origin;
+    if (origin !== undefined) return writeHeader(upstream, version, origin.client, origin.local);
     const client = this.client;
     const remote: PeerName = {};
     const local: PeerName = {};
     if (client.getpeername(remote) !== 0 || client.getsockname(local) !== 0) return 'ENOTCONN';
-    try {
-      const header = proxyHeader(version, { address: remote.address!, port: remote.port! }, { address: local.address!, port: local.port! });
-      // A fresh socket's send buffer takes a header of at most 108 bytes (v1) or 52 (v2) whole.
-      writeSync(upstream.fd, header);
-      return undefined;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code ?? 'ERR_PROXY_ENCODE';
-    }
+    return writeHeader(upstream, version, { address: remote.address!, port: remote.port! }, { address: local.address!, port: local.port! });
   }
 
   /** @internal */
@@ -526,5 +562,16 @@ const noop = (): void => {};
 
 /** Connect errors that come from this host's limits, not from the backend: not counted against it (probes share the list). */
 const LOCAL_ERRORS: ReadonlySet<string> = LOCAL_ERRNOS;
+
+/** Writes a PROXY header; an error's code when it could not. */
+function writeHeader(upstream: TcpHandle, version: 'v1' | 'v2', client: ProxyEndpoint, local: ProxyEndpoint): string | undefined {
+  try {
+    // A fresh socket's send buffer takes a header of at most 108 bytes (v1) or 52 (v2) whole.
+    writeSync(upstream.fd, proxyHeader(version, client, local));
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? 'ERR_PROXY_ENCODE';
+  }
+}
 
 const peer: PeerName = {};

@@ -6,7 +6,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Backend } from '../backends/backend.ts';
 import type { HostPort } from '../config/parse.ts';
-import type { DataPlaneListener, ListenerSettings } from '../proxy/listener.ts';
+import type { DataPlaneListener, ListenerSettings, SharedPort } from '../proxy/listener.ts';
+import { PortTable } from '../proxy/port.ts';
 import { createProxyListener, type DataPlane } from '../proxy/plane.ts';
 import type { ClientGate } from './controls/gate.ts';
 import type { ListenerFactory, Service, ServiceListener } from './service.ts';
@@ -41,10 +42,15 @@ class LocalListener implements ServiceListener {
   }
 }
 
-/** Listeners in this process on `plane`. */
+/**
+ * Listeners in this process on `plane`. Services that share a listen address
+ * (`share`, the address as configured: SNI routing) share one port: the
+ * first to bind opens it, the others join it, and it closes with the last.
+ */
 export function localListeners(plane: DataPlane): ListenerFactory {
+  const ports = new PortTable<SharedPort>();
   return {
-    async bind(service: Service, listen: HostPort, settings: ListenerSettings): Promise<ServiceListener> {
+    async bind(service: Service, listen: HostPort, settings: ListenerSettings, share?: string): Promise<ServiceListener> {
       const proxy = createProxyListener(plane, {
         registry: service.registry,
         stats: service.stats,
@@ -54,10 +60,24 @@ export function localListeners(plane: DataPlane): ListenerFactory {
         service: service.name,
         ...settings,
       });
-      const address = await proxy.listen(listen);
-      return new LocalListener(proxy, address);
+      return new LocalListener(proxy, await listenOrJoin(proxy, ports, listen, share));
     },
   };
+}
+
+/** Joins the port already open for `share`, or listens on `listen` (and keeps the port under `share`). */
+export async function listenOrJoin(proxy: DataPlaneListener, ports: PortTable<SharedPort>, listen: HostPort, share: string | undefined): Promise<AddressInfo> {
+  const open = ports.get(share);
+  if (open !== undefined) return proxy.join(open);
+  const address = await proxy.listen(listen);
+  // Two binds of one shared address in flight at once: the second to finish joins the first's port instead.
+  const raced = ports.get(share);
+  if (raced !== undefined) {
+    await proxy.destroy();
+    throw new Error(`fulcrum: ${share} was bound twice at once`);
+  }
+  ports.add(share, proxy.port!);
+  return address;
 }
 
 /** The in-process listener behind a service listener, when it is one (tests reach the sessions through it). */

@@ -40,7 +40,8 @@ export interface ServiceListener {
 }
 
 export interface ListenerFactory {
-  bind(service: Service, listen: HostPort, settings: ListenerSettings): Promise<ServiceListener>;
+  /** `share`: the key of a listen address services share (SNI routing); the port already open under it is joined. */
+  bind(service: Service, listen: HostPort, settings: ListenerSettings, share?: string): Promise<ServiceListener>;
 }
 
 export interface ServiceEnv {
@@ -154,9 +155,9 @@ export class Service {
     return bound !== undefined && listen.port === bound.port && (listen.host === bound.address || formatHostPort(listen) === formatHostPort({ host: bound.address, port: bound.port }));
   }
 
-  /** Step one: opens a listener at `listen` (not yet in use); throws when it cannot bind. */
-  bind(listen: HostPort): Promise<ServiceListener> {
-    return this.#env.listeners.bind(this, listen, this.#settings);
+  /** Step one: opens a listener at `listen` (not yet in use), or joins the port open for `share`; throws when it cannot bind. */
+  bind(listen: HostPort, share?: string): Promise<ServiceListener> {
+    return this.#env.listeners.bind(this, listen, this.#settings, share);
   }
 
   /** Starts a new service on a listener from `bind`. */

@@ -11,7 +11,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { parseCidr } from '../../src/config/cidr.ts';
-import { End } from '../../src/observability/access-log/end-reasons.ts';
 import type { Fulcrum } from '../../src/fulcrum.ts';
 import { accessLogPath, jsonLine, linesOf, type AccessLine } from '../helpers/access-log.ts';
 import { startBackend, echo, type Behaviour } from '../helpers/fault-backend.ts';
@@ -235,26 +234,27 @@ test('rejected (denied): the client controls refuse it, with the verdict', T, as
   assert.deepEqual([line.backend, line.attempts, line.end, line.detail], [null, 0, 'rejected', 'denied']);
 });
 
-test('proxy-header: the first-bytes hook (endRefused) closes a client before any backend and logs why', T, async (t) => {
-  // The PROXY-header reader calls endRefused; here a client waiting in the queue (open, no backend yet) is refused through it.
-  const s = await setup(t, echo, { maxConnections: 1, queue: { size: 1, timeoutMs: 5000 } });
-  const first = await connected(s, '127.0.0.2');
-  first.socket.write('a');
-  await readBytes(first.socket, 1);
-  const second = await connected(s, '127.0.0.3');
-  await until('the second client to queue', () => (s.lb.service('default')!.admission.length === 1 ? true : undefined));
-  let refused = 0;
-  (s.lb.listener as unknown as { sessions: { forEach(fn: (x: { clientPort: number; endRefused(r: number, d?: string): void }) => void): void } }).sessions.forEach((x) => {
-    if (x.clientPort === second.client.port) {
-      x.endRefused(End.ProxyHeader, 'not a PROXY header');
-      refused++;
-    }
-  });
-  assert.equal(refused, 1);
-  await closed(second.socket);
+test('proxy-header: a client whose PROXY header is malformed is closed before any backend, and its line says why', T, async (t) => {
+  const s = await setup(t, echo, { acceptProxy: true });
+  const { socket, client } = await connected(s);
+  socket.write('GET / HTTP/1.0\r\n\r\n');
+  await closed(socket);
   const line = await jsonLine(s.path);
-  assertCommon(line, s, second.client, Date.now());
-  assert.deepEqual([line.backend, line.attempts, line.end, line.detail], [null, 0, 'proxy-header', 'not a PROXY header']);
+  assertCommon(line, s, client, Date.now());
+  assert.deepEqual([line.backend, line.attempts, line.bytesIn, line.bytesOut, line.end], [null, 0, 0, 0, 'proxy-header']);
+  assert.match(line.detail ?? '', /PROXY/);
+});
+
+test('acceptProxy: the line names the client the PROXY header gave, not the balancer in front', T, async (t) => {
+  const s = await setup(t, echo, { acceptProxy: true });
+  const { socket } = await connected(s);
+  socket.write('PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\nping');
+  await readBytes(socket, 4);
+  socket.end();
+  await closed(socket);
+  const line = await jsonLine(s.path);
+  assertCommon(line, s, { address: '203.0.113.7', port: 5555 }, Date.now());
+  assert.deepEqual([line.backend, line.bytesIn, line.bytesOut, line.end], [`127.0.0.1:${s.backendPort}`, 4, 4, 'client-closed']);
 });
 
 test('forced: its backend deregistered with force', T, async (t) => {

@@ -7,7 +7,7 @@
  * Sockets arrive paused (`pauseOnConnect`): a client is not read until its
  * backend is connected. `noDelay` is set on each accepted socket by Node.
  */
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Backend } from '../../backends/backend.ts';
 import type { Registry } from '../../backends/registry.ts';
 import type { HostPort } from '../../config/parse.ts';
@@ -18,13 +18,16 @@ import { Admission } from '../../service/controls/admission.ts';
 import type { ClientGate } from '../../service/controls/gate.ts';
 import { hostPort } from '../../observability/access-log/access-log.ts';
 import { End } from '../../observability/access-log/end-reasons.ts';
-import { accessLogOf, sessionSettings, type DataPlaneListener, type ListenerSettings, type ProxyListenerOptions } from '../listener.ts';
+import { accessLogOf, sessionSettings, type DataPlaneListener, type ListenerSettings, type ProxyListenerOptions, type SharedPort } from '../listener.ts';
+import type { ClientOrigin } from '../first-bytes/reading.ts';
+import { firstBytesSettings, Port, type AcceptTarget, type FirstBytesSettings } from '../port.ts';
+import { StreamAcceptor, type StreamFirstBytes, type StreamMember } from './accept-first-bytes.ts';
 import type { ConnectObserver, SessionSettings } from '../session.ts';
 import { SessionList } from '../session-list.ts';
 import { Sweeper } from '../sweeper.ts';
 import { StreamSession, type StreamSessionHost } from './session.ts';
 
-export class StreamListener implements StreamSessionHost, DataPlaneListener {
+export class StreamListener implements StreamSessionHost, DataPlaneListener, StreamMember {
   readonly registry: Registry;
   readonly stats: ProxyStats;
   readonly log: Logger;
@@ -36,11 +39,13 @@ export class StreamListener implements StreamSessionHost, DataPlaneListener {
   readonly admission: Admission;
   /** Read by each new session; replaced whole by `setSettings`. */
   settings: SessionSettings;
+  /** Read by the port's plan. */
+  firstBytes: FirstBytesSettings;
   readonly sessions = new SessionList<StreamSession>();
   listenAddress = '-';
   readonly #service: string;
   readonly #sweeper: Sweeper;
-  readonly #server: Server;
+  #port: Port<Socket, StreamMember> | undefined;
   #closing: Promise<number> | undefined;
   /** Set while `close()` waits for the last session. */
   #drained: (() => void) | undefined;
@@ -56,41 +61,59 @@ export class StreamListener implements StreamSessionHost, DataPlaneListener {
     this.admission = options.admission ?? new Admission({ maxConnections: 0, queueSize: 0, queueTimeoutMs: 0 });
     this.#service = options.service ?? 'default';
     this.settings = sessionSettings(options, accessLogOf(this.#service, options, options.stats, options.log));
+    this.firstBytes = firstBytesSettings(options);
     this.#sweeper = new Sweeper(this.sessions, options.connectTimeoutMs, options.idleTimeoutMs, options.maxLifetimeMs ?? 0);
-    this.#server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => this.#accepted(client));
-    this.#server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
   }
 
-  /** Binds and resolves with the real address (port 0 becomes the ephemeral port). */
-  listen(address: HostPort): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const server = this.#server;
-      const onError = (err: Error) => reject(err);
-      server.once('error', onError);
-      server.listen({ host: address.host, port: address.port, backlog: 4096 }, () => {
-        server.off('error', onError);
-        const bound = server.address() as AddressInfo;
-        this.listenAddress = hostPort(bound.address, bound.port);
-        resolve(bound);
-      });
-    });
+  /** Binds a port of its own and resolves with the real address (port 0 becomes the ephemeral port). */
+  async listen(address: HostPort): Promise<AddressInfo> {
+    const port = await listenStream(address, this.log);
+    port.join(this);
+    this.#port = port;
+    this.listenAddress = hostPort(port.address.address, port.address.port);
+    return port.address;
+  }
+
+  join(port: SharedPort): AddressInfo {
+    const p = port as Port<Socket, StreamMember>;
+    p.join(this);
+    this.#port = p;
+    this.listenAddress = hostPort(p.address.address, p.address.port);
+    return p.address;
+  }
+
+  get port(): SharedPort | undefined {
+    return this.#port;
   }
 
   get address(): AddressInfo | undefined {
-    return (this.#server.address() as AddressInfo | null) ?? undefined;
+    return this.#port?.closed === false ? this.#port.address : undefined;
   }
 
   /** New connections take these; open ones keep theirs. */
   setSettings(settings: ListenerSettings): void {
     this.settings = sessionSettings(settings, accessLogOf(this.#service, settings, this.stats, this.log));
+    this.firstBytes = firstBytesSettings(settings);
     this.#sweeper.follow(settings.connectTimeoutMs, settings.idleTimeoutMs, settings.maxLifetimeMs ?? 0);
+    this.#port?.changed();
   }
 
-  #accepted(client: Socket): void {
+  /** @internal from the port (the plain path). */
+  accepted(client: Socket): void {
+    this.#start(client, undefined);
+  }
+
+  /** @internal from the port's acceptor: a client whose first bytes were read. */
+  acceptRouted(client: Socket, origin: ClientOrigin): void {
+    if (this.#closing !== undefined) return void client.destroy();
+    this.#start(client, origin);
+  }
+
+  #start(client: Socket, origin: ClientOrigin | undefined): void {
     this.stats.accepted++;
     if (this.settings.keepAliveSeconds > 0) client.setKeepAlive(true, this.settings.keepAliveSeconds * 1000);
     try {
-      new StreamSession(this, client).start();
+      new StreamSession(this, client, origin).start();
     } catch (err) {
       this.log.error({ err }, 'data plane error: connection dropped at accept');
       client.destroy();
@@ -129,7 +152,7 @@ export class StreamListener implements StreamSessionHost, DataPlaneListener {
       };
       const timer = setTimeout(() => this.#destroyAll(), graceMs).unref();
       // The server's own callback would wait for its sockets too; the sessions list says when they are gone.
-      if (this.#server.listening) this.#server.close();
+      if (this.#port) void this.#port.leave(this);
       done();
       if (this.sessions.size === 0) done();
       else this.#drained = done;
@@ -158,3 +181,29 @@ export class StreamListener implements StreamSessionHost, DataPlaneListener {
   }
 }
 
+
+/** A listening socket on the stream plane, as a port with no member yet. */
+function listenStream(address: HostPort, log: Logger): Promise<Port<Socket, StreamMember>> {
+  let target: AcceptTarget<Socket> | undefined;
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => target!.accepted(client));
+  server.on('error', (err) => log.error({ err }, 'proxy listener error'));
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen({ host: address.host, port: address.port, backlog: 4096 }, () => {
+      server.off('error', onError);
+      const pending = new Set<StreamFirstBytes>();
+      resolve(
+        new Port(server.address() as AddressInfo, true, {
+          acceptor: (p, plan) => new StreamAcceptor(p, plan, pending),
+          retarget: (t) => void (target = t),
+          // Not server.close's callback: it waits for every accepted socket; the sessions say when those are gone.
+          closeServer: async () => void (server.listening && server.close()),
+          dropPending: () => {
+            for (const reader of [...pending]) reader.drop();
+          },
+        }),
+      );
+    });
+  });
+}

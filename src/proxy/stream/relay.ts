@@ -56,6 +56,8 @@ export abstract class StreamRelay {
     this.#follow(client, upstream);
     this.#follow(upstream, client);
     client.resume();
+    // A client read before the pick (its first bytes) may have ended already, unheard: pass the FIN on now.
+    if (client.readableEnded) upstream.end();
   }
 
   /**

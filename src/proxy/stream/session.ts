@@ -24,6 +24,7 @@ import type { ClientGate } from '../../service/controls/gate.ts';
 import type { Accept } from '../../strategies/strategy.ts';
 import { attemptTimedOut, dialStream, type StreamAddressAttempts, type StreamDialing } from './dial.ts';
 import { proxyHeader } from '../first-bytes/send-header.ts';
+import type { ClientOrigin } from '../first-bytes/reading.ts';
 import { acceptFor, nextStep, pickBackend } from '../pick.ts';
 import type { AccessRecord } from '../../observability/access-log/access-log.ts';
 import { End, type RefusalReason } from '../../observability/access-log/end-reasons.ts';
@@ -70,6 +71,8 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
   endDetail: string | undefined = undefined;
   #countedIn = 0;
   #countedOut = 0;
+  /** Who the client is when its first bytes were read (PROXY header, ClientHello), with the bytes to replay; undefined on the plain path. */
+  readonly #origin: ClientOrigin | undefined;
 
   attempt = 0;
   connectDeadline = 0;
@@ -79,10 +82,15 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
   listPrev: StreamSession | undefined = undefined;
   listNext: StreamSession | undefined = undefined;
 
-  constructor(host: StreamSessionHost, client: Socket) {
+  constructor(host: StreamSessionHost, client: Socket, origin?: ClientOrigin) {
     super(client);
     this.#host = host;
     this.#settings = host.settings;
+    this.#origin = origin;
+    if (origin !== undefined) {
+      this.#clientIp = origin.clientIp;
+      this.#clientPort = origin.client.port;
+    }
     client.on('error', ignore); // the relay handles errors once it runs; before, the client is not read
   }
 
@@ -101,7 +109,12 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     this.closeRelay();
   }
 
-  /** The client's address (the one place it is read): the socket's peer, unless `setClientAddress` gave it. */
+  /** The TLS server name the client asked for (an SNI address); undefined otherwise. */
+  get sni(): string | undefined {
+    return this.#origin?.sni;
+  }
+
+  /** The client's address (the one place it is read): the socket's peer, unless a PROXY header (or `setClientAddress`) gave it. */
   get clientIp(): string {
     if (this.#clientIp !== undefined) return this.#clientIp;
     const ip = this.client.remoteAddress ?? '';
@@ -318,14 +331,25 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     backend.connectTimes.observe(connectMs / 1000);
     if (this.#settings.keepAliveSeconds > 0) upstream?.setKeepAlive(true, this.#settings.keepAliveSeconds * 1000);
     const proxy = backend.sendProxy;
+    const origin = this.#origin;
     if (proxy !== undefined && upstream) {
       const c = this.client;
       try {
         // First on the wire, before any client byte (the client is still paused).
-        upstream.write(proxyHeader(proxy, { address: c.remoteAddress!, port: c.remotePort! }, { address: c.localAddress!, port: c.localPort! }));
+        upstream.write(
+          origin !== undefined
+            ? proxyHeader(proxy, origin.client, origin.local)
+            : proxyHeader(proxy, { address: c.remoteAddress!, port: c.remotePort! }, { address: c.localAddress!, port: c.localPort! }),
+        );
       } catch (error) {
         return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed`, 'ERR_PROXY_ENCODE', { cause: error }));
       }
+    }
+    // The bytes read ahead of the pick, to this attempt's backend, before the client is read again.
+    const replay = origin?.replay;
+    if (replay !== undefined && upstream) {
+      upstream.write(replay);
+      this.sentUpstream += replay.length;
     }
     this.connectDeadline = 0;
     backend.total++;
