@@ -11,7 +11,7 @@ import { kLastWriteWasAsync, streamBaseState, WriteWrap, type Req, type TcpHandl
 
 export interface ReplayOwner {
   /** The queued rest was written (`status` 0) or failed (a libuv error). */
-  replayDone(status: number): void;
+  replayDone(status: number, upstream: TcpHandle): void;
 }
 
 export const REPLAY_SENT = 'sent';
@@ -40,5 +40,5 @@ export function writeReplay(upstream: TcpHandle & { relay: ReplayOwner }, bytes:
 
 function replayWritten(this: Req, status: number, upstream: TcpHandle & { relay: ReplayOwner }): void {
   this.buffer = undefined;
-  upstream.relay.replayDone(status);
+  upstream.relay.replayDone(status, upstream);
 }

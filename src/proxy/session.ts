@@ -378,15 +378,14 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       return this.#connectFailed(new BackendConnectError(message, code));
     }
     const backend = this.backend!;
-    this.connectDeadline = 0;
-    const connectMs = performance.now() - this.#dialStart;
-    this.connectMs = connectMs;
-    backend.connectTimes.observe(connectMs / 1000);
+    // The connect itself; the histogram and lrt take it once the attempt is through (a header or replay can still fail it).
+    this.connectMs = performance.now() - this.#dialStart;
     if (this.#settings.keepAliveSeconds > 0) upstream.setKeepAlive(true, this.#settings.keepAliveSeconds);
     const proxy = backend.sendProxy;
     if (proxy !== undefined) {
       // First on the wire, before any client byte (the client is not read until the relay starts).
       const code = this.#sendProxyHeader(upstream, proxy);
+      if (code === CLIENT_GONE) return this.#clientGone();
       if (code !== undefined) return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed: ${code}`, code));
     }
     const replay = this.#origin?.replay;
@@ -394,15 +393,23 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
       // The bytes read ahead of the pick, to this attempt's backend, before the client is read again.
       const done = writeReplay(upstream as TcpHandle & { relay: Session }, replay);
       if (done !== REPLAY_SENT && done !== REPLAY_QUEUED) return this.#connectFailed(new BackendConnectError(`replaying the first bytes to ${backend.key} failed: ${done}`, done));
-      this.sentUpstream += replay.length;
-      if (done === REPLAY_QUEUED) return; // the relay starts in replayDone
+      if (done === REPLAY_QUEUED) {
+        // The relay starts in replayDone. Until then the connect timeout runs on, so a backend
+        // that accepts and never reads is given up on (and another tried) like one that never accepts.
+        this.connectDeadline = Date.now() + this.#settings.connectTimeoutMs;
+        return;
+      }
     }
     this.#relay(backend);
   }
 
   #relay(backend: Backend): void {
+    this.connectDeadline = 0;
+    backend.connectTimes.observe(this.connectMs / 1000);
+    const replay = this.#origin?.replay;
+    if (replay !== undefined) this.sentUpstream += replay.length; // counted once, for the attempt that took them
     backend.total++;
-    if (this.#settings.timeConnects) timeConnect(backend, this.#dialStart);
+    if (this.#settings.timeConnects) timeConnect(backend, performance.now() - this.connectMs);
     this.#phase = RELAYING;
     this.idleSince = Date.now();
     this.startRelay();
@@ -410,8 +417,9 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   }
 
   /** @internal the rest of a replay is written (or failed). */
-  replayDone(status: number): void {
-    if (this.#phase !== CONNECTING || this.upstream === undefined) return;
+  replayDone(status: number, upstream: TcpHandle): void {
+    // A write on an attempt given up (timed out, closed) completes later, cancelled: not this attempt's.
+    if (this.#phase !== CONNECTING || this.upstream !== upstream) return;
     try {
       if (status < 0) return this.#connectFailed(new BackendConnectError(`replaying the first bytes to ${this.backend?.key} failed: ${errnoName(status)}`, errnoName(status)));
       if (this.upstream.readStart() !== 0) return this.destroy();
@@ -424,11 +432,11 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   /** Writes the PROXY header for this client to `upstream`; an error's code when it could not. */
   #sendProxyHeader(upstream: TcpHandle, version: 'v1' | 'v2'): string | undefined {
     const origin = this.#origin;
-    if (origin !== undefined) return writeHeader(upstream, version, origin.client, origin.local);
+    if (origin !== undefined) return origin.client.address === '' ? CLIENT_GONE : writeHeader(upstream, version, origin.client, origin.local);
     const client = this.client;
     const remote: PeerName = {};
     const local: PeerName = {};
-    if (client.getpeername(remote) !== 0 || client.getsockname(local) !== 0) return 'ENOTCONN';
+    if (client.getpeername(remote) !== 0 || client.getsockname(local) !== 0) return CLIENT_GONE;
     return writeHeader(upstream, version, { address: remote.address!, port: remote.port! }, { address: local.address!, port: local.port! });
   }
 
@@ -437,10 +445,22 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     this.crashed(error);
   }
 
+  /**
+   * The client left while its backend connection was being made (its address
+   * can no longer be read for the PROXY header): not the backend's fault, so
+   * no failure is counted against it, and there is no one to retry for.
+   */
+  #clientGone(): void {
+    this.endReason = End.ClientReset;
+    this.endDetail = 'client gone before the backend connection was up';
+    this.#closeConnecting(false);
+  }
+
   #connectFailed(error: BackendConnectError): void {
     const host = this.#host;
     const backend = this.backend!;
     this.connectDeadline = 0;
+    this.connectMs = -1;
     this.upstream?.close();
     this.upstream = undefined;
     this.backend = undefined;
@@ -555,6 +575,9 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
     admission.serve();
   }
 }
+
+/** #sendProxyHeader: the client's address is gone (it closed or reset while its backend connection was made). */
+const CLIENT_GONE = 'client-gone';
 
 /** How long a client refused with a reply keeps its socket before the close. */
 const LINGER_MS = 1000;

@@ -326,20 +326,23 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     }
     const backend = this.backend!;
     this.upstream = upstream;
+    // The connect itself; the histogram takes it once the attempt is through (the header can still fail it).
     const connectMs = performance.now() - this.#dialStart;
     this.connectMs = connectMs;
-    backend.connectTimes.observe(connectMs / 1000);
     if (this.#settings.keepAliveSeconds > 0) upstream?.setKeepAlive(true, this.#settings.keepAliveSeconds * 1000);
     const proxy = backend.sendProxy;
     const origin = this.#origin;
     if (proxy !== undefined && upstream) {
       const c = this.client;
+      const client = origin !== undefined ? origin.client : { address: c.remoteAddress ?? '', port: c.remotePort ?? 0 };
+      // The client left while its backend connection was made: not the backend's fault, no one to retry for.
+      if (client.address === '') return this.#clientGone();
       try {
         // First on the wire, before any client byte (the client is still paused).
         upstream.write(
           origin !== undefined
             ? proxyHeader(proxy, origin.client, origin.local)
-            : proxyHeader(proxy, { address: c.remoteAddress!, port: c.remotePort! }, { address: c.localAddress!, port: c.localPort! }),
+            : proxyHeader(proxy, client, { address: c.localAddress!, port: c.localPort! }),
         );
       } catch (error) {
         return this.#connectFailed(new BackendConnectError(`PROXY header to ${backend.key} failed`, 'ERR_PROXY_ENCODE', { cause: error }));
@@ -352,6 +355,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
       this.sentUpstream += replay.length;
     }
     this.connectDeadline = 0;
+    backend.connectTimes.observe(connectMs / 1000);
     backend.total++;
     if (this.#settings.timeConnects) timeConnect(backend, this.#dialStart);
     this.#phase = RELAYING;
@@ -375,9 +379,17 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     upstream?.destroy();
   }
 
+  /** As the raw session's: the client left while its backend connection was made; no failure counted, no retry. */
+  #clientGone(): void {
+    this.endReason = End.ClientReset;
+    this.endDetail = 'client gone before the backend connection was up';
+    this.#closeConnecting(false);
+  }
+
   #connectFailed(error: BackendConnectError): void {
     const host = this.#host;
     const backend = this.backend!;
+    this.connectMs = -1;
     this.#dropUpstream();
     this.backend = undefined;
     backend.active--;
