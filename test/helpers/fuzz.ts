@@ -14,7 +14,7 @@ export const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 export function params<T>(ciRuns = RUNS): fc.Parameters<T> {
   const seed = process.env.FUZZ_SEED;
   const numRuns = process.env.FUZZ_RUNS === undefined ? Math.max(1000, ciRuns) : RUNS;
-  return { numRuns, verbose: process.env.FUZZ_VERBOSE ? 2 : 0, ...(seed === undefined ? {} : { seed: Number(seed) }) };
+  return { numRuns, includeErrorInReport: true, verbose: process.env.FUZZ_VERBOSE ? 2 : 0, ...(seed === undefined ? {} : { seed: Number(seed) }) };
 }
 
 /** Cut points as fractions; `split` maps them onto any length, so one arbitrary serves every buffer. */
