@@ -1,10 +1,23 @@
-// A TCP backend run inside a test's network namespace (`ip netns exec NS node netns-backend.mjs HOST`):
-// echoes every byte, half-closes when the client does, prints "port N" once listening.
+// A TCP backend in its own process (inside a test's network namespace with `ip netns exec`, or with a raised
+// descriptor limit for floods): `node netns-backend.mjs HOST [echo|silent|trickle]`. echo: every byte back, and a
+// half-close when the client's; silent: accepts and never answers; trickle: one byte a second, forever.
+// Prints "port N" once listening; exits when stdin closes (the test went away).
 import { createServer } from 'node:net';
 
-const server = createServer({ allowHalfOpen: true }, (socket) => {
+const mode = process.argv[3] ?? 'echo';
+let open = 0;
+const server = createServer({ allowHalfOpen: mode === 'echo' }, (socket) => {
+  open++;
+  socket.on('close', () => open--);
   socket.on('error', () => {});
-  socket.pipe(socket);
+  if (mode === 'echo') socket.pipe(socket);
+  else if (mode === 'silent') socket.resume();
+  else {
+    socket.resume();
+    const timer = setInterval(() => socket.write('.'), 1000);
+    socket.on('close', () => clearInterval(timer));
+  }
 });
-server.listen(0, process.argv[2], () => console.log(`port ${server.address().port}`));
-process.stdin.on('end', () => process.exit(0)).resume(); // the test went away
+server.listen({ port: 0, host: process.argv[2], backlog: 4096 }, () => console.log(`port ${server.address().port}`));
+process.stdin.on('data', () => console.log(`open ${open}`)); // any line: how many connections are open
+process.stdin.on('end', () => process.exit(0));

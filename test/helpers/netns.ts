@@ -41,6 +41,31 @@ export interface NsBackend {
   readonly child: ChildProcess;
 }
 
+export interface BackendProcessOptions {
+  readonly host: string;
+  /** echo (default), silent (accepts, never answers) or trickle (one byte a second). */
+  readonly mode?: 'echo' | 'silent' | 'trickle';
+  /** Run inside this network namespace. */
+  readonly netns?: string;
+  /** Soft descriptor limit of the process (floods). */
+  readonly nofile?: number;
+}
+
+/** A backend in a process of its own (netns-backend.mjs); the caller kills it (the netns helper and t.after do). */
+export async function startBackendProcess(options: BackendProcessOptions): Promise<NsBackend> {
+  const node = [process.execPath, BACKEND, options.host, options.mode ?? 'echo'];
+  const inNs = options.netns === undefined ? node : ['ip', 'netns', 'exec', options.netns, ...node];
+  const argv = options.nofile === undefined ? inNs : ['bash', '-c', `ulimit -n ${options.nofile} && exec "$@"`, 'bash', ...inNs];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  while (!/port \d+/.test(out)) {
+    const [chunk] = await Promise.race([once(child.stdout!, 'data'), once(child, 'exit').then(() => [Buffer.from('exit')])]);
+    if (String(chunk) === 'exit') throw new Error(`the backend process exited: ${out}`);
+    out += chunk;
+  }
+  return { port: Number(/port (\d+)/.exec(out)![1]), child };
+}
+
 export interface Netns {
   readonly name: string;
   /** The namespace's address (where its backends listen). */
@@ -120,15 +145,9 @@ export async function makeNetns(t: TestContext, options: NetnsOptions = {}): Pro
     outer,
     exec,
     backend: async () => {
-      const child = spawn('ip', ['netns', 'exec', name, process.execPath, BACKEND, address], { stdio: ['pipe', 'pipe', 'inherit'] });
-      processes.push(child);
-      let out = '';
-      while (!/port \d+/.test(out)) {
-        const [chunk] = await Promise.race([once(child.stdout!, 'data'), once(child, 'exit').then(() => [Buffer.from('exit')])]);
-        if (String(chunk) === 'exit') throw new Error(`the backend in ${name} exited: ${out}`);
-        out += chunk;
-      }
-      return { port: Number(/port (\d+)/.exec(out)![1]), child };
+      const b = await startBackendProcess({ host: address, netns: name });
+      processes.push(b.child);
+      return b;
     },
   };
 }
