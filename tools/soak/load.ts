@@ -70,7 +70,11 @@ export function runConnection(port: number, kind: 'short' | 'stream', up: number
       received += data.length;
       trailer += c.subarray(data.length).toString('latin1');
     });
-    socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      error ??= e.code ?? e.message;
+      // A reset can beat the connect callback (libuv reads SO_ERROR first): the balancer did accept it.
+      if (e.code === 'ECONNRESET' || e.code === 'EPIPE') connected = true;
+    });
     socket.on('close', () => {
       let failure = error;
       let corrupt = false;
