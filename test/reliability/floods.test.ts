@@ -87,7 +87,7 @@ test('a backend answering one byte a second: maxLifetime reclaims its connection
   const got = await Promise.all(clients.map((s) => readAll(s).catch(() => Buffer.alloc(0))));
   // The idle timeout never fires (a byte comes every second); the lifetime cap does, after 3 bytes.
   const received = got.reduce((n, b) => n + b.length, 0);
-  assert.ok(got.every((b) => b.length >= 2 && b.length <= 4), `bytes per client: ${got.map((b) => b.length)}`);
+  assert.ok(got.every((b) => b.length >= 1 && b.length <= 4), `bytes per client: ${got.map((b) => b.length)}`);
   await until('everything closed', async () => ((await metrics(api))('fulcrum_connections_active') === 0 ? true : undefined));
   const m = await metrics(api);
   assert.equal(m('fulcrum_idle_timeouts_total'), 0);

@@ -59,7 +59,7 @@ test('a backend that drops SYNs: the connect times out, the next backend gets th
   const retried = m('fulcrum_retries_total');
   assert.ok(retried >= 2, `round robin put the dead backend first at least every other time (${retried})`);
   assert.equal(m('fulcrum_backend_connect_failures_total', { backend: deadKey }), retried);
-  assert.equal(times.filter((ms) => ms >= 300).length, retried, `times: ${times.map(Math.round)}`);
+  assert.ok(times.filter((ms) => ms >= 300).length >= retried, `times: ${times.map(Math.round)}`);
   assert.equal(m('fulcrum_backend_connections_total', { backend: liveKey }), 4);
   assert.equal(m('fulcrum_backend_bytes_in_total', { backend: liveKey }), 4 * 256 * 1024 + 6);
   const dropped = Number(/^\s*(\d+)/m.exec(ns.exec('iptables', '-L', 'INPUT', '-v', '-x', '-n').split('\n')[2]!)?.[1]);
