@@ -50,6 +50,7 @@ export class AdminServer {
   readonly #maxConnections: number;
   /** Connections with no request in progress, oldest first: the ones a connection over the cap displaces. */
   readonly #waiting = new Set<Socket>();
+  readonly #inFlight = new WeakMap<Socket, number>();
   #open = 0;
   #closing: Promise<void> | undefined;
 
@@ -66,9 +67,13 @@ export class AdminServer {
     const connectionsCheckingInterval = Math.min(1000, headersTimeout);
     const timeouts = { requestTimeout: options.requestTimeoutMs ?? 30_000, headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval };
     this.#server = createServer(timeouts, (req, res) => {
-      this.#waiting.delete(req.socket);
+      const socket = req.socket;
+      this.#waiting.delete(socket);
+      this.#inFlight.set(socket, (this.#inFlight.get(socket) ?? 0) + 1);
       res.once('finish', () => {
-        if (!req.socket.destroyed) this.#waiting.add(req.socket); // kept alive: idle until its next request
+        const left = this.#inFlight.get(socket)! - 1; // pipelined requests: idle only once every one is answered
+        this.#inFlight.set(socket, left);
+        if (left === 0 && !socket.destroyed) this.#waiting.add(socket); // kept alive: idle until its next request
       });
       void this.#handle(req, res);
     });
