@@ -162,3 +162,19 @@ test('fulcrum validate on mutated files: exit 0 or 2, an error line per problem,
     params(1000),
   );
 });
+
+test('a map or a list as a key is refused at its place, without a process warning (found by the byte mutations)', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    assert.throws(() => parseConfigText('services: []\n? { a: 1 }\n: 2\n', FILE, {}), (err: ConfigFileError) => {
+      assert.deepEqual(err.errors, ['fuzz.yaml:2:3: a key must be plain text, not a map or a list']);
+      return true;
+    });
+    await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
