@@ -73,3 +73,28 @@ test('requests in progress are never displaced: with 256 of them, a newcomer is 
     assert.ok(i < 100, 'the admin API never served again');
   }
 });
+
+test('a connection whose pipelined second request is still in progress is not taken for idle', { timeout: 20_000 }, async (t) => {
+  const lb = await startProxy(t);
+  const port = lb.adminAddress.port;
+  const others: Socket[] = [];
+  t.after(() => others.forEach((s) => s.destroy()));
+  // Oldest connection: a GET answered at once, then a registration whose body is still on its way.
+  const pipelined = await dial({ port });
+  t.after(() => pipelined.destroy());
+  let answers = '';
+  pipelined.on('data', (c: Buffer) => (answers += c));
+  pipelined.write(
+    'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' +
+      'POST /register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 28\r\n\r\n{"address":',
+  );
+  await until('the first answer', () => (/^HTTP\/1\.1 200 /.test(answers) ? true : undefined));
+  const tracked = tracker();
+  for (let i = 0; i < 256; i++) others.push(await tracked.dial(port));
+  // 257 open: the oldest idle one goes, which is the first of the others, not the busy pipelined one.
+  await until('one idle connection closed', () => (tracked.open() === 255 ? true : undefined));
+  assert.ok(others[0]!.destroyed || others[0]!.readableEnded, 'the oldest idle connection was the one closed');
+  pipelined.end('"127.0.0.1:9001"}');
+  await closed(pipelined);
+  assert.match(answers.slice(answers.indexOf('HTTP/1.1', 10)), /^HTTP\/1\.1 200 /, 'the registration in progress was answered');
+});
