@@ -16,7 +16,8 @@ import { adminClient } from '../helpers/admin-client.ts';
 import { params } from '../helpers/fuzz.ts';
 import { backendAt, startProxy } from '../helpers/proxy.ts';
 
-const T = { timeout: 120_000 };
+/** A round trip per case: `npm run fuzz` (100,000 cases) needs far longer than CI's 1,000. */
+const T = { timeout: 120_000 + Number(process.env.FUZZ_RUNS ?? 0) * 30 };
 
 /**
  * Sends `bytes`, returns the raw answer (the server closes: every request says
