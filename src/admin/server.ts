@@ -27,10 +27,15 @@ export interface AdminServerOptions {
   /** Host names besides `localhost` and the admin's own addresses that requests may name in Host (guard.ts). @default [] */
   readonly allowedHosts?: readonly string[];
   /**
-   * Most connections open at once; more are closed as soon as accepted. Keeps
-   * idle admin clients from taking the descriptors the proxy needs. @default 256
+   * Most connections open at once. Keeps idle admin clients from taking the
+   * descriptors the proxy needs: a connection over it closes the oldest one
+   * with no request in progress (idle, or still sending its headers), or
+   * itself when every other one is busy. @default 256
    */
   readonly maxConnections?: number;
+  /** How long a client may take to send its headers, and its whole request. @default 10000, 30000 */
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
   /** Snapshot period of the dashboard's event stream (`GET /events`). @default 1000 */
   readonly dashboardIntervalMs?: number;
 }
@@ -43,6 +48,11 @@ export class AdminServer {
   #authorized: (header: string | undefined) => boolean;
   readonly #guard: ReturnType<typeof requestGuard>;
   readonly #server: Server;
+  readonly #maxConnections: number;
+  /** Connections with no request in progress, oldest first: the ones a connection over the cap displaces. */
+  readonly #waiting = new Set<Socket>();
+  readonly #inFlight = new WeakMap<Socket, number>();
+  #open = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: AdminServerOptions) {
@@ -52,10 +62,24 @@ export class AdminServer {
     this.#routes = options.routes ?? [...ROUTES, ...this.dashboard.routes];
     this.#authorized = bearerAuth(options.token);
     this.#guard = requestGuard(options.allowedHosts ?? []);
-    this.#server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    const headersTimeout = options.headersTimeoutMs ?? 10_000;
+    // Node enforces both timeouts on a sweep every connectionsCheckingInterval (30 s by default, which
+    // would let a slowloris client keep its connection four times the headers timeout).
+    const connectionsCheckingInterval = Math.min(1000, headersTimeout);
+    const timeouts = { requestTimeout: options.requestTimeoutMs ?? 30_000, headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval };
+    this.#server = createServer(timeouts, (req, res) => {
+      const socket = req.socket;
+      this.#waiting.delete(socket);
+      this.#inFlight.set(socket, (this.#inFlight.get(socket) ?? 0) + 1);
+      res.once('finish', () => {
+        const left = this.#inFlight.get(socket)! - 1; // pipelined requests: idle only once every one is answered
+        this.#inFlight.set(socket, left);
+        if (left === 0 && !socket.destroyed) this.#waiting.add(socket); // kept alive: idle until its next request
+      });
       void this.#handle(req, res);
     });
-    this.#server.maxConnections = options.maxConnections ?? 256;
+    this.#maxConnections = options.maxConnections ?? 256;
+    this.#server.on('connection', (socket: Socket) => this.#admit(socket));
     this.#server.on('clientError', (err, socket) => this.#clientError(err, socket as Socket));
     // Without a listener node:http drops CONNECT without a word; the API tunnels nothing, so it is a 405.
     this.#server.on('connect', (req: IncomingMessage, socket: Socket) => {
@@ -172,6 +196,25 @@ export class AdminServer {
       req.resume();
     }
     sendJson(res, status, body, headers);
+  }
+
+  /**
+   * Over the cap, the oldest connection without a request in progress goes, so
+   * clients that connect and send nothing (or headers a byte at a time) cannot
+   * lock the operator out; requests being served are never cut.
+   */
+  #admit(socket: Socket): void {
+    this.#open++;
+    this.#waiting.add(socket);
+    socket.once('close', () => {
+      this.#open--;
+      this.#waiting.delete(socket);
+    });
+    if (this.#open > this.#maxConnections) {
+      const oldest = this.#waiting.values().next().value!; // this one, when every other is busy
+      this.#waiting.delete(oldest); // counted in #open until its close event, but not picked twice
+      oldest.destroy();
+    }
   }
 
   /** Malformed HTTP never reaches #handle; answer it in JSend too, then hang up. */

@@ -13,7 +13,9 @@ export function parseCidr(field: string, text: string): Cidr {
   const s = text.trim();
   const slash = s.indexOf('/');
   let address = (slash < 0 ? s : s.slice(0, slash)).toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  // Mapped only when the prefix stays inside ::ffff:0:0/96: a shorter one (`::ffff:1.2.3.4/64`) covers IPv6 addresses too.
+  const short = slash >= 0 && /^\d{1,3}$/.test(s.slice(slash + 1)) && Number(s.slice(slash + 1)) < 96;
+  const mapped = short ? null : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
   if (mapped) address = mapped[1]!;
   const family = isIP(address);
   if (family === 0) throw new ConfigError(field, `"${text}" is not an address or CIDR (use e.g. 10.0.0.0/8 or fd00::/8)`);
@@ -26,8 +28,5 @@ export function parseCidr(field: string, text: string): Cidr {
   }
   return { address, prefix, family: family === 4 ? 'ipv4' : 'ipv6' };
 }
-
-
-
 
 export const formatCidr = (c: Cidr): string => `${c.address}/${c.prefix}`;

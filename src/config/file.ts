@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { FulcrumError } from '../errors.ts';
 import { DEFAULTS, SERVICE_DEFAULTS, type FulcrumConfig, type HealthConfig, type ServiceConfig } from './config.ts';
@@ -56,6 +56,15 @@ export function parseConfigText(text: string, fileName: string, env: Env = proce
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     throw new ConfigFileError(fileName, [`${at(0)}: the file is empty (a config file declares at least one service)`]);
   }
+
+  // A map or list as a key (`? { a: 1 }`) has no place in a config, and toJS() would print a process warning for it.
+  const complexKeys: string[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      if (isMap(pair.key) || isSeq(pair.key)) complexKeys.push(`${at(pair.key.range?.[0])}: a key must be plain text, not a map or a list`);
+    },
+  });
+  if (complexKeys.length > 0) throw new ConfigFileError(fileName, complexKeys);
 
   const result = configFileSchema.safeParse(doc.toJS(), { reportInput: true });
   if (!result.success) {

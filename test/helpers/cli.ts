@@ -14,19 +14,22 @@ export interface CliOptions {
   readonly shellPrefix?: string;
   /** Run the `bash -c` command under this program (e.g. `['unshare', '-m']`, with a `shellPrefix` that mounts). */
   readonly wrapper?: readonly string[];
+  /** Killed after this long at the latest. @default 20000 */
+  readonly timeoutMs?: number;
 }
 
 export function spawnCli(args: readonly string[], options: CliOptions = {}): ChildProcess {
   const env = { ...process.env, ...options.env };
   const stdio = options.stdio ?? ['ignore', 'pipe', 'pipe'];
   // Killed after 20 s at the latest, so a process that should have exited fails its test instead of hanging the run.
+  const timeout = options.timeoutMs ?? 20_000;
   if (options.shellPrefix === undefined && options.wrapper === undefined) {
-    return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, stdio, env, timeout: 20_000, killSignal: 'SIGKILL' });
+    return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, stdio, env, timeout, killSignal: 'SIGKILL' });
   }
   const quoted = args.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
   const cmd = `${options.shellPrefix ?? ''} exec "${process.execPath}" --import tsx src/main.ts ${quoted}`;
   const [program, ...wrapperArgs] = [...(options.wrapper ?? []), 'bash'];
-  return spawn(program!, [...wrapperArgs, '-c', cmd], { cwd: ROOT, stdio, env, timeout: 20_000, killSignal: 'SIGKILL' });
+  return spawn(program!, [...wrapperArgs, '-c', cmd], { cwd: ROOT, stdio, env, timeout, killSignal: 'SIGKILL' });
 }
 
 /** Runs to exit; resolves with the exit code and everything printed. */

@@ -7,10 +7,14 @@ import fc from 'fast-check';
 
 export const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 
-/** fast-check parameters; a failure prints its seed and path, and FUZZ_SEED replays one. */
-export function params<T>(): fc.Parameters<T> {
+/**
+ * fast-check parameters; a failure prints its seed and path, and FUZZ_SEED replays one.
+ * `ciRuns` lowers the default for properties that cost a round trip each (never under 1,000); FUZZ_RUNS still wins.
+ */
+export function params<T>(ciRuns = RUNS): fc.Parameters<T> {
   const seed = process.env.FUZZ_SEED;
-  return { numRuns: RUNS, verbose: process.env.FUZZ_VERBOSE ? 2 : 0, ...(seed === undefined ? {} : { seed: Number(seed) }) };
+  const numRuns = process.env.FUZZ_RUNS === undefined ? Math.max(1000, ciRuns) : RUNS;
+  return { numRuns, includeErrorInReport: true, verbose: process.env.FUZZ_VERBOSE ? 2 : 0, ...(seed === undefined ? {} : { seed: Number(seed) }) };
 }
 
 /** Cut points as fractions; `split` maps them onto any length, so one arbitrary serves every buffer. */
