@@ -5,9 +5,13 @@
  *
  * - a tombstone (`removed`): the backend goes, whether the file or the API
  *   brought it (a removal through any instance is a removal everywhere);
- * - an entry: the backend is there with the entry's weight and admin state;
- *   an address the file declares keeps the file's other settings and
- *   origin (the file's backends stay the file's; the store adds to them);
+ * - an entry: the backend is there with the entry's settings (weight,
+ *   maxConnections, proxyProtocol, backup, slowStart) and admin state. An
+ *   address the file declares keeps its origin (the file's backends stay the
+ *   file's) but takes the entry's settings over the file's, as the `register`
+ *   that wrote the entry did on the instance that took it: the entry always
+ *   holds the whole of them (a register's left-out keys are filled from the
+ *   backend as it stood), so every instance ends with the same backend;
  * - no entry (the store lost it, or never had it): a file backend is put
  *   back as the file says; an API backend goes, since every API backend of
  *   an instance with a store was written there first.
@@ -25,7 +29,8 @@ export function applyShared(service: Service, key: string, entry: SharedEntry | 
   const current = service.registry.getByKey(key);
   if (entry === undefined) {
     if (file) {
-      const { backend } = service.addBackend(file, 'file');
+      // No limit in the file is no limit (upsert leaves an absent one as it stands).
+      const { backend } = service.addBackend({ ...file, maxConnections: file.maxConnections ?? 0 }, 'file');
       service.registry.setWeight(backend, file.weight);
       service.registry.setAdminState(backend, 'active');
     } else if (current && current.origin === 'api') service.removeBackend(current);
@@ -35,17 +40,15 @@ export function applyShared(service: Service, key: string, entry: SharedEntry | 
     if (current) service.removeBackend(current);
     return;
   }
-  const spec: BackendSpec = file
-    ? { ...file, weight: entry.weight }
-    : {
-        host: entry.host,
-        port: entry.port,
-        weight: entry.weight,
-        maxConnections: entry.maxConnections,
-        ...(entry.backup && { backup: true }),
-        ...(entry.slowStartMs !== undefined && { slowStartMs: entry.slowStartMs }),
-        ...(entry.proxyProtocol !== undefined && { proxyProtocol: entry.proxyProtocol }),
-      };
+  const spec: BackendSpec = {
+    host: entry.host,
+    port: entry.port,
+    weight: entry.weight,
+    maxConnections: entry.maxConnections,
+    ...(entry.backup && { backup: true }),
+    ...(entry.slowStartMs !== undefined && { slowStartMs: entry.slowStartMs }),
+    ...(entry.proxyProtocol !== undefined && { proxyProtocol: entry.proxyProtocol }),
+  };
   const { backend } = service.addBackend(spec, file ? 'file' : 'api');
   service.registry.setAdminState(backend, entry.state);
 }
