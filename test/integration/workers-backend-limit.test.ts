@@ -37,7 +37,7 @@ async function holding(t: TestContext): Promise<{ port: number; open: () => numb
   return { port: (server.address() as { port: number }).port, open: () => sockets.size };
 }
 
-async function startWorkers(t: TestContext, limited: number, other: number) {
+async function startWorkers(t: TestContext, plane: string, limited: number, other: number) {
   const file = join(mkdtempSync(join(tmpdir(), 'fulcrum-')), 'fulcrum.yaml');
   writeFileSync(file, `admin: { listen: 127.0.0.1:0 }
 services:
@@ -49,7 +49,7 @@ services:
       - { address: 127.0.0.1:${limited}, maxConnections: 1 }
       - 127.0.0.1:${other}
 `);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file, '--workers', '2', '--log-level', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file, '--workers', '2', '--data-plane', plane, '--log-level', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (c) => (out += c));
@@ -74,31 +74,33 @@ async function burst(port: number, limited: { open: () => number }, other: { ope
   }
 }
 
-test('--workers 2: a backend limit from the file holds in each worker, and a limit set by register reaches them', { timeout: 60_000 }, async (t) => {
-  const limited = await holding(t);
-  const other = await holding(t);
-  const { port, admin } = await startWorkers(t, limited.port, other.port);
+for (const plane of ['native', 'stream']) {
+  test(`--workers 2 (${plane} plane): a backend limit from the file holds in each worker, and a limit set by register reaches them`, { timeout: 60_000 }, async (t) => {
+    const limited = await holding(t);
+    const other = await holding(t);
+    const { port, admin } = await startWorkers(t, plane, limited.port, other.port);
 
-  // maxConnections 1, per worker: at most one open connection from each of the two (round-robin would give it half).
-  const first = await burst(port, limited, other);
-  assert.ok(first >= 1 && first <= 2, `the limited backend held ${first} of ${CLIENTS} connections at once (at most 2: one per worker)`);
+    // maxConnections 1, per worker: at most one open connection from each of the two (round-robin would give it half).
+    const first = await burst(port, limited, other);
+    assert.ok(first >= 1 && first <= 2, `the limited backend held ${first} of ${CLIENTS} connections at once (at most 2: one per worker)`);
 
-  // Raised to 3 through the admin API: each worker lets more through, never past 3 apiece.
-  const res = await fetch(`${admin}/services/web/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: `127.0.0.1:${limited.port}`, maxConnections: 3 }) });
-  assert.equal(res.status, 200, await res.text());
-  let seen = 0;
-  await until('the new limit reached the workers', async () => {
-    seen = await burst(port, limited, other);
-    assert.ok(seen <= 6, `the limited backend held ${seen} connections at once (at most 3 per worker)`);
-    return seen > 2 ? true : undefined;
+    // Raised to 3 through the admin API: each worker lets more through, never past 3 apiece.
+    const res = await fetch(`${admin}/services/web/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: `127.0.0.1:${limited.port}`, maxConnections: 3 }) });
+    assert.equal(res.status, 200, await res.text());
+    let seen = 0;
+    await until('the new limit reached the workers', async () => {
+      seen = await burst(port, limited, other);
+      assert.ok(seen <= 6, `the limited backend held ${seen} connections at once (at most 3 per worker)`);
+      return seen > 2 ? true : undefined;
+    });
+
+    // Back down to 1: never more than one per worker again.
+    const down = await fetch(`${admin}/services/web/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: `127.0.0.1:${limited.port}`, maxConnections: 1 }) });
+    assert.equal(down.status, 200);
+    await until('the lower limit reached the workers', async () => ((await burst(port, limited, other)) <= 2 ? true : undefined));
+    for (let i = 0; i < 3; i++) {
+      const n = await burst(port, limited, other);
+      assert.ok(n >= 1 && n <= 2, `the limited backend held ${n} connections at once after the limit went back to 1`);
+    }
   });
-
-  // Back down to 1: never more than one per worker again.
-  const down = await fetch(`${admin}/services/web/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: `127.0.0.1:${limited.port}`, maxConnections: 1 }) });
-  assert.equal(down.status, 200);
-  await until('the lower limit reached the workers', async () => ((await burst(port, limited, other)) <= 2 ? true : undefined));
-  for (let i = 0; i < 3; i++) {
-    const n = await burst(port, limited, other);
-    assert.ok(n >= 1 && n <= 2, `the limited backend held ${n} connections at once after the limit went back to 1`);
-  }
-});
+}
