@@ -54,8 +54,36 @@ test('register on a file backend: every setting reaches the other instance and s
   await a.apply(a.config);
   assert.deepEqual(settings(a), REGISTERED);
 
+  // A later PATCH (weight, through B) keeps the register's settings: its entry still says so.
+  assert.equal((await adminClient(b.adminAddress).patch(`/backends/${b.registry.getByKey(KEY)!.id}`, { weight: 4 })).status, 200);
+  await until('A has the weight', () => (a.registry.getByKey(KEY)!.weight === 4 ? true : undefined));
+  await (a.store as SharedStore).resync('test');
+  await a.apply(a.config);
+  assert.deepEqual(settings(a), { ...REGISTERED, weight: 4 });
+
   // The store loses the entry (someone with redis-cli): the file's settings come back, the limit too.
   await direct.hdel(KEYS.backends('default'), KEY);
   await (a.store as SharedStore).resync('test');
   assert.deepEqual(settings(a), FILE);
+});
+
+test('a PATCH (drain) of a file backend never registered shares its state only: a reload\'s new file settings still apply', { timeout: 15_000 }, async (t) => {
+  const port = 21_501;
+  const connect = (o: RedisOptions) => new RedisMock({ ...o, host: 'mock', port }) as unknown as Redis;
+  const store = { ...storeFromUrl('store', 'redis://mock:6379/0'), resyncIntervalMs: 30_000 };
+  const mk = () => startProxy(t, { store, backends: [{ host: '127.0.0.1', port: 7001, weight: 1 }] }, { connectStore: connect });
+  const a = await mk();
+  const b = await mk();
+  const id = a.registry.getByKey(KEY)!.id;
+  assert.equal((await adminClient(a.adminAddress).patch(`/backends/${id}`, { state: 'draining' })).status, 200);
+  await until('B drains it', () => (b.registry.getByKey(KEY)!.state === 'draining' ? true : undefined));
+
+  // The file now gives it a limit and a PROXY header: the reload applies them, the drain holds.
+  const next = { ...a.config, services: a.config.services.map((s) => ({ ...s, backends: [{ host: '127.0.0.1', port: 7001, weight: 2, maxConnections: 4, proxyProtocol: 'v1' as const }] })) };
+  await a.apply(next);
+  const expected = { ...FILE, weight: 1, maxConnections: 4, proxyProtocol: 'v1', sendProxy: 'v1' };
+  assert.deepEqual(settings(a), expected);
+  assert.equal(a.registry.getByKey(KEY)!.state, 'draining');
+  await (a.store as SharedStore).resync('test');
+  assert.deepEqual(settings(a), expected);
 });
