@@ -150,6 +150,7 @@ const SERVICE_ROUTES: readonly Route[] = [
           ...(slowStartMs !== undefined && { slowStartMs }),
           maxConnections,
           ...(proxyProtocol !== undefined && { proxyProtocol }),
+          registered: true,
           removed: false,
         });
         const { backend, created } = service.addBackend({
@@ -161,6 +162,7 @@ const SERVICE_ROUTES: readonly Route[] = [
           ...(slowStartMs !== undefined && { slowStartMs }),
           ...(proxyProtocol !== undefined && { proxyProtocol }),
         });
+        backend.registered = true;
         if (!created) service.log.info({ backend: backend.key, weight }, 'backend re-registered');
         return ok({ backend: backend.toJSON(), created });
       },

@@ -58,6 +58,12 @@ export class Backend {
   removed = false;
   /** Declared in the config file, or registered over the admin API. */
   origin: BackendOrigin = 'api';
+  /**
+   * Its settings (maxConnections, proxyProtocol, backup, slowStart) were given
+   * by a `register`, so on a backend the file declares they override the
+   * file's (in the shared store too); false: a file backend has the file's.
+   */
+  registered = false;
   /** Connections it takes at once; a full backend is skipped, outside the strategy, as an unready one is. 0: no limit. */
   maxConnections = 0;
   /** Its own `proxyProtocol`, over the service's; undefined: the service's. */

@@ -266,7 +266,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (existing) {
       // A file entry takes over a backend registered over the API; the API never takes one from the file.
       if (origin === 'file') existing.origin = 'file';
-      if (spec.maxConnections !== undefined) this.#setMaxConnections(existing, spec.maxConnections);
+      // Enforced in the data plane (each worker too): a new limit is announced like a state change.
+      if (spec.maxConnections !== undefined && spec.maxConnections !== existing.maxConnections) {
+        this.#setMaxConnections(existing, spec.maxConnections);
+        this.emit('state', existing);
+      }
       existing.slowStartMs = spec.slowStartMs;
       // The data plane reads this one (workers too): a change is announced like a state change.
       const proxyChanged = existing.proxyProtocol !== spec.proxyProtocol;

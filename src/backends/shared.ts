@@ -5,9 +5,13 @@
  *
  * - a tombstone (`removed`): the backend goes, whether the file or the API
  *   brought it (a removal through any instance is a removal everywhere);
- * - an entry: the backend is there with the entry's weight and admin state;
- *   an address the file declares keeps the file's other settings and
- *   origin (the file's backends stay the file's; the store adds to them);
+ * - an entry: the backend is there with the entry's weight and admin state.
+ *   An address the file declares keeps its origin (the file's backends stay
+ *   the file's); its other settings (maxConnections, proxyProtocol, backup,
+ *   slowStart) are the entry's once a `register` has set them (`registered`,
+ *   as the register did on the instance that took it; the entry holds the
+ *   whole of them, left-out keys filled from the backend as it stood), else
+ *   the file's (a PATCH or drain leaves a reload's new file settings alone);
  * - no entry (the store lost it, or never had it): a file backend is put
  *   back as the file says; an API backend goes, since every API backend of
  *   an instance with a store was written there first.
@@ -23,10 +27,13 @@ import type { SharedEntry } from '../store/entry.ts';
 export function applyShared(service: Service, key: string, entry: SharedEntry | undefined): void {
   const file = service.config.backends.find((b) => formatHostPort(b) === key);
   const current = service.registry.getByKey(key);
+  // No limit in the file is no limit (upsert leaves an absent one as it stands).
+  const fromFile = file && { ...file, maxConnections: file.maxConnections ?? 0 };
   if (entry === undefined) {
-    if (file) {
-      const { backend } = service.addBackend(file, 'file');
-      service.registry.setWeight(backend, file.weight);
+    if (fromFile) {
+      const { backend } = service.addBackend(fromFile, 'file');
+      backend.registered = false;
+      service.registry.setWeight(backend, fromFile.weight);
       service.registry.setAdminState(backend, 'active');
     } else if (current && current.origin === 'api') service.removeBackend(current);
     return;
@@ -35,8 +42,9 @@ export function applyShared(service: Service, key: string, entry: SharedEntry | 
     if (current) service.removeBackend(current);
     return;
   }
-  const spec: BackendSpec = file
-    ? { ...file, weight: entry.weight }
+  const registered = entry.registered === true;
+  const spec: BackendSpec = fromFile && !registered
+    ? { ...fromFile, weight: entry.weight }
     : {
         host: entry.host,
         port: entry.port,
@@ -47,5 +55,6 @@ export function applyShared(service: Service, key: string, entry: SharedEntry | 
         ...(entry.proxyProtocol !== undefined && { proxyProtocol: entry.proxyProtocol }),
       };
   const { backend } = service.addBackend(spec, file ? 'file' : 'api');
+  backend.registered = registered;
   service.registry.setAdminState(backend, entry.state);
 }

@@ -22,6 +22,8 @@ export interface BackendState {
   readonly backup: boolean;
   /** Slow start's share of the weight, (0, 1]; the primary runs the clock, replicas take its steps. */
   readonly slowStartFactor: number;
+  /** Connections it takes at once, in each worker (as every limit there); 0: no limit. */
+  readonly maxConnections: number;
   /** Its own `proxyProtocol`, absent when it follows the service's (in `settings`). */
   readonly proxyProtocol?: BackendProxyProtocol;
 }

@@ -227,7 +227,7 @@ export class WorkerPool implements ListenerFactory {
       name: s.name,
       settings: s.settings,
       backends: s.registry.list().map((b) => ({
-        host: b.host, port: b.port, weight: b.weight, state: b.state, health: b.health, backup: b.backup, slowStartFactor: b.slowStartFactor,
+        host: b.host, port: b.port, weight: b.weight, state: b.state, health: b.health, backup: b.backup, slowStartFactor: b.slowStartFactor, maxConnections: b.maxConnections,
         ...(b.proxyProtocol !== undefined && { proxyProtocol: b.proxyProtocol }),
       })),
     }));

@@ -103,7 +103,7 @@ function reconcile(registry: Registry, states: readonly BackendState[]): void {
   registry.batch(() => {
     const keep = new Set<Backend>();
     for (const s of states) {
-      const { backend } = registry.upsert({ host: s.host, port: s.port, weight: s.weight, ...(s.backup && { backup: true }), ...(s.proxyProtocol !== undefined && { proxyProtocol: s.proxyProtocol }) });
+      const { backend } = registry.upsert({ host: s.host, port: s.port, weight: s.weight, maxConnections: s.maxConnections, ...(s.backup && { backup: true }), ...(s.proxyProtocol !== undefined && { proxyProtocol: s.proxyProtocol }) });
       registry.setAdminState(backend, s.state);
       registry.setHealth(backend, s.health);
       registry.setSlowStartFactor(backend, s.slowStartFactor);

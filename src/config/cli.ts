@@ -243,6 +243,10 @@ export async function parseCli(argv: readonly string[]): Promise<CliResult | nul
     return { config: reread(), reread };
   }
 
+  // Read only with --accept-proxy: alone it would be silently ignored.
+  if (args['trusted-proxy'].length > 0 && args['accept-proxy'] !== true) {
+    throw new ConfigError('--trusted-proxy', 'needs --accept-proxy (it says who may send the PROXY header; without --accept-proxy no header is read)');
+  }
   const backendCount = args.backend.length + args.backup.length;
   const hashTable = parseHashTable('--hash-table', one('hash-table', args['hash-table']));
   checkTableFits('--hash-table', hashTable, backendCount);

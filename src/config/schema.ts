@@ -401,6 +401,30 @@ function sharedListens(ctx: z.RefinementCtx<unknown>, items: readonly unknown[],
   }
 }
 
+/**
+ * `trustedProxies` is read only with `acceptProxy`: set without it, it would
+ * be silently ignored, so it is refused where it is written. A service's own
+ * list needs its service (or `defaults`) to accept the header; a list in
+ * `defaults` needs at least one service that does.
+ */
+function trustedWithoutAccept(
+  file: { defaults?: { acceptProxy?: boolean; trustedProxies?: readonly unknown[] }; services?: readonly ({ acceptProxy?: boolean; trustedProxies?: readonly unknown[] } | undefined)[] },
+  ctx: z.RefinementCtx<unknown>,
+): void {
+  if (!Array.isArray(file.services)) return;
+  const accepts = (s: { acceptProxy?: boolean } | undefined) => (s?.acceptProxy ?? file.defaults?.acceptProxy) === true;
+  const message = (where: string) => `is set but ${where} (the list says who may send the PROXY header; without acceptProxy no header is read and the list would be ignored)`;
+  file.services.forEach((s, i) => {
+    if (s?.trustedProxies !== undefined && s.trustedProxies.length > 0 && !accepts(s)) {
+      ctx.addIssue({ code: 'custom', path: ['services', i, 'trustedProxies'], message: message('acceptProxy is not true for this service (here or in defaults)'), input: s.trustedProxies });
+    }
+  });
+  const list = file.defaults?.trustedProxies;
+  if (list !== undefined && list.length > 0 && !file.services.some(accepts)) {
+    ctx.addIssue({ code: 'custom', path: ['defaults', 'trustedProxies'], message: message('no service has acceptProxy: true'), input: list });
+  }
+}
+
 const SNI_LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
 
 const services = z
@@ -504,6 +528,7 @@ export const configFileSchema = z
     { error: typeError('a map of settings') },
   )
   .superRefine((file, ctx) => {
+    trustedWithoutAccept(file, ctx);
     // Every declared backend needs 100 slots of its service's table (its own `hash.table`, else the inherited one).
     if (!Array.isArray(file.services)) return;
     file.services.forEach((s, i) => {

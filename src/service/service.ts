@@ -131,13 +131,13 @@ export class Service {
     return this.#listener?.address;
   }
 
-  /** Connections open on every listener of this service, draining ones included. */
   /** Clients waiting in the service's queue, in this process and (with --workers) in the workers; and how long the first has waited, ms. */
   queueNow(now: number): { length: number; oldestWaitMs: number } {
     const elsewhere = this.queuedElsewhere;
     return { length: this.admission.length + elsewhere.length, oldestWaitMs: Math.max(this.admission.oldestWaitMs(now), elsewhere.oldestWaitMs) };
   }
 
+  /** Connections open on every listener of this service, draining ones included. */
   get openConnections(): number {
     let n = this.#listener?.openConnections ?? 0;
     for (const l of this.#retired) n += l.openConnections;

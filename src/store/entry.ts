@@ -24,6 +24,13 @@ export interface SharedEntry {
   readonly maxConnections: number;
   /** Its own PROXY header setting (over the service's); absent: the service's. */
   readonly proxyProtocol?: BackendProxyProtocol;
+  /**
+   * Written by a `register`, or since one: on a backend the file declares,
+   * its settings override the file's. Absent (a PATCH or drain of a file
+   * backend never registered): only the weight and admin state do, so a
+   * reload's new file settings still apply.
+   */
+  readonly registered?: true;
   /** Deregistered: no instance keeps it, from the file or the API. */
   readonly removed: boolean;
 }
@@ -50,6 +57,7 @@ export function draftOf(backend: Backend): EntryDraft {
     ...(backend.slowStartMs !== undefined && { slowStartMs: backend.slowStartMs }),
     maxConnections: backend.maxConnections,
     ...(backend.proxyProtocol !== undefined && { proxyProtocol: backend.proxyProtocol }),
+    ...(backend.registered && { registered: true }),
     removed: false,
   };
 }
@@ -73,7 +81,7 @@ export function decodeEntry(text: string): SharedEntry | string {
     return 'not JSON';
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'not an object';
-  const { v, host, port, weight, state, backup, slowStartMs, maxConnections, proxyProtocol, removed } = raw;
+  const { v, host, port, weight, state, backup, slowStartMs, maxConnections, proxyProtocol, registered, removed } = raw;
   if (!isInt(v, 1, Number.MAX_SAFE_INTEGER)) return 'v: not a positive integer';
   if (typeof host !== 'string' || host === '') return 'host: missing';
   if (!isInt(port, 1, 65535)) return 'port: not 1-65535';
@@ -83,9 +91,10 @@ export function decodeEntry(text: string): SharedEntry | string {
   if (slowStartMs !== undefined && !isInt(slowStartMs, 0, Number.MAX_SAFE_INTEGER)) return 'slowStartMs: not a duration in ms';
   if (!isInt(maxConnections, 0, Number.MAX_SAFE_INTEGER)) return 'maxConnections: not an integer';
   if (proxyProtocol !== undefined && !BACKEND_PROXY_PROTOCOLS.includes(proxyProtocol as BackendProxyProtocol)) return `proxyProtocol: not ${BACKEND_PROXY_PROTOCOLS.join(', ')}`;
+  if (registered !== undefined && registered !== true) return 'registered: not true';
   if (typeof removed !== 'boolean') return 'removed: not a boolean';
   const pp = proxyProtocol as BackendProxyProtocol | undefined;
-  return { v, host, port, weight, state, backup, ...(slowStartMs !== undefined && { slowStartMs }), maxConnections, ...(pp !== undefined && { proxyProtocol: pp }), removed };
+  return { v, host, port, weight, state, backup, ...(slowStartMs !== undefined && { slowStartMs }), maxConnections, ...(pp !== undefined && { proxyProtocol: pp }), ...(registered === true && { registered: true as const }), removed };
 }
 
 /** A message from the channel, or a reason it is unreadable. */

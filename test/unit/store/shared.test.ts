@@ -48,6 +48,7 @@ test('entries: a good one decodes; each bad field is named', () => {
     [{ ...good, state: 'up' }, 'state: not active or draining'],
     [{ ...good, backup: 'no' }, 'backup: not a boolean'],
     [{ ...good, removed: 1 }, 'removed: not a boolean'],
+    [{ ...good, registered: false }, 'registered: not true'],
     [{ ...good, proxyProtocol: 'v3' }, 'proxyProtocol: not v1, v2, none'],
   ];
   for (const [input, reason] of cases) assert.equal(decodeEntry(typeof input === 'string' ? input : JSON.stringify(input)), reason);
@@ -66,7 +67,7 @@ test('a change on A is in Redis when A answers, and reaches B with the next vers
   assert.equal(res.status, 200);
   // Written before the answer: the entry and its version are there now.
   assert.equal(await direct.get(KEYS.version), '1');
-  assert.deepEqual(JSON.parse((await direct.hget(KEYS.backends('default'), '127.0.0.1:9001'))!), { v: 1, host: '127.0.0.1', port: 9001, weight: 5, state: 'active', backup: false, maxConnections: 0, removed: false });
+  assert.deepEqual(JSON.parse((await direct.hget(KEYS.backends('default'), '127.0.0.1:9001'))!), { v: 1, host: '127.0.0.1', port: 9001, weight: 5, state: 'active', backup: false, maxConnections: 0, registered: true, removed: false });
   await until('B has the backend', () => (b.registry.getByKey('127.0.0.1:9001') ? true : undefined));
   assert.deepEqual(keys(b), ['127.0.0.1:7001@1', '127.0.0.1:9001@5']);
   assert.equal((b.store as SharedStore).version, 1);
