@@ -18,6 +18,7 @@ import { Backend } from '../src/backends/backend.ts';
 import { leastResponseTime, recordConnectTime } from '../src/strategies/least-response-time.ts';
 import { maglev } from '../src/strategies/maglev.ts';
 import type { Picker, StrategyOptions } from '../src/strategies/strategy.ts';
+import { mulberry32 } from '../tools/random.ts';
 
 const options = (o: Partial<StrategyOptions> = {}): StrategyOptions => ({ random: Math.random, now: Date.now, stickyTtlMs: 1, stickyMaxEntries: 1, ...o });
 type Inspectable = Picker & { readonly table: Uint32Array };
@@ -92,16 +93,6 @@ function balance(): void {
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function skewed(count: number, random: () => number): string[] {
   const weights = Array.from({ length: 999 }, (_, k) => 1 / (k + 1));

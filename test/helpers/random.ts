@@ -1,14 +1,2 @@
-/**
- * mulberry32: a tiny seeded PRNG, uniform in [0, 1). Good enough for
- * distribution tests and reproducible from its seed, which Math.random is not.
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG the tests draw from (one definition, in tools/random.ts, shared with the soak and the benches). */
+export { mulberry32 } from '../../tools/random.ts';

@@ -1,18 +1,9 @@
-/** Small pieces of the soak: a seeded PRNG, /proc usage of the balancer's processes, one /metrics sample. */
+/** Small pieces of the soak: the seeded PRNG, /proc usage of the balancer's processes, one /metrics sample. */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** mulberry32, so a soak's choices replay from its seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../random.ts';
 
 export interface Usage {
   readonly fds: number;

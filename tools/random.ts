@@ -1,0 +1,15 @@
+/**
+ * mulberry32: a tiny seeded PRNG, uniform in [0, 1). Reproducible from its
+ * seed, which Math.random is not: the tests' distributions, the soak's
+ * choices and the hash bench's key sets replay from theirs.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
