@@ -172,7 +172,7 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
 
   /**
    * The client's address: asked of the kernel (getpeername) the first time a
-   * strategy or a log line needs it, unless `setClientAddress` gave it. The
+   * strategy or a log line needs it, unless a PROXY header gave it (the origin). The
    * one place the client address is read.
    */
   get clientIp(): string {
@@ -183,12 +183,6 @@ export class Session extends Relay implements PickContext, Swept, Dialing, Liste
   get clientPort(): number {
     if (this.#clientPort < 0) this.#readPeer();
     return this.#clientPort;
-  }
-
-  /** The real client, when a PROXY header names it: from then on what the controls, strategies and access log see. */
-  setClientAddress(ip: string, port: number): void {
-    this.#clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-    this.#clientPort = port;
   }
 
   #readPeer(): void {

@@ -114,7 +114,7 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
     return this.#origin?.sni;
   }
 
-  /** The client's address (the one place it is read): the socket's peer, unless a PROXY header (or `setClientAddress`) gave it. */
+  /** The client's address (the one place it is read): the socket's peer, unless a PROXY header gave it (the origin). */
   get clientIp(): string {
     if (this.#clientIp !== undefined) return this.#clientIp;
     const ip = this.client.remoteAddress ?? '';
@@ -123,12 +123,6 @@ export class StreamSession extends StreamRelay implements PickContext, Swept, St
 
   get clientPort(): number {
     return this.#clientPort >= 0 ? this.#clientPort : (this.client.remotePort ?? 0);
-  }
-
-  /** The real client, when a PROXY header names it. */
-  setClientAddress(ip: string, port: number): void {
-    this.#clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-    this.#clientPort = port;
   }
 
   get attempts(): number {
